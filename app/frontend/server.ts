@@ -1,0 +1,133 @@
+// The vote page's server: a few static files, its own /healthz, security
+// headers, JSON logs. The page talks to /api/* on its own origin (through the
+// proxy), so this server holds no state and no secret.
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { readFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { pino } from 'pino';
+import { SECURITY_HEADERS } from './security-headers.ts';
+
+const PUBLIC_DIR = new URL('./public/', import.meta.url);
+
+interface Asset {
+  readonly body: Buffer;
+  readonly type: string;
+  readonly etag: string;
+  readonly cache: string;
+}
+
+function load(file: string, type: string, cache: string): Asset {
+  const body = readFileSync(new URL(file, PUBLIC_DIR));
+  const etag = `"${createHash('sha256').update(body).digest('base64url').slice(0, 22)}"`;
+  return { body, type, etag, cache };
+}
+
+// Read once at start: the set of files is fixed, so no path from a request ever
+// reaches the filesystem.
+function loadAssets(): Map<string, Asset> {
+  const revalidate = 'no-cache';
+  return new Map([
+    ['/', load('index.html', 'text/html; charset=utf-8', revalidate)],
+    ['/app.js', load('app.js', 'text/javascript; charset=utf-8', revalidate)],
+    ['/app.css', load('app.css', 'text/css; charset=utf-8', revalidate)],
+    ['/favicon.svg', load('favicon.svg', 'image/svg+xml', 'public, max-age=86400')],
+  ]);
+}
+
+export interface FrontendOptions {
+  port?: number;
+  host?: string;
+  logLevel?: string;
+}
+
+export function createFrontend(opts: FrontendOptions = {}) {
+  const log = pino({ level: opts.logLevel ?? 'info', base: { service: 'frontend' } });
+  const assets = loadAssets();
+
+  function send(res: ServerResponse, status: number, type: string, body: string | Buffer, extra: Record<string, string> = {}): void {
+    res.writeHead(status, { ...SECURITY_HEADERS, 'Content-Type': type, 'Content-Length': Buffer.byteLength(body), ...extra });
+    res.end(body);
+  }
+
+  function handle(req: IncomingMessage, res: ServerResponse): void {
+    const started = process.hrtime.bigint();
+    res.on('finish', () => {
+      log.info({
+        method: req.method, url: req.url, status: res.statusCode,
+        ms: Number(process.hrtime.bigint() - started) / 1e6,
+        requestId: req.headers['x-request-id'],
+      }, 'request');
+    });
+    const path = (req.url ?? '/').split('?')[0] ?? '/';
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      send(res, 405, 'application/json', JSON.stringify({ error: 'method not allowed' }) + '\n', { Allow: 'GET, HEAD' });
+      return;
+    }
+    if (path === '/healthz') {
+      send(res, 200, 'application/json', '{"status":"ok"}\n', { 'Cache-Control': 'no-store' });
+      return;
+    }
+    const asset = path === '/index.html' ? assets.get('/') : assets.get(path);
+    if (!asset) {
+      send(res, 404, 'application/json', JSON.stringify({ error: 'not found' }) + '\n');
+      return;
+    }
+    const headers = { ETag: asset.etag, 'Cache-Control': asset.cache };
+    if (req.headers['if-none-match'] === asset.etag) {
+      res.writeHead(304, { ...SECURITY_HEADERS, ...headers });
+      res.end();
+      return;
+    }
+    if (req.method === 'HEAD') {
+      res.writeHead(200, { ...SECURITY_HEADERS, ...headers, 'Content-Type': asset.type, 'Content-Length': asset.body.length });
+      res.end();
+      return;
+    }
+    send(res, 200, asset.type, asset.body, headers);
+  }
+
+  const server = createServer(handle);
+  // Behind nginx's keepalive pool: keep idle upstream connections longer than nginx does (60 s default there).
+  server.keepAliveTimeout = 75_000;
+  server.headersTimeout = 20_000;
+  server.requestTimeout = 30_000;
+  return { server, log };
+}
+
+async function main(): Promise<void> {
+  const port = Number(process.env.PORT ?? 3000);
+  const host = process.env.HOST ?? '0.0.0.0';
+  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new Error(`PORT must be 1-65535, got ${process.env.PORT}`);
+  const { server, log } = createFrontend({ logLevel: process.env.LOG_LEVEL ?? 'info' });
+  server.listen(port, host, () => log.info({ port, host }, 'frontend listening'));
+
+  let stopping = false;
+  const shutdown = (signal: string): void => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'draining');
+    // Finish in-flight requests, drop idle keepalive sockets, then exit; a
+    // stuck client can't hold the pod past 10 s.
+    server.close(() => {
+      log.info('stopped');
+      process.exit(0);
+    });
+    server.closeIdleConnections();
+    setTimeout(() => {
+      log.warn('drain timeout, exiting');
+      process.exit(0);
+    }, 10_000).unref();
+  };
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+}
+
+// Run only as the entry point (`node app/frontend/server.ts`), not when imported by a test.
+if (process.argv[1] !== undefined && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  main().catch((err: unknown) => {
+    console.error(JSON.stringify({ level: 'fatal', service: 'frontend', msg: String(err) }));
+    process.exit(1);
+  });
+}

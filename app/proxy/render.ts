@@ -1,0 +1,151 @@
+// Renders app/proxy/nginx.conf.template: a pure function of typed options, so
+// local runs (app/local/nginx.ts), images and the Kubernetes ConfigMap
+// (charts/) all get the same config from the same code.
+import { readFileSync } from 'node:fs';
+import { SECURITY_HEADERS } from '../frontend/security-headers.ts';
+
+export const TEMPLATE_PATH = new URL('./nginx.conf.template', import.meta.url);
+const TEMPLATE = readFileSync(TEMPLATE_PATH, 'utf8');
+
+export interface Upstream {
+  /** DNS name or IPv4 address (e.g. `backend`, `securevote-backend.ns.svc`, `127.0.0.1`). */
+  readonly host: string;
+  readonly port: number;
+}
+
+export interface NginxConfOptions {
+  /** Port nginx listens on. @default 8080 */
+  readonly listenPort?: number;
+  /** Address to bind. @default '0.0.0.0' (local runs and tests pass '127.0.0.1') */
+  readonly listenHost?: string;
+  /** The frontend (serves `/`). */
+  readonly frontend: Upstream;
+  /** The backend (serves `/api/` and `/health`). */
+  readonly backend: Upstream;
+  /** Writable file for the master's pid. @default '/tmp/nginx/nginx.pid' */
+  readonly pidPath?: string;
+  /** Writable directory for nginx's temp files (body, proxy buffers). @default '/tmp/nginx' */
+  readonly tempDir?: string;
+  /**
+   * A DNS resolver (e.g. `kube-dns.kube-system.svc.cluster.local` or `10.96.0.10`).
+   * Unset: upstream names are resolved once at start and each upstream keeps
+   * a pool of keepalive connections. Set: names are resolved per request
+   * (valid 10 s), so nginx starts even before the Services exist and follows
+   * address changes, at the price of no upstream keepalive pool.
+   * @default undefined
+   */
+  readonly resolver?: string;
+  /** `worker_processes`. @default 1 (the seed gives the proxy half a CPU) */
+  readonly workerProcesses?: number | 'auto';
+  /** Access log target. @default '/dev/stdout' */
+  readonly accessLog?: string | 'off';
+  /**
+   * Serve files of this directory under `/static/` from nginx itself. Only the
+   * benchmark uses it (the nginx ceiling: a static file with no upstream).
+   * @default undefined
+   */
+  readonly staticRoot?: string;
+}
+
+const HOST_RE = /^[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$/;
+// No whitespace, quotes, braces or semicolons: a path can't break out of its directive.
+const PATH_RE = /^\/[A-Za-z0-9._\/-]*$/;
+
+function checkPort(name: string, value: number): number {
+  if (!Number.isInteger(value) || value < 1 || value > 65535) {
+    throw new Error(`renderNginxConf: ${name} must be an integer 1-65535, got ${String(value)}`);
+  }
+  return value;
+}
+
+function checkHost(name: string, value: string): string {
+  if (!HOST_RE.test(value)) throw new Error(`renderNginxConf: ${name} is not a host name or IPv4 address: ${JSON.stringify(value)}`);
+  return value;
+}
+
+function checkPath(name: string, value: string): string {
+  if (!PATH_RE.test(value)) throw new Error(`renderNginxConf: ${name} must be an absolute path of [A-Za-z0-9._/-], got ${JSON.stringify(value)}`);
+  return value.replace(/\/+$/, '') || '/';
+}
+
+function indent(lines: string[], spaces: number): string {
+  const pad = ' '.repeat(spaces);
+  return lines.map((l) => (l === '' ? '' : pad + l)).join('\n');
+}
+
+export function renderNginxConf(opts: NginxConfOptions): string {
+  const listenPort = checkPort('listenPort', opts.listenPort ?? 8080);
+  const listenHost = checkHost('listenHost', opts.listenHost ?? '0.0.0.0');
+  const frontend = `${checkHost('frontend.host', opts.frontend.host)}:${checkPort('frontend.port', opts.frontend.port)}`;
+  const backend = `${checkHost('backend.host', opts.backend.host)}:${checkPort('backend.port', opts.backend.port)}`;
+  const pidPath = checkPath('pidPath', opts.pidPath ?? '/tmp/nginx/nginx.pid');
+  const tempDir = checkPath('tempDir', opts.tempDir ?? '/tmp/nginx');
+  const workers = opts.workerProcesses ?? 1;
+  if (workers !== 'auto' && (!Number.isInteger(workers) || workers < 1 || workers > 64)) {
+    throw new Error(`renderNginxConf: workerProcesses must be 'auto' or an integer 1-64, got ${String(workers)}`);
+  }
+  const accessLog = opts.accessLog ?? '/dev/stdout';
+  const accessLogLine = accessLog === 'off' ? 'off' : `${checkPath('accessLog', accessLog)} securevote_json`;
+
+  let resolver = '';
+  let upstreams = '';
+  let frontendPass: string;
+  let backendPass: string;
+  if (opts.resolver !== undefined) {
+    resolver = indent([
+      `resolver ${checkHost('resolver', opts.resolver)} valid=10s ipv6=off;`,
+      'resolver_timeout 5s;',
+    ], 4) + '\n';
+    // A variable in proxy_pass makes nginx resolve the name per request.
+    frontendPass = '$securevote_frontend';
+    backendPass = '$securevote_backend';
+    upstreams = indent([
+      `map $host $securevote_frontend { default "http://${frontend}"; }`,
+      `map $host $securevote_backend { default "http://${backend}"; }`,
+    ], 4) + '\n';
+  } else {
+    frontendPass = 'http://securevote_frontend';
+    backendPass = 'http://securevote_backend';
+    upstreams = indent([
+      'upstream securevote_frontend {',
+      `    server ${frontend};`,
+      '    keepalive 16;',
+      '}',
+      'upstream securevote_backend {',
+      `    server ${backend};`,
+      '    keepalive 32;',
+      '}',
+    ], 4) + '\n';
+  }
+
+  const headerLines = Object.entries(SECURITY_HEADERS).map(([k, v]) => `add_header ${k} "${v}" always;`);
+  const hideLines = Object.keys(SECURITY_HEADERS).map((k) => `proxy_hide_header ${k};`);
+  const staticLocation = opts.staticRoot === undefined ? '' : indent([
+    '',
+    '# Benchmark only: files served by nginx itself.',
+    'location /static/ {',
+    `    alias ${checkPath('staticRoot', opts.staticRoot)}/;`,
+    '}',
+  ], 8) + '\n';
+
+  const values: Record<string, string> = {
+    worker_processes: String(workers),
+    pid_path: pidPath,
+    temp_dir: tempDir,
+    access_log: accessLogLine,
+    resolver,
+    upstreams,
+    listen: `${listenHost}:${listenPort}`,
+    security_headers: indent(headerLines, 8),
+    security_headers_nested: indent(headerLines, 12),
+    hide_upstream_headers: indent(hideLines, 8),
+    frontend_pass: frontendPass,
+    backend_pass: backendPass,
+    static_location: staticLocation,
+  };
+  return TEMPLATE.replace(/\{\{([a-z_]+)\}\}/g, (_m, key: string) => {
+    const v = values[key];
+    if (v === undefined) throw new Error(`renderNginxConf: template has unknown placeholder {{${key}}}`);
+    return v;
+  });
+}

@@ -1,0 +1,66 @@
+// renderNginxConf as a pure function: what each option puts in the config and
+// every validation rule. (test/app/proxy.test.ts runs the result in nginx.)
+import { describe, expect, it } from 'vitest';
+import { renderNginxConf } from '../../app/proxy/render.ts';
+
+const base = { frontend: { host: 'frontend', port: 3000 }, backend: { host: 'backend', port: 5000 } };
+
+describe('renderNginxConf', () => {
+  it('fills every placeholder with container defaults', () => {
+    const conf = renderNginxConf(base);
+    expect(conf).not.toMatch(/\{\{/);
+    expect(conf).toContain('listen 0.0.0.0:8080;');
+    expect(conf).toContain('pid /tmp/nginx/nginx.pid;');
+    expect(conf).toContain('client_body_temp_path /tmp/nginx/client_body;');
+    expect(conf).toContain('server frontend:3000;');
+    expect(conf).toContain('server backend:5000;');
+    expect(conf).toMatch(/keepalive \d+;/);
+    expect(conf).toContain('server_tokens off;');
+    expect(conf).toContain('client_max_body_size 16k;');
+    expect(conf).toContain('access_log /dev/stdout securevote_json;');
+    expect(conf).toContain('worker_processes 1;');
+    expect(conf).not.toContain('resolver');
+    expect(conf).not.toContain('location /static/');
+  });
+
+  it('uses the given port, host, paths and workers', () => {
+    const conf = renderNginxConf({
+      ...base, listenPort: 18080, listenHost: '127.0.0.1', pidPath: '/run/x/nginx.pid', tempDir: '/var/cache/nginx/',
+      workerProcesses: 'auto', accessLog: 'off', staticRoot: '/srv/static',
+    });
+    expect(conf).toContain('listen 127.0.0.1:18080;');
+    expect(conf).toContain('pid /run/x/nginx.pid;');
+    expect(conf).toContain('proxy_temp_path /var/cache/nginx/proxy;');
+    expect(conf).toContain('worker_processes auto;');
+    expect(conf).toContain('access_log off;');
+    expect(conf).toContain('alias /srv/static/;');
+  });
+
+  it('with a resolver, resolves upstream names per request and has no upstream block', () => {
+    const conf = renderNginxConf({ ...base, resolver: 'kube-dns.kube-system.svc.cluster.local' });
+    expect(conf).toContain('resolver kube-dns.kube-system.svc.cluster.local valid=10s ipv6=off;');
+    expect(conf).not.toMatch(/upstream securevote_/);
+    expect(conf).toContain('proxy_pass $securevote_backend;');
+    expect(conf).toContain('default "http://frontend:3000"');
+  });
+
+  it('is deterministic (same options, same text: the ConfigMap does not churn)', () => {
+    expect(renderNginxConf(base)).toBe(renderNginxConf({ ...base }));
+  });
+
+  it.each([
+    [{ listenPort: 0 }, /listenPort must be an integer 1-65535, got 0/],
+    [{ listenPort: 70000 }, /listenPort must be an integer 1-65535, got 70000/],
+    [{ listenHost: '0.0.0.0; evil' }, /listenHost is not a host name/],
+    [{ frontend: { host: 'a b', port: 3000 } }, /frontend.host is not a host name/],
+    [{ backend: { host: 'backend', port: 1.5 } }, /backend.port must be an integer/],
+    [{ pidPath: 'relative/nginx.pid' }, /pidPath must be an absolute path/],
+    [{ tempDir: '/tmp/x;y' }, /tempDir must be an absolute path/],
+    [{ resolver: '10.0.0.1 evil' }, /resolver is not a host name/],
+    [{ workerProcesses: 0 }, /workerProcesses must be 'auto' or an integer 1-64, got 0/],
+    [{ staticRoot: '/srv/{x}' }, /staticRoot must be an absolute path/],
+    [{ accessLog: 'stdout' }, /accessLog must be an absolute path/],
+  ])('rejects %j', (bad, message) => {
+    expect(() => renderNginxConf({ ...base, ...bad })).toThrow(message);
+  });
+});

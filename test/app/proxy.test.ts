@@ -1,0 +1,190 @@
+// The real nginx (Debian's) from app/proxy/nginx.conf.template in front of the
+// real frontend server and a small real HTTP server standing in for the
+// backend (it records what nginx forwards, which the real backend can't tell).
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { AddressInfo, Socket } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startNginx, type NginxServer } from '../../app/local/nginx.ts';
+import { freePort, spawnServer, stopPid, waitReady, type SpawnedServer } from '../../app/local/process.ts';
+import { SECURITY_HEADERS } from '../../app/frontend/security-headers.ts';
+
+interface Seen { method: string; url: string; headers: IncomingMessage['headers']; bodyBytes: number; remotePort: number }
+
+let dir: string;
+let nginx: NginxServer | undefined;
+let frontend: SpawnedServer | undefined;
+let backend: Server | undefined;
+const seen: Seen[] = [];
+const connections = new Set<Socket>();
+
+function startBackendStandIn(): Promise<number> {
+  backend = createServer((req, res) => {
+    let bytes = 0;
+    req.on('data', (c: Buffer) => (bytes += c.length));
+    req.on('end', () => {
+      seen.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers, bodyBytes: bytes, remotePort: req.socket.remotePort ?? 0 });
+      if (req.url === '/api/crash') {
+        req.socket.destroy(); // a backend dying mid-request: nginx sees no response
+        return;
+      }
+      if (req.url === '/api/busy') {
+        res.writeHead(503, { 'Content-Type': 'application/json', 'Retry-After': '7' });
+        res.end('{"error":"database unavailable"}');
+        return;
+      }
+      // An upstream's own CSP must not reach the client next to nginx's.
+      res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Security-Policy': "default-src *" });
+      res.end(JSON.stringify({ path: req.url, bytes }));
+    });
+  });
+  backend.on('connection', (s: Socket) => {
+    connections.add(s);
+    s.on('close', () => connections.delete(s));
+  });
+  return new Promise((resolve) => backend!.listen(0, '127.0.0.1', () => resolve((backend!.address() as AddressInfo).port)));
+}
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'securevote-proxy-'));
+  const backendPort = await startBackendStandIn();
+  const frontendPort = await freePort();
+  const feLog = join(dir, 'frontend.log');
+  frontend = spawnServer({
+    cmd: [process.execPath, 'app/frontend/server.ts'],
+    logFile: feLog,
+    env: { PATH: process.env.PATH ?? '', PORT: String(frontendPort), HOST: '127.0.0.1', LOG_LEVEL: 'info' },
+  });
+  await waitReady(frontend, 'frontend', feLog, async () => {
+    try { return (await fetch(`http://127.0.0.1:${frontendPort}/healthz`)).status === 200; } catch { return false; }
+  });
+  nginx = await startNginx({
+    dir: join(dir, 'nginx'),
+    frontend: { host: '127.0.0.1', port: frontendPort },
+    backend: { host: '127.0.0.1', port: backendPort },
+  });
+});
+
+afterAll(async () => {
+  try {
+    await nginx?.stop();
+    if (frontend && !frontend.exitedYet()) await stopPid(frontend.pid);
+    for (const s of connections) s.destroy();
+    await new Promise((r) => (backend ? backend.close(r) : r(undefined)));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+function expectSecurityHeaders(res: Response): void {
+  for (const [name, value] of Object.entries(SECURITY_HEADERS)) {
+    expect(res.headers.get(name), name).toBe(value); // exactly one copy: a doubled header reads "a, b"
+  }
+  expect(res.headers.get('server')).toBe('nginx'); // server_tokens off: no version
+}
+
+describe('proxy (real nginx)', () => {
+  it('answers /nginx-health itself', async () => {
+    const before = seen.length;
+    const res = await fetch(`${nginx!.url}/nginx-health`);
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ status: 'healthy' });
+    expectSecurityHeaders(res);
+    expect(seen.length).toBe(before);
+  });
+
+  it('routes / to the frontend page, with one set of security headers', async () => {
+    const res = await fetch(`${nginx!.url}/`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toMatch(/^text\/html/);
+    const html = await res.text();
+    expect(html).toContain('<title>SecureVote</title>');
+    expect(html).toContain('<script src="/app.js" defer></script>');
+    expect(html).not.toMatch(/<script>(?!<\/script>)/); // no inline script: the strict CSP holds
+    expectSecurityHeaders(res);
+    const js = await fetch(`${nginx!.url}/app.js`);
+    expect(js.status).toBe(200);
+    expect(js.headers.get('content-type')).toMatch(/javascript/);
+  });
+
+  it('routes /api/ and /health to the backend with forwarding headers, and replaces its CSP', async () => {
+    const res = await fetch(`${nginx!.url}/api/results?x=1`);
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ path: '/api/results?x=1', bytes: 0 });
+    expectSecurityHeaders(res);
+    const got = seen.at(-1)!;
+    expect(got.headers['x-forwarded-for']).toBe('127.0.0.1');
+    expect(got.headers['x-request-id']).toMatch(/^[0-9a-f]{32}$/);
+    expect(got.headers['x-forwarded-proto']).toBe('http');
+
+    const health = await fetch(`${nginx!.url}/health`);
+    expect(health.status).toBe(200);
+    expect(seen.at(-1)!.url).toBe('/health');
+  });
+
+  it('keeps upstream connections alive instead of one per request', async () => {
+    const before = seen.length;
+    for (let i = 0; i < 10; i++) await (await fetch(`${nginx!.url}/api/options`)).text();
+    const ports = new Set(seen.slice(before).map((s) => s.remotePort));
+    expect(seen.length - before).toBe(10);
+    expect(ports.size).toBeLessThan(10);
+  });
+
+  it('passes a body under 16k, refuses a larger one with a JSON 413 before the backend', async () => {
+    const ok = await fetch(`${nginx!.url}/api/vote`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: 'x'.repeat(15_000) });
+    expect(ok.status).toBe(200);
+    expect(seen.at(-1)!.bodyBytes).toBe(15_000);
+
+    const before = seen.length;
+    const big = await fetch(`${nginx!.url}/api/vote`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: 'x'.repeat(17 * 1024) });
+    expect(big.status).toBe(413);
+    expect(big.headers.get('content-type')).toBe('application/json');
+    expect(((await big.json()) as { error: string }).error).toMatch(/too large/);
+    expectSecurityHeaders(big);
+    expect(seen.length).toBe(before);
+  });
+
+  it("passes the backend's own 503 untouched", async () => {
+    const res = await fetch(`${nginx!.url}/api/busy`);
+    expect(res.status).toBe(503);
+    expect(res.headers.get('retry-after')).toBe('7');
+    expect(await res.json()).toEqual({ error: 'database unavailable' });
+  });
+
+  it('turns a dead upstream connection into a JSON 503 with Retry-After', async () => {
+    const res = await fetch(`${nginx!.url}/api/crash`);
+    expect(res.status).toBe(503);
+    expect(res.headers.get('retry-after')).toBe('5');
+    expect(await res.json()).toEqual({ error: 'backend unavailable' });
+    expectSecurityHeaders(res);
+  });
+
+  it('does not expose the backend metrics or other paths outside /api/ and /health', async () => {
+    const before = seen.length;
+    const res = await fetch(`${nginx!.url}/metrics`);
+    expect(res.status).toBe(404); // it went to the frontend, which has no such page
+    expect(seen.length).toBe(before);
+  });
+
+  it('writes one JSON access-log line per request, without cookies', async () => {
+    await fetch(`${nginx!.url}/api/log-probe`, { headers: { cookie: 'voter=secret-cookie-value' } });
+    await new Promise((r) => setTimeout(r, 200));
+    const lines = readFileSync(nginx!.logFile, 'utf8').split('\n').filter((l) => l.startsWith('{'));
+    const entries = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+    const probe = entries.find((e) => e.uri === '/api/log-probe');
+    expect(probe).toMatchObject({ service: 'proxy', method: 'GET', status: 200 });
+    expect(readFileSync(nginx!.logFile, 'utf8')).not.toContain('secret-cookie-value');
+  });
+
+  it('frontend: /healthz, 405 on POST, and a clean exit on SIGTERM', async () => {
+    const res = await fetch(`${nginx!.url}/`, { method: 'POST', body: 'x' });
+    expect(res.status).toBe(405);
+    process.kill(frontend!.pid, 'SIGTERM');
+    const exit = await frontend!.exited;
+    expect(exit.code).toBe(0);
+    const gone = await fetch(`${nginx!.url}/`);
+    expect(gone.status).toBe(502); // nginx's own error when the frontend is gone
+  });
+});
