@@ -1,0 +1,276 @@
+// The seed's `load_test.sh URL VOTES PARALLEL`, in TypeScript: VOTES votes,
+// PARALLEL at a time, each from a new voter (no cookie is ever sent back), to
+// the one URL given. Importable (runLoad) for the container and cluster tests;
+// a CLI: node test/load/load.ts URL VOTES PARALLEL
+import { Agent, request } from 'node:http';
+import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { VOTER_COOKIE } from '../../app/backend/voter.ts';
+
+export interface LoadOptions {
+  /** Base URL of the stack (the proxy), e.g. http://127.0.0.1:8080. */
+  url: string;
+  /** Votes to cast (1..1,000,000). */
+  votes: number;
+  /** Votes in flight at once (1..1,000). */
+  parallel: number;
+  /** Stop starting new votes after this long (default 120 s); in-flight ones finish. */
+  maxDurationMs?: number;
+  /** Per-request timeout (default 10 s); a timeout counts as a failure `timeout`. */
+  requestTimeoutMs?: number;
+  /** Option ids to vote for, round-robin; default: GET /api/options. */
+  optionIds?: string[];
+  /** Progress line on stderr (default true). */
+  progress?: boolean;
+  /** Stops starting new votes when aborted. */
+  signal?: AbortSignal;
+}
+
+export interface Ack {
+  voterId: string;
+  optionId: string;
+}
+
+export interface LoadResult {
+  attempted: number;
+  succeeded: number;
+  /** Failures by HTTP status, or `timeout` / `network`. */
+  failures: Record<string, number>;
+  durationMs: number;
+  /** Acknowledged (201) votes per second of wall time. */
+  votesPerSecond: number;
+  /** Latency of acknowledged votes, ms. */
+  latency: { p50: number; p95: number; p99: number; max: number };
+  /** Every acknowledged vote, by the voter id of its cookie. */
+  acknowledged: Ack[];
+  /** True when the time bound or the abort signal stopped it before VOTES. */
+  stoppedEarly: boolean;
+}
+
+interface Reply {
+  status: number;
+  body: string;
+  setCookie: string[];
+}
+
+function post(agent: Agent, base: URL, path: string, body: string | undefined, timeoutMs: number): Promise<Reply> {
+  return new Promise((resolvePromise, reject) => {
+    const req = request({
+      agent,
+      host: base.hostname,
+      port: base.port || 80,
+      path,
+      method: body === undefined ? 'GET' : 'POST',
+      headers: body === undefined
+        ? { accept: 'application/json' }
+        : { 'content-type': 'application/json', accept: 'application/json', 'content-length': Buffer.byteLength(body) },
+      timeout: timeoutMs,
+    }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolvePromise({
+        status: res.statusCode ?? 0,
+        body: Buffer.concat(chunks).toString('utf8'),
+        setCookie: res.headers['set-cookie'] ?? [],
+      }));
+      res.on('error', reject);
+    });
+    req.on('timeout', () => req.destroy(Object.assign(new Error('timeout'), { code: 'ETIMEDOUT_LOAD' })));
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+/**
+ * The voter id of an acknowledged vote: a `voterId` in the JSON body if the
+ * backend sends one, else the uuid inside its signed cookie
+ * (`sv_voter=v1.<uuid>.<signature>`, app/backend/voter.ts). The load tool
+ * never verifies the signature (it has no secret); it only needs the id to
+ * look the vote up in PostgreSQL.
+ */
+export function voterIdFrom(reply: { body: string; setCookie: string[] }): string | undefined {
+  try {
+    const parsed = JSON.parse(reply.body) as { voterId?: unknown };
+    if (typeof parsed.voterId === 'string') return parsed.voterId;
+  } catch {
+    // fall back to the cookie
+  }
+  for (const c of reply.setCookie) {
+    const [name, ...rest] = (c.split(';', 1)[0] ?? '').split('=');
+    if (name?.trim() !== VOTER_COOKIE) continue;
+    let value: string;
+    try {
+      value = decodeURIComponent(rest.join('='));
+    } catch {
+      continue;
+    }
+    const m = /^v1\.([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\./.exec(value);
+    if (m) return m[1];
+  }
+  return undefined;
+}
+
+/** Nearest-rank percentile of a sorted array. */
+export function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return 0;
+  const rank = Math.ceil((p / 100) * sorted.length);
+  return sorted[Math.min(sorted.length, Math.max(1, rank)) - 1]!;
+}
+
+async function fetchOptionIds(agent: Agent, base: URL, timeoutMs: number): Promise<string[]> {
+  let lastError = '';
+  for (let attempt = 0; attempt < 20; attempt++) {
+    try {
+      const r = await post(agent, base, '/api/options', undefined, timeoutMs);
+      if (r.status === 200) {
+        const ids = ((JSON.parse(r.body) as { options?: { id: string }[] }).options ?? []).map((o) => o.id);
+        if (ids.length > 0) return ids;
+        lastError = 'no options';
+      } else lastError = `HTTP ${r.status}`;
+    } catch (err) {
+      lastError = (err as Error).message;
+    }
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  throw new Error(`load: GET ${base.origin}/api/options failed: ${lastError}`);
+}
+
+function checkInt(name: string, v: number, min: number, max: number): void {
+  if (!Number.isInteger(v) || v < min || v > max) throw new Error(`load: ${name} must be an integer ${min}..${max}, got ${String(v)}`);
+}
+
+export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
+  checkInt('votes', opts.votes, 1, 1_000_000);
+  checkInt('parallel', opts.parallel, 1, 1_000);
+  const base = new URL(opts.url);
+  if (base.protocol !== 'http:') throw new Error(`load: only http:// URLs, got ${opts.url}`);
+  const requestTimeoutMs = opts.requestTimeoutMs ?? 10_000;
+  const maxDurationMs = opts.maxDurationMs ?? 120_000;
+  // Keep-alive connections, as many as voters in flight; cookies are never
+  // stored, so every vote is a new voter.
+  const agent = new Agent({ keepAlive: true, maxSockets: opts.parallel, maxFreeSockets: opts.parallel });
+  try {
+    const optionIds = opts.optionIds ?? (await fetchOptionIds(agent, base, requestTimeoutMs));
+    const failures: Record<string, number> = {};
+    const latencies: number[] = [];
+    const acknowledged: Ack[] = [];
+    let next = 0;
+    let done = 0;
+    let stoppedEarly = false;
+    const started = performance.now();
+    const deadline = started + maxDurationMs;
+    const progressOn = opts.progress ?? true;
+    const tty = process.stderr.isTTY === true;
+    const line = (): string => {
+      const s = (performance.now() - started) / 1000;
+      const failed = done - acknowledged.length;
+      return `load: ${done}/${opts.votes} done, ${acknowledged.length} ok, ${failed} failed, ${(acknowledged.length / Math.max(s, 1e-3)).toFixed(1)} votes/s, ${s.toFixed(1)} s`;
+    };
+    const ticker = progressOn
+      ? setInterval(() => process.stderr.write(tty ? `\r${line()}\x1b[K` : `${line()}\n`), tty ? 250 : 1_000)
+      : undefined;
+
+    async function voter(): Promise<void> {
+      for (;;) {
+        if (opts.signal?.aborted || performance.now() > deadline) {
+          if (next < opts.votes) stoppedEarly = true;
+          return;
+        }
+        const i = next++;
+        if (i >= opts.votes) return;
+        const optionId = optionIds[i % optionIds.length]!;
+        const t0 = performance.now();
+        try {
+          const r = await post(agent, base, '/api/vote', JSON.stringify({ optionId }), requestTimeoutMs);
+          if (r.status === 201) {
+            const voterId = voterIdFrom(r);
+            if (voterId === undefined) failures['201-without-voter-id'] = (failures['201-without-voter-id'] ?? 0) + 1;
+            else {
+              acknowledged.push({ voterId, optionId });
+              latencies.push(performance.now() - t0);
+            }
+          } else {
+            failures[String(r.status)] = (failures[String(r.status)] ?? 0) + 1;
+          }
+        } catch (err) {
+          const key = (err as NodeJS.ErrnoException).code === 'ETIMEDOUT_LOAD' ? 'timeout' : 'network';
+          failures[key] = (failures[key] ?? 0) + 1;
+        }
+        done++;
+      }
+    }
+
+    try {
+      await Promise.all(Array.from({ length: opts.parallel }, () => voter()));
+    } finally {
+      if (ticker) clearInterval(ticker);
+      if (progressOn) process.stderr.write(tty ? `\r${line()}\x1b[K\n` : `${line()}\n`);
+    }
+    const durationMs = performance.now() - started;
+    latencies.sort((a, b) => a - b);
+    const round = (n: number): number => Math.round(n * 100) / 100;
+    return {
+      attempted: done,
+      succeeded: acknowledged.length,
+      failures,
+      durationMs: round(durationMs),
+      votesPerSecond: round(acknowledged.length / (durationMs / 1000)),
+      latency: {
+        p50: round(percentile(latencies, 50)),
+        p95: round(percentile(latencies, 95)),
+        p99: round(percentile(latencies, 99)),
+        max: round(latencies.at(-1) ?? 0),
+      },
+      acknowledged,
+      stoppedEarly,
+    };
+  } finally {
+    agent.destroy();
+  }
+}
+
+/** The summary the CLI prints (also used by the kill tool and the bench). */
+export function formatLoadResult(r: LoadResult): string {
+  const failures = Object.entries(r.failures).map(([k, v]) => `${k}: ${v}`).join(', ') || 'none';
+  return [
+    `votes attempted:    ${r.attempted}${r.stoppedEarly ? ' (stopped early: time bound)' : ''}`,
+    `votes acknowledged: ${r.succeeded}`,
+    `failures:           ${failures}`,
+    `duration:           ${(r.durationMs / 1000).toFixed(2)} s`,
+    `votes/s:            ${r.votesPerSecond.toFixed(1)}`,
+    `latency (201) ms:   p50 ${r.latency.p50}  p95 ${r.latency.p95}  p99 ${r.latency.p99}  max ${r.latency.max}`,
+  ].join('\n');
+}
+
+export function isMain(metaUrl: string): boolean {
+  return process.argv[1] !== undefined && resolve(process.argv[1]) === fileURLToPath(metaUrl);
+}
+
+const USAGE = 'usage: node test/load/load.ts URL VOTES PARALLEL [--max-seconds N] [--json]';
+
+async function main(argv: string[]): Promise<number> {
+  const json = argv.includes('--json');
+  const rest = argv.filter((a) => a !== '--json');
+  let maxSeconds = 120;
+  const ms = rest.indexOf('--max-seconds');
+  if (ms >= 0) {
+    maxSeconds = Number(rest[ms + 1]);
+    rest.splice(ms, 2);
+  }
+  const [url, votes, parallel] = rest;
+  if (!url || !votes || !parallel || rest.length !== 3 || !(maxSeconds > 0)) {
+    console.error(USAGE);
+    return 2;
+  }
+  const r = await runLoad({ url, votes: Number(votes), parallel: Number(parallel), maxDurationMs: maxSeconds * 1000 });
+  if (json) console.log(JSON.stringify({ ...r, acknowledged: r.acknowledged.length }));
+  else console.log(formatLoadResult(r));
+  return r.succeeded === r.attempted && !r.stoppedEarly ? 0 : 1;
+}
+
+if (isMain(import.meta.url)) {
+  main(process.argv.slice(2)).then((code) => process.exit(code), (err: unknown) => {
+    console.error(err instanceof Error ? err.message : String(err));
+    process.exit(2);
+  });
+}

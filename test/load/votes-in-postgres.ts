@@ -1,0 +1,62 @@
+// Checks acknowledged votes against the record: PostgreSQL's `votes` table
+// (voter_id uuid primary key, option_id text; app/backend/migrations.ts). The
+// backend exposes no list of voters, so the kill tool asks the database.
+import { readFileSync } from 'node:fs';
+import pg from 'pg';
+import type { Ack } from './load.ts';
+
+export interface PgConnection {
+  host: string;
+  port: number;
+  user: string;
+  database: string;
+  password: string;
+}
+
+/** PGHOST, PGPORT, PGUSER, PGDATABASE, PGPASSWORD_FILE (wins) or PGPASSWORD; the backend's defaults. */
+export function pgConnectionFromEnv(env: NodeJS.ProcessEnv = process.env): PgConnection {
+  const file = env.PGPASSWORD_FILE;
+  const password = file ? readFileSync(file, 'utf8').replace(/[\r\n]+$/, '') : env.PGPASSWORD;
+  if (!password) throw new Error('votes check: PGPASSWORD_FILE or PGPASSWORD is required');
+  return {
+    host: env.PGHOST ?? '127.0.0.1',
+    port: Number(env.PGPORT ?? 5432),
+    user: env.PGUSER ?? 'securevote',
+    database: env.PGDATABASE ?? 'securevote',
+    password,
+  };
+}
+
+export interface VotesCheck {
+  /** Acknowledged voters with no row. */
+  missing: string[];
+  /** Acknowledged voters whose row names another option. */
+  wrongOption: string[];
+}
+
+/** Looks every acknowledged vote up by voter id (batches of 5,000, parameterized). */
+export async function checkVotesInPostgres(acks: readonly Ack[], conn: PgConnection): Promise<VotesCheck> {
+  const client = new pg.Client({ ...conn, connectionTimeoutMillis: 10_000, statement_timeout: 30_000 });
+  await client.connect();
+  try {
+    const found = new Map<string, string>();
+    for (let i = 0; i < acks.length; i += 5_000) {
+      const ids = acks.slice(i, i + 5_000).map((a) => a.voterId);
+      const { rows } = await client.query<{ voter_id: string; option_id: string }>(
+        'SELECT voter_id::text AS voter_id, option_id FROM votes WHERE voter_id = ANY($1::uuid[])',
+        [ids],
+      );
+      for (const r of rows) found.set(r.voter_id, r.option_id);
+    }
+    const missing: string[] = [];
+    const wrongOption: string[] = [];
+    for (const a of acks) {
+      const option = found.get(a.voterId);
+      if (option === undefined) missing.push(a.voterId);
+      else if (option !== a.optionId) wrongOption.push(a.voterId);
+    }
+    return { missing, wrongOption };
+  } finally {
+    await client.end();
+  }
+}
