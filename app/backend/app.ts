@@ -1,0 +1,44 @@
+// The express application: middleware order, routes, JSON errors. Built from
+// a context so tests and main assemble it the same way.
+import express, { type Express, type RequestHandler } from 'express';
+import cookieParser from 'cookie-parser';
+import type { AppContext } from './context.ts';
+import { errorHandler, notFound } from './errors.ts';
+import { healthRouter } from './health.ts';
+import type { Metrics } from './metrics.ts';
+import { apiRouter } from './routes.ts';
+
+/** Observes every answered request; the route label is the matched pattern, so the label set stays bounded. */
+function requestMetrics(metrics: Metrics): RequestHandler {
+  return (req, res, next) => {
+    const stop = metrics.httpDuration.startTimer();
+    res.once('finish', () => {
+      // An error leaving a router resets req.baseUrl; the router noted its mount path.
+      const base = typeof res.locals.routeBase === 'string' ? res.locals.routeBase : req.baseUrl;
+      const route = req.route ? `${base}${String(req.route.path)}` : 'unmatched';
+      stop({ method: req.method, route, status: String(res.statusCode) });
+    });
+    next();
+  };
+}
+
+export function createApp(ctx: AppContext): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+  // Behind nginx (a loopback or private address): req.secure follows X-Forwarded-Proto.
+  app.set('trust proxy', 'loopback, linklocal, uniquelocal');
+  app.use(requestMetrics(ctx.metrics));
+  app.use((_req, res, next) => {
+    res.set('X-Content-Type-Options', 'nosniff');
+    next();
+  });
+  app.use(healthRouter(ctx));
+  app.get('/metrics', async (_req, res) => {
+    res.type(ctx.metrics.registry.contentType).send(await ctx.metrics.registry.metrics());
+  });
+  app.use('/api', cookieParser(), apiRouter(ctx));
+  app.use(notFound);
+  app.use(errorHandler(ctx.log));
+  return app;
+}

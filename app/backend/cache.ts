@@ -1,0 +1,137 @@
+// The results cache in Redis. Redis is never the only copy of anything: a
+// miss, an error or an outage means "ask PostgreSQL". While Redis is away,
+// commands fail at once (no offline queue, short command timeout) and the
+// client reconnects by itself with backoff.
+//
+// Invalidation is by generation: every committed vote INCRs a counter; a
+// cached entry carries the generation it was computed under and counts only
+// while that is still the current one. A read computed before a vote can thus
+// never be served after it, even if it is written back late. If the INCR
+// itself fails (Redis away), the entry's TTL bounds the staleness and the
+// next successful call retries the INCR.
+import { createHash } from 'node:crypto';
+import { Redis } from 'ioredis';
+import type { CacheConfig, VoteOption } from './config.ts';
+import type { Logger } from './log.ts';
+
+export interface Results {
+  readonly results: ReadonlyArray<{ id: string; label: string; votes: number }>;
+  readonly total: number;
+}
+
+/** Serialised once when stored, sent as is on a hit. */
+export type ResultsJson = string;
+
+export interface CacheRead {
+  /** The generation read with the entry: pass it back to `put`. */
+  readonly gen: string;
+  readonly hit: ResultsJson | undefined;
+}
+
+export interface ResultsCache {
+  /** The cached results (hit) or the generation to store fresh ones under; undefined when Redis is unusable. */
+  read(): Promise<CacheRead | undefined>;
+  put(gen: string, results: ResultsJson): Promise<void>;
+  /** After a committed vote; never throws. */
+  invalidate(): Promise<void>;
+  ping(): Promise<boolean>;
+  isUp(): boolean;
+  close(): Promise<void>;
+}
+
+/** A cached entry lives at most this long (bounds staleness if an invalidation was lost). */
+export const RESULTS_TTL_SECONDS = 10;
+
+export function createResultsCache(
+  c: CacheConfig,
+  options: readonly VoteOption[],
+  log: Logger,
+  onUp: (up: boolean) => void = () => {},
+): ResultsCache {
+  // The key names the option list, so a changed VOTE_OPTIONS never reads old labels.
+  const fingerprint = createHash('sha256').update(JSON.stringify(options)).digest('hex').slice(0, 12);
+  const genKey = 'securevote:results:gen';
+  const dataKey = `securevote:results:${fingerprint}`;
+  let up = false;
+  let pendingInvalidate = false;
+
+  const redis = new Redis({
+    host: c.host,
+    port: c.port,
+    password: c.password,
+    connectionName: 'securevote-backend',
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 1,
+    commandTimeout: 1_000,
+    connectTimeout: 2_000,
+    retryStrategy: (times) => Math.min(100 * 2 ** Math.min(times, 5), 2_000),
+  });
+  const setUp = (next: boolean, reason?: string): void => {
+    if (next === up) return;
+    up = next;
+    onUp(next);
+    // One line per state change, not one per reconnect attempt.
+    if (next) log.info('cache connected');
+    else log.warn({ reason }, 'cache unavailable; results are read from the database');
+  };
+  redis.on('ready', () => setUp(true));
+  redis.on('error', (err: Error & { code?: string }) => setUp(false, err.code ?? err.message));
+  redis.on('close', () => setUp(false, 'connection closed'));
+
+  async function flushInvalidate(): Promise<void> {
+    if (!pendingInvalidate) return;
+    await redis.incr(genKey);
+    pendingInvalidate = false;
+  }
+
+  return {
+    async read() {
+      if (redis.status !== 'ready') return undefined;
+      try {
+        await flushInvalidate();
+        const [gen, raw] = await redis.mget(genKey, dataKey);
+        const current = gen ?? '0';
+        // Entry format: "<gen>\n<results JSON>".
+        const nl = raw ? raw.indexOf('\n') : -1;
+        if (raw && nl > 0 && raw.slice(0, nl) === current) return { gen: current, hit: raw.slice(nl + 1) };
+        return { gen: current, hit: undefined };
+      } catch (err) {
+        log.debug({ reason: (err as Error).message }, 'cache read failed');
+        return undefined;
+      }
+    },
+    async put(gen, results) {
+      if (redis.status !== 'ready') return;
+      try {
+        await redis.set(dataKey, `${gen}\n${results}`, 'EX', RESULTS_TTL_SECONDS);
+      } catch (err) {
+        log.debug({ reason: (err as Error).message }, 'cache write failed');
+      }
+    },
+    async invalidate() {
+      pendingInvalidate = true;
+      if (redis.status !== 'ready') return;
+      try {
+        await flushInvalidate();
+      } catch (err) {
+        log.debug({ reason: (err as Error).message }, 'cache invalidation failed; retried on next use');
+      }
+    },
+    async ping() {
+      if (redis.status !== 'ready') return false;
+      try {
+        return (await redis.ping()) === 'PONG';
+      } catch {
+        return false;
+      }
+    },
+    isUp: () => up && redis.status === 'ready',
+    async close() {
+      try {
+        await redis.quit();
+      } catch {
+        redis.disconnect();
+      }
+    },
+  };
+}

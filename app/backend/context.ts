@@ -1,0 +1,25 @@
+// Everything a request handler needs, built once in main (or a test) and
+// passed down: no module-level singletons.
+import type { ResultsCache } from './cache.ts';
+import type { Config } from './config.ts';
+import type { Pool } from './db.ts';
+import type { Logger } from './log.ts';
+import type { Metrics } from './metrics.ts';
+import type { VoterSigner } from './voter.ts';
+
+export interface AppState {
+  /** The database answered and the schema is migrated: the API may use it. */
+  schemaReady: boolean;
+  /** SIGTERM received: readiness reports 503 while in-flight requests finish. */
+  draining: boolean;
+}
+
+export interface AppContext {
+  readonly config: Config;
+  readonly log: Logger;
+  readonly pool: Pool;
+  readonly cache: ResultsCache;
+  readonly metrics: Metrics;
+  readonly voters: VoterSigner;
+  readonly state: AppState;
+}

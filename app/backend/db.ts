@@ -1,0 +1,88 @@
+// The PostgreSQL pool: created once, its errors handled (a dropped connection
+// must never crash the process), and a start-up wait with backoff so that a
+// database that is still starting is waited for, not fought.
+import pg from 'pg';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { DatabaseConfig } from './config.ts';
+import type { Logger } from './log.ts';
+
+export type Pool = pg.Pool;
+
+export function createPool(c: DatabaseConfig, log: Logger, onDown: () => void = () => {}): pg.Pool {
+  const pool = new pg.Pool({
+    host: c.host,
+    port: c.port,
+    database: c.database,
+    user: c.user,
+    password: c.password,
+    max: c.poolMax,
+    application_name: 'securevote-backend',
+    // Fail fast while the database is away instead of piling requests up.
+    connectionTimeoutMillis: 3_000,
+    query_timeout: 10_000,
+    idleTimeoutMillis: 30_000,
+  });
+  // An idle client whose server went away emits 'error' on the pool; without a
+  // listener Node would crash the process.
+  pool.on('error', (err: Error & { code?: string }) => {
+    log.warn({ code: err.code, reason: err.message }, 'database connection lost');
+    onDown();
+  });
+  return pool;
+}
+
+const UNAVAILABLE_CODES = new Set([
+  'ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'EPIPE',
+  '57P01', // admin_shutdown
+  '57P02', // crash_shutdown
+  '57P03', // cannot_connect_now (starting up, recovering)
+  '53300', // too_many_connections
+]);
+
+/**
+ * True when the error means "the database is not reachable right now" (retry
+ * later, 503) rather than a bug or a bad query (500).
+ */
+export function isUnavailable(err: unknown): boolean {
+  if (!(err instanceof Error)) return false;
+  const code = (err as { code?: unknown }).code;
+  if (typeof code === 'string' && (UNAVAILABLE_CODES.has(code) || code.startsWith('08'))) return true;
+  // pg's own client-side failures carry no code.
+  return /timeout exceeded when trying to connect|Connection terminated|Query read timeout|Client has encountered a connection error|connect ECONNREFUSED/i.test(
+    err.message,
+  );
+}
+
+export interface RetryOptions {
+  /** First delay; doubles up to maxDelayMs. */
+  initialDelayMs?: number;
+  maxDelayMs?: number;
+  /** Give up after this long (undefined: never). */
+  deadlineMs?: number;
+  /** Stop waiting (process shutting down). */
+  signal?: AbortSignal;
+}
+
+/**
+ * Runs `attempt` until it succeeds, backing off between tries. Each failure is
+ * one info line (attempt, reason code, next delay): no stack traces, no spam.
+ */
+export async function retryWithBackoff<T>(what: string, attempt: () => Promise<T>, log: Logger, o: RetryOptions = {}): Promise<T> {
+  const started = Date.now();
+  let delay = o.initialDelayMs ?? 250;
+  const max = o.maxDelayMs ?? 5_000;
+  for (let n = 1; ; n++) {
+    o.signal?.throwIfAborted();
+    try {
+      const result = await attempt();
+      if (n > 1) log.info({ attempt: n }, `${what}: ready`);
+      return result;
+    } catch (err) {
+      if (!isUnavailable(err)) throw err;
+      if (o.deadlineMs !== undefined && Date.now() - started + delay > o.deadlineMs) throw err;
+      log.info({ attempt: n, reason: (err as { code?: string }).code ?? (err as Error).message, retryInMs: delay }, `${what}: waiting for the database`);
+      await sleep(delay, undefined, { signal: o.signal });
+      delay = Math.min(delay * 2, max);
+    }
+  }
+}

@@ -1,0 +1,48 @@
+// Readiness (/health: checks the dependencies) and liveness (/livez: the
+// process only, so a database outage never restarts every backend).
+//
+// /health: database ok + cache ok → 200 "healthy"; database ok + cache down →
+// 200 "degraded" (votes and results still work from PostgreSQL, so the pod
+// stays in service); database down → 503 "unhealthy"; draining → 503.
+import { Router } from 'express';
+import type { AppContext } from './context.ts';
+
+export type CheckState = 'ok' | 'down';
+
+export interface Health {
+  status: 'healthy' | 'degraded' | 'unhealthy' | 'draining';
+  checks: { database: CheckState; cache: CheckState };
+}
+
+async function checkDatabase(ctx: AppContext): Promise<CheckState> {
+  if (!ctx.state.schemaReady) return 'down';
+  try {
+    await ctx.pool.query('SELECT 1');
+    return 'ok';
+  } catch (err) {
+    ctx.log.debug({ reason: (err as { code?: string }).code ?? (err as Error).message }, 'health: database check failed');
+    return 'down';
+  }
+}
+
+export async function checkHealth(ctx: AppContext): Promise<{ code: number; body: Health }> {
+  const [database, cache] = await Promise.all([checkDatabase(ctx), ctx.cache.ping().then((ok): CheckState => (ok ? 'ok' : 'down'))]);
+  ctx.metrics.setUp('database', database === 'ok');
+  ctx.metrics.setUp('cache', cache === 'ok');
+  const checks = { database, cache };
+  if (ctx.state.draining) return { code: 503, body: { status: 'draining', checks } };
+  if (database !== 'ok') return { code: 503, body: { status: 'unhealthy', checks } };
+  return { code: 200, body: { status: cache === 'ok' ? 'healthy' : 'degraded', checks } };
+}
+
+export function healthRouter(ctx: AppContext): Router {
+  const router = Router();
+  router.get('/health', async (_req, res) => {
+    const { code, body } = await checkHealth(ctx);
+    res.status(code).set('Cache-Control', 'no-store').json(body);
+  });
+  router.get('/livez', (_req, res) => {
+    res.set('Cache-Control', 'no-store').json({ status: 'alive' });
+  });
+  return router;
+}

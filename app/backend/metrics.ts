@@ -1,0 +1,56 @@
+// Prometheus metrics on a registry of our own (no module-level singleton).
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+export type Dependency = 'database' | 'cache';
+
+export interface Metrics {
+  readonly registry: Registry;
+  readonly httpDuration: Histogram<'method' | 'route' | 'status'>;
+  readonly votesAcknowledged: Counter<'option'>;
+  readonly votesRejected: Counter<'reason'>;
+  readonly resultsReads: Counter<'source'>;
+  readonly dependencyUp: Gauge<'dependency'>;
+  setUp(dep: Dependency, up: boolean): void;
+}
+
+export function createMetrics(): Metrics {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  const httpDuration = new Histogram({
+    name: 'http_request_duration_seconds',
+    help: 'HTTP request duration by route (the matched pattern, not the raw path) and status',
+    labelNames: ['method', 'route', 'status'],
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [registry],
+  });
+  const votesAcknowledged = new Counter({
+    name: 'securevote_votes_acknowledged_total',
+    help: 'Votes answered 201, i.e. committed durably in PostgreSQL',
+    labelNames: ['option'],
+    registers: [registry],
+  });
+  const votesRejected = new Counter({
+    name: 'securevote_votes_rejected_total',
+    help: 'Votes not acknowledged, by reason (duplicate, invalid, unavailable, error)',
+    labelNames: ['reason'],
+    registers: [registry],
+  });
+  const resultsReads = new Counter({
+    name: 'securevote_results_reads_total',
+    help: 'Results served, by source (cache or database)',
+    labelNames: ['source'],
+    registers: [registry],
+  });
+  const dependencyUp = new Gauge({
+    name: 'securevote_dependency_up',
+    help: '1 when the dependency answered its last check or call, else 0',
+    labelNames: ['dependency'],
+    registers: [registry],
+  });
+  dependencyUp.set({ dependency: 'database' }, 0);
+  dependencyUp.set({ dependency: 'cache' }, 0);
+  return {
+    registry, httpDuration, votesAcknowledged, votesRejected, resultsReads, dependencyUp,
+    setUp: (dep, up) => dependencyUp.set({ dependency: dep }, up ? 1 : 0),
+  };
+}

@@ -1,0 +1,46 @@
+// The voter identity: a random UUID minted on a browser's first vote, kept in
+// a signed cookie. Format: `v1.<uuid>.<HMAC-SHA256(secret, "v1.<uuid>") as
+// base64url>`. The signature is checked in constant time; anything that does
+// not verify is "bad" (the caller answers 400), never silently replaced.
+import { createHmac, randomUUID, timingSafeEqual } from 'node:crypto';
+
+export const VOTER_COOKIE = 'sv_voter';
+const VERSION = 'v1';
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+/** One year: the identity outlives a browser session on purpose (one vote per browser). */
+export const VOTER_COOKIE_MAX_AGE_MS = 365 * 24 * 3600 * 1000;
+
+export type VoterCookie = { kind: 'none' } | { kind: 'bad' } | { kind: 'ok'; voterId: string };
+
+export interface VoterSigner {
+  mint(): { voterId: string; cookie: string };
+  sign(voterId: string): string;
+  /** Reads the raw cookie value (undefined when the browser sent none). */
+  verify(value: string | undefined): VoterCookie;
+}
+
+export function createVoterSigner(secret: string): VoterSigner {
+  const mac = (payload: string): Buffer => createHmac('sha256', secret).update(payload).digest();
+  const sign = (voterId: string): string => {
+    const payload = `${VERSION}.${voterId}`;
+    return `${payload}.${mac(payload).toString('base64url')}`;
+  };
+  return {
+    sign,
+    mint() {
+      const voterId = randomUUID();
+      return { voterId, cookie: sign(voterId) };
+    },
+    verify(value) {
+      if (value === undefined) return { kind: 'none' };
+      const parts = value.split('.');
+      if (parts.length !== 3) return { kind: 'bad' };
+      const [version, voterId, sig] = parts as [string, string, string];
+      if (version !== VERSION || !UUID.test(voterId) || !/^[A-Za-z0-9_-]{43}$/.test(sig)) return { kind: 'bad' };
+      const expected = mac(`${version}.${voterId}`);
+      const given = Buffer.from(sig, 'base64url');
+      if (given.length !== expected.length || !timingSafeEqual(given, expected)) return { kind: 'bad' };
+      return { kind: 'ok', voterId };
+    },
+  };
+}
