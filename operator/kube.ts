@@ -1,0 +1,153 @@
+// The API client behind Context.kube, on @kubernetes/client-node 2.x.
+// Children are written with client-node's own `patch()` given the apply
+// patch type (it sends `Content-Type: application/apply-patch+yaml` with a
+// JSON body, which is valid YAML) and `fieldManager` + `force`. The other
+// calls go through the same configuration (TLS, auth, URL building with
+// discovery) but send and receive plain JSON, so objects are compared exactly
+// as the server wrote them (client-node's typed models would turn
+// timestamps into Dates and drop fields they don't know).
+import {
+  ApiException,
+  HttpMethod,
+  type KubeConfig,
+  KubernetesObjectApi,
+  type KubernetesObject,
+  PatchStrategy,
+} from '@kubernetes/client-node';
+import type { JsonPatchOp, KObject, KubeApi, ObjectRef } from './context.ts';
+
+type Action = 'create' | 'read' | 'patch' | 'delete' | 'list' | 'replace';
+
+/** KubernetesObjectApi with its URL building and transport opened up to raw JSON calls. */
+export class RawKubeApi extends KubernetesObjectApi {
+  /** The resource path for an object (discovery is cached per group/version). */
+  async pathOf(ref: { apiVersion: string; kind: string; namespace?: string; name?: string }, action: Action): Promise<string> {
+    const spec: KubernetesObject = {
+      apiVersion: ref.apiVersion,
+      kind: ref.kind,
+      metadata: { name: ref.name, namespace: ref.namespace },
+    };
+    return this.specUriPath(spec, action);
+  }
+
+  async send(
+    method: HttpMethod,
+    path: string,
+    opts: { query?: Record<string, string>; body?: unknown; contentType?: string } = {},
+  ): Promise<unknown> {
+    const ctx = this.configuration.baseServer.makeRequestContext(path, method);
+    ctx.setHeaderParam('Accept', 'application/json');
+    for (const [k, v] of Object.entries(opts.query ?? {})) ctx.setQueryParam(k, v);
+    if (opts.body !== undefined) {
+      ctx.setHeaderParam('Content-Type', opts.contentType ?? 'application/json');
+      ctx.setBody(JSON.stringify(opts.body));
+    }
+    const auth = this.configuration.authMethods.default;
+    if (auth?.applySecurityAuthentication) await auth.applySecurityAuthentication(ctx);
+    const rsp = await this.configuration.httpApi.send(ctx).toPromise();
+    const text = await rsp.body.text();
+    let json: unknown = undefined;
+    try {
+      json = text ? JSON.parse(text) : undefined;
+    } catch {
+      json = { message: text };
+    }
+    if (rsp.httpStatusCode < 200 || rsp.httpStatusCode > 299) {
+      throw new ApiException(rsp.httpStatusCode, `HTTP ${rsp.httpStatusCode} ${method} ${path}`, json, rsp.headers);
+    }
+    return json;
+  }
+
+  /** A raw JSON list (for the informers). */
+  async listRaw(apiVersion: string, kind: string, labelSelector?: string): Promise<{ items: KObject[]; metadata: { resourceVersion?: string } }> {
+    const path = await this.pathOf({ apiVersion, kind }, 'list');
+    const query: Record<string, string> = {};
+    if (labelSelector) query.labelSelector = labelSelector;
+    const list = (await this.send(HttpMethod.GET, path, { query })) as { items?: KObject[]; metadata?: { resourceVersion?: string } };
+    // List items carry no apiVersion/kind; the cache and the reconcile want them.
+    const items = (list.items ?? []).map((o) => ({ ...o, apiVersion, kind }));
+    return { items, metadata: list.metadata ?? {} };
+  }
+}
+
+export function makeRawKubeApi(kc: KubeConfig): RawKubeApi {
+  const api = kc.makeApiClient(RawKubeApi);
+  // KubernetesObjectApi.makeApiClient does this too: honour the context's namespace.
+  (api as unknown as { setDefaultNamespace(k: KubeConfig): string }).setDefaultNamespace(kc);
+  return api;
+}
+
+export type Verb = 'apply' | 'create' | 'delete' | 'get' | 'apply-status' | 'json-patch';
+
+export class KubeClient implements KubeApi {
+  private readonly raw: RawKubeApi;
+  private readonly fieldManager: string;
+  private readonly onRequest: (verb: Verb) => void;
+
+  constructor(raw: RawKubeApi, fieldManager: string, onRequest: (verb: Verb) => void = () => {}) {
+    this.raw = raw;
+    this.fieldManager = fieldManager;
+    this.onRequest = onRequest;
+  }
+
+  async apply(obj: KObject): Promise<KObject> {
+    this.onRequest('apply');
+    // structuredClone: client-node fills in defaults (namespace) on the object it is given.
+    const out = await this.raw.patch(
+      structuredClone(obj) as KubernetesObject,
+      undefined,
+      undefined,
+      this.fieldManager,
+      true,
+      PatchStrategy.ServerSideApply,
+    );
+    return out as unknown as KObject;
+  }
+
+  async create(obj: KObject): Promise<KObject> {
+    this.onRequest('create');
+    const path = await this.raw.pathOf({ apiVersion: obj.apiVersion, kind: obj.kind, namespace: obj.metadata.namespace }, 'create');
+    return (await this.raw.send(HttpMethod.POST, path, { body: obj, query: { fieldManager: this.fieldManager } })) as KObject;
+  }
+
+  async delete(ref: ObjectRef, uid?: string): Promise<void> {
+    this.onRequest('delete');
+    const path = await this.raw.pathOf(ref, 'delete');
+    const body: Record<string, unknown> = { apiVersion: 'v1', kind: 'DeleteOptions', propagationPolicy: 'Background' };
+    if (uid) body.preconditions = { uid };
+    await this.raw.send(HttpMethod.DELETE, path, { body });
+  }
+
+  async get(ref: ObjectRef): Promise<KObject | undefined> {
+    this.onRequest('get');
+    const path = await this.raw.pathOf(ref, 'read');
+    try {
+      const obj = (await this.raw.send(HttpMethod.GET, path)) as KObject;
+      return obj;
+    } catch (err) {
+      if (err instanceof ApiException && err.code === 404) return undefined;
+      throw err;
+    }
+  }
+
+  async applyStatus(ref: ObjectRef, status: Record<string, unknown>): Promise<void> {
+    this.onRequest('apply-status');
+    const path = (await this.raw.pathOf(ref, 'patch')) + '/status';
+    const body = { apiVersion: ref.apiVersion, kind: ref.kind, metadata: { name: ref.name, namespace: ref.namespace }, status };
+    await this.raw.send(HttpMethod.PATCH, path, {
+      body,
+      contentType: PatchStrategy.ServerSideApply,
+      query: { fieldManager: this.fieldManager, force: 'true' },
+    });
+  }
+
+  async jsonPatch(ref: ObjectRef, ops: JsonPatchOp[]): Promise<KObject> {
+    this.onRequest('json-patch');
+    const path = await this.raw.pathOf(ref, 'patch');
+    return (await this.raw.send(HttpMethod.PATCH, path, {
+      body: ops,
+      contentType: PatchStrategy.JsonPatch,
+      query: { fieldManager: this.fieldManager },
+    })) as KObject;
+  }
+}
