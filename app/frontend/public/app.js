@@ -122,6 +122,7 @@ async function vote(opt) {
     });
     if (res.status === 201) {
       voted = true;
+      optionsEl.querySelector(`button[data-option-id="${CSS.escape(opt.id)}"]`)?.classList.add('chosen');
       showMessage('success', `Thank you! Your vote for ${opt.label} is recorded.`);
     } else if (res.status === 409) {
       voted = true;
