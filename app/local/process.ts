@@ -1,7 +1,7 @@
 // Small helpers to run real servers as local processes: free ports, readiness
 // polling, and stopping a process by its own pid (never by name).
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, openSync, readFileSync, statSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 
@@ -57,11 +57,47 @@ export async function waitForExit(pid: number, timeoutMs: number): Promise<boole
   return true;
 }
 
-function signal(pid: number, sig: NodeJS.Signals, group: boolean): void {
+/** Direct and indirect children of `pid` (from /proc; empty where /proc is absent). */
+export function descendants(pid: number): number[] {
+  const byParent = new Map<number, number[]>();
+  let entries: string[] = [];
   try {
-    process.kill(group ? -pid : pid, sig);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ESRCH') throw err;
+    entries = readdirSync('/proc').filter((e) => /^\d+$/.test(e));
+  } catch {
+    return [];
+  }
+  for (const e of entries) {
+    try {
+      // Field 4 of /proc/PID/stat is the parent pid; the name (field 2) may hold spaces, so split after ")".
+      const stat = readFileSync(`/proc/${e}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      const list = byParent.get(ppid) ?? [];
+      list.push(Number(e));
+      byParent.set(ppid, list);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  const out: number[] = [];
+  const walk = (p: number): void => {
+    for (const c of byParent.get(p) ?? []) {
+      out.push(c);
+      walk(c);
+    }
+  };
+  walk(pid);
+  return out;
+}
+
+function signal(pid: number, sig: NodeJS.Signals, tree: boolean): void {
+  // Children are listed before the parent dies (they are re-parented after).
+  const targets = tree ? [pid, ...descendants(pid)] : [pid];
+  for (const p of targets) {
+    try {
+      process.kill(p, sig);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ESRCH') throw err;
+    }
   }
 }
 
@@ -70,7 +106,7 @@ export interface StopOptions {
   signal?: NodeJS.Signals;
   /** Grace period before SIGKILL (default 10 s). */
   timeoutMs?: number;
-  /** Signal the whole process group (pid is a group leader), e.g. postgres and its backends. */
+  /** Also signal the process's descendants, e.g. postgres and its backends, nginx and its workers. */
   group?: boolean;
 }
 
@@ -116,8 +152,8 @@ export interface SpawnedServer {
   exitedYet(): boolean;
 }
 
-// Servers still running when this Node process exits are SIGKILLed (their
-// whole group), unless started `detached` to outlive us (make up).
+// Servers still running when this Node process exits are SIGKILLed (with
+// their children), unless started `detached` to outlive us (make up).
 const owned = new Set<number>();
 process.once('exit', () => {
   for (const pid of owned) signal(pid, 'SIGKILL', true);
@@ -133,9 +169,9 @@ export interface SpawnOptions {
 }
 
 /**
- * Starts a server with stdout and stderr appended to `logFile`. The child
- * leads its own process group, so `kill({group:true})` also takes its
- * children (PostgreSQL backends), as a container crash would.
+ * Starts a server with stdout and stderr appended to `logFile`. It stays in
+ * our process group (a Ctrl-C reaches it too) unless `detached`, which gives
+ * it its own session so it outlives us.
  */
 export function spawnServer(opts: SpawnOptions): SpawnedServer {
   const [bin, ...args] = opts.cmd;
@@ -147,7 +183,7 @@ export function spawnServer(opts: SpawnOptions): SpawnedServer {
       cwd: opts.cwd,
       env: opts.env ?? process.env,
       stdio: ['ignore', fd, fd],
-      detached: true,
+      detached: opts.detached ?? false,
     });
   } finally {
     closeSync(fd);
