@@ -6,7 +6,7 @@
 // and stack.json (ports and file paths, no secret). `up` is idempotent: it
 // keeps what is running and starts what is not, on the same ports.
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startNginx, stopNginxDir } from './nginx.ts';
@@ -47,6 +47,8 @@ export interface StackOptions {
   voteOptions?: string;
   /** Extra environment for the backend (e.g. PG_POOL_MAX for the bench). */
   backendEnv?: Record<string, string>;
+  /** Benchmark only: nginx also serves this directory under /static/ (see renderNginxConf). */
+  proxyStaticRoot?: string;
   /** Progress lines (make up prints them); default silent. */
   log?: (line: string) => void;
 }
@@ -111,7 +113,10 @@ export async function upStack(opts: StackOptions): Promise<StackState> {
   const dir = resolve(opts.dir);
   const say = opts.log ?? (() => {});
   const detached = opts.detached ?? false;
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  // 0711: PostgreSQL runs as user postgres (we may be root) and must reach its
+  // data dir below; nobody may list this one. Secrets inside are 0600 files.
+  mkdirSync(dir, { recursive: true, mode: 0o711 });
+  chmodSync(dir, 0o711);
   const ports = await pickPorts(dir, opts.ports ?? {});
 
   // 1. database and cache (independent of each other).
@@ -170,7 +175,7 @@ export async function upStack(opts: StackOptions): Promise<StackState> {
   } else {
     say(`nginx: starting on ${LOCALHOST}:${ports.proxy}`);
     const n = await startNginx({
-      dir: nginxDir, port: ports.proxy, detached,
+      dir: nginxDir, port: ports.proxy, detached, staticRoot: opts.proxyStaticRoot,
       frontend: { host: LOCALHOST, port: ports.frontend },
       backend: { host: LOCALHOST, port: ports.backend },
     });
