@@ -5,14 +5,16 @@
 // earlier, or a user preparing it) already made it, which is fine.
 import { randomBytes } from 'node:crypto';
 import type { Context, KObject, OwnerReference } from './context.ts';
+import { childNames } from '../charts/names.ts';
 import { SECRET_KEYS as APP_KEYS } from '../charts/rules.ts';
 import { classify, isAlreadyExists } from './errors.ts';
 
 /** The app's keys (runtime contract, from the charts' rules) plus a spare random value. */
 export const SECRET_KEYS = [APP_KEYS.databasePassword, APP_KEYS.redisPassword, APP_KEYS.cookieSecret, 'random'] as const;
 
+/** The name the stack's pods expect when spec.existingSecret is unset (charts/names.ts). */
 export function credentialsName(instance: string): string {
-  return `${instance}-credentials`;
+  return childNames(instance).credentials;
 }
 
 function generate(): string {

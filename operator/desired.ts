@@ -1,0 +1,108 @@
+// The desired children of one SecureVote: the very construct `cdk8s synth`
+// renders (charts/securevote-stack.ts), synthesized in-process from the
+// resource's parsed spec, then made children: the resource's namespace, the
+// instance labels (informers select on them, pruning trusts them), an owner
+// reference (controller, blockOwnerDeletion: garbage collection deletes them
+// with the resource) and the hash annotation that lets a steady-state
+// reconcile skip the write.
+import { App, Chart } from 'cdk8s';
+import { SecureVoteStack } from '../charts/securevote-stack.ts';
+import { SECUREVOTE_API, type SecureVoteSpec } from '../charts/spec.ts';
+import type { KObject, OwnerReference } from './context.ts';
+import { withHash } from './diff.ts';
+import { ErrorClass, ReconcileError } from './errors.ts';
+import { isOwnedKind } from './owned-kinds.ts';
+
+export { OWNED_KINDS } from './owned-kinds.ts';
+
+/** Every child carries it; its value is the SecureVote's name. */
+export const INSTANCE_LABEL = 'securevote.dev/instance';
+export const MANAGED_BY_LABEL = 'app.kubernetes.io/managed-by';
+export const MANAGED_BY = 'securevote-operator';
+
+export function ownerReferenceOf(sv: KObject): OwnerReference {
+  if (!sv.metadata.uid) throw new ReconcileError(ErrorClass.Internal, `SecureVote ${sv.metadata.name} has no uid`);
+  return {
+    apiVersion: SECUREVOTE_API.apiVersion,
+    kind: SECUREVOTE_API.kind,
+    name: sv.metadata.name,
+    uid: sv.metadata.uid,
+    controller: true,
+    blockOwnerDeletion: true,
+  };
+}
+
+export function instanceLabels(name: string): Record<string, string> {
+  return { [INSTANCE_LABEL]: name, [MANAGED_BY_LABEL]: MANAGED_BY };
+}
+
+/** Synthesize the stack for a spec: plain JSON objects, as `cdk8s synth` would write them. */
+export function synthesize(name: string, namespace: string, spec: SecureVoteSpec): KObject[] {
+  const app = new App();
+  const chart = new Chart(app, name, { namespace, disableResourceNameHashes: true });
+  new SecureVoteStack(chart, 'stack', { name, namespace, spec, managedBy: MANAGED_BY });
+  return chart.toJson() as KObject[];
+}
+
+/** The children of one resource: synthesized, then labelled, owned and hashed. */
+export function renderChildren(sv: KObject, spec: SecureVoteSpec): KObject[] {
+  const name = sv.metadata.name;
+  const namespace = sv.metadata.namespace;
+  if (!namespace) throw new ReconcileError(ErrorClass.Internal, `SecureVote ${name} has no namespace`);
+  const owner = ownerReferenceOf(sv);
+  const labels = instanceLabels(name);
+  let objects: KObject[];
+  try {
+    objects = synthesize(name, namespace, spec);
+  } catch (err) {
+    // The construct validates its props and names the one it refuses.
+    throw new ReconcileError(ErrorClass.InvalidSpec, `the stack refused the spec: ${(err as Error).message}`, { cause: err });
+  }
+  return objects.map((o) => {
+    if (!isOwnedKind(o.apiVersion, o.kind)) {
+      throw new ReconcileError(ErrorClass.Internal, `the stack rendered ${o.apiVersion} ${o.kind}, which the operator does not own (OWNED_KINDS)`);
+    }
+    if (o.kind === 'Secret') {
+      throw new ReconcileError(ErrorClass.Internal, `the stack rendered Secret ${o.metadata.name}; secrets are never rendered`);
+    }
+    const child: KObject = {
+      ...o,
+      metadata: {
+        ...o.metadata,
+        namespace,
+        labels: { ...(o.metadata.labels ?? {}), ...labels },
+        ownerReferences: [owner],
+      },
+    };
+    return withHash(child);
+  });
+}
+
+/**
+ * Rendering costs a synth (tens of ms): remember the last one per resource,
+ * valid while its uid and generation stay (the spec only changes with the
+ * generation; nothing else we add depends on anything but name and uid).
+ */
+export class DesiredCache {
+  private readonly byKey = new Map<string, { uid: string; generation: number; objects: KObject[] }>();
+
+  get(sv: KObject, spec: SecureVoteSpec): KObject[] {
+    const key = `${sv.metadata.namespace ?? ''}/${sv.metadata.name}`;
+    const uid = sv.metadata.uid ?? '';
+    const generation = sv.metadata.generation ?? 0;
+    const hit = this.byKey.get(key);
+    if (hit && hit.uid === uid && hit.generation === generation) return hit.objects;
+    const objects = renderChildren(sv, spec);
+    this.byKey.set(key, { uid, generation, objects });
+    return objects;
+  }
+
+  /** The resource is gone: drop its rendering. */
+  forget(key: string): void {
+    this.byKey.delete(key);
+  }
+
+  size(): number {
+    return this.byKey.size;
+  }
+}

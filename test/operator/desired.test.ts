@@ -1,0 +1,126 @@
+import { App, Chart } from 'cdk8s';
+import { describe, expect, it } from 'vitest';
+import { SecureVoteStack } from '../../charts/securevote-stack.ts';
+import { parseSpec, type SecureVoteSpec } from '../../charts/spec.ts';
+import type { KObject } from '../../operator/context.ts';
+import {
+  DesiredCache,
+  INSTANCE_LABEL,
+  MANAGED_BY,
+  OWNED_KINDS,
+  renderChildren,
+} from '../../operator/desired.ts';
+import { HASH_ANNOTATION } from '../../operator/diff.ts';
+import { ErrorClass, type ReconcileError } from '../../operator/errors.ts';
+import { credentialsSecret } from '../../operator/secret.ts';
+
+/** A SecureVote as the API server hands it over. */
+const sv = (spec: unknown = {}, generation = 1, name = 'demo'): KObject => ({
+  apiVersion: 'securevote.dev/v1alpha1',
+  kind: 'SecureVote',
+  metadata: { name, namespace: 'ns1', uid: 'uid-1', generation },
+  spec,
+});
+
+const parsed = (spec: unknown): SecureVoteSpec => {
+  const r = parseSpec(spec);
+  if (!r.ok) throw new Error(r.errors.join('; '));
+  return r.spec;
+};
+
+const byId = (objs: KObject[]): Map<string, KObject> => new Map(objs.map((o) => [`${o.kind}/${o.metadata.name}`, o]));
+
+describe('renderChildren', () => {
+  const children = renderChildren(sv(), parsed({}));
+
+  it('is exactly what `cdk8s synth` renders for the spec, plus ownership, labels and the hash', () => {
+    const app = new App();
+    const chart = new Chart(app, 'x', { disableResourceNameHashes: true });
+    new SecureVoteStack(chart, 'stack', { name: 'demo', namespace: 'ns1', spec: {}, managedBy: MANAGED_BY });
+    const synth = chart.toJson() as KObject[];
+    expect(children.map((c) => `${c.kind}/${c.metadata.name}`)).toEqual(synth.map((c) => `${c.kind}/${c.metadata.name}`));
+    for (const [i, c] of children.entries()) {
+      const { ownerReferences, annotations, labels, ...meta } = c.metadata;
+      const s = synth[i] as KObject;
+      const { labels: _l, annotations: _a, ...synthMeta } = s.metadata;
+      expect({ ...c, metadata: meta }).toEqual({ ...s, metadata: synthMeta });
+      expect(labels).toEqual({ ...(s.metadata.labels ?? {}), [INSTANCE_LABEL]: 'demo', 'app.kubernetes.io/managed-by': MANAGED_BY });
+      expect(annotations?.[HASH_ANNOTATION]).toMatch(/^[0-9a-f]{32}$/);
+      expect(ownerReferences).toEqual([
+        { apiVersion: 'securevote.dev/v1alpha1', kind: 'SecureVote', name: 'demo', uid: 'uid-1', controller: true, blockOwnerDeletion: true },
+      ]);
+    }
+  });
+
+  it('renders only kinds the operator owns (watched, granted, pruned), and never a Secret', () => {
+    const owned = new Set(OWNED_KINDS.map((k) => `${k.apiVersion}/${k.kind}`));
+    for (const c of children) expect(owned.has(`${c.apiVersion}/${c.kind}`), `${c.apiVersion}/${c.kind}`).toBe(true);
+    expect(children.filter((c) => c.kind === 'Secret')).toEqual([]);
+    expect(children.every((c) => c.metadata.namespace === 'ns1')).toBe(true);
+  });
+
+  it('a spec change changes the children it should: replicas, resources, options', () => {
+    const next = byId(
+      renderChildren(
+        sv({ backend: { replicas: 3, resources: { limits: { memory: '768Mi' } } }, options: [{ id: 'a', label: 'A' }, { id: 'b', label: 'B' }] }, 2),
+        parsed({ backend: { replicas: 3, resources: { limits: { memory: '768Mi' } } }, options: [{ id: 'a', label: 'A' }, { id: 'b', label: 'B' }] }),
+      ),
+    );
+    const before = byId(children);
+    const backend = next.get('Deployment/demo-backend') as KObject & { spec: any }; // any: reading nested manifest JSON
+    expect(backend.spec.replicas).toBe(3);
+    expect(backend.spec.template.spec.containers[0].resources.limits.memory).toBe('768Mi');
+    expect(JSON.stringify(backend)).toContain('"id\\":\\"a\\"');
+    expect(backend.metadata.annotations?.[HASH_ANNOTATION]).not.toBe(before.get('Deployment/demo-backend')?.metadata.annotations?.[HASH_ANNOTATION]);
+    // Untouched components keep their hash: no write for them.
+    expect(next.get('Deployment/demo-cache')?.metadata.annotations?.[HASH_ANNOTATION]).toBe(
+      before.get('Deployment/demo-cache')?.metadata.annotations?.[HASH_ANNOTATION],
+    );
+  });
+
+  it('the proxy Service type follows the spec', () => {
+    const next = byId(renderChildren(sv({ proxy: { serviceType: 'NodePort' } }), parsed({ proxy: { serviceType: 'NodePort' } })));
+    expect((next.get('Service/demo-proxy')?.spec as { type?: string }).type).toBe('NodePort');
+  });
+
+  it('a resource with no uid is refused as an internal error, not a crash', () => {
+    const bad = sv();
+    delete bad.metadata.uid;
+    try {
+      renderChildren(bad, parsed({}));
+      expect.unreachable();
+    } catch (err) {
+      expect((err as ReconcileError).errorClass).toBe(ErrorClass.Internal);
+    }
+  });
+});
+
+describe('DesiredCache', () => {
+  it('renders once per generation and uid', () => {
+    const cache = new DesiredCache();
+    const a = cache.get(sv({}, 1), parsed({}));
+    expect(cache.get(sv({}, 1), parsed({}))).toBe(a);
+    expect(cache.get(sv({}, 2), parsed({}))).not.toBe(a);
+    const other = { ...sv({}, 2), metadata: { ...sv({}, 2).metadata, uid: 'uid-2' } };
+    expect(cache.get(other, parsed({}))).not.toBe(a);
+    cache.forget('ns1/demo');
+    expect(cache.size()).toBe(0);
+  });
+});
+
+describe('credentials', () => {
+  it('four random keys, immutable, owned only when the volume goes with the resource', () => {
+    const owner = { apiVersion: 'securevote.dev/v1alpha1', kind: 'SecureVote', name: 'demo', uid: 'u', controller: true, blockOwnerDeletion: true };
+    const a = credentialsSecret('ns1', 'demo', { [INSTANCE_LABEL]: 'demo' }, owner);
+    const b = credentialsSecret('ns1', 'demo', { [INSTANCE_LABEL]: 'demo' }, undefined);
+    expect(a.metadata.name).toBe('demo-credentials');
+    expect(a.immutable).toBe(true);
+    const data = a.data as Record<string, string>;
+    expect(Object.keys(data).sort()).toEqual(['cookie-secret', 'database-password', 'random', 'redis-password']);
+    for (const v of Object.values(data)) expect(Buffer.from(v, 'base64').toString().length).toBeGreaterThanOrEqual(40);
+    expect(new Set(Object.values(data)).size).toBe(4);
+    expect((b.data as Record<string, string>)['database-password']).not.toBe(data['database-password']);
+    expect(a.metadata.ownerReferences).toEqual([owner]);
+    expect(b.metadata.ownerReferences).toBeUndefined();
+  });
+});
