@@ -2,6 +2,7 @@
 // passed down: no module-level singletons.
 import type { ResultsCache } from './cache.ts';
 import type { Config } from './config.ts';
+import type { DependencyState } from './dependency.ts';
 import type { Pool } from './db.ts';
 import type { Logger } from './log.ts';
 import type { Metrics } from './metrics.ts';
@@ -18,6 +19,8 @@ export interface AppContext {
   readonly config: Config;
   readonly log: Logger;
   readonly pool: Pool;
+  /** The database's up/down state (gauge + one log line per transition). */
+  readonly database: DependencyState;
   readonly cache: ResultsCache;
   readonly metrics: Metrics;
   readonly voters: VoterSigner;

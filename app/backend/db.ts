@@ -8,7 +8,7 @@ import type { Logger } from './log.ts';
 
 export type Pool = pg.Pool;
 
-export function createPool(c: DatabaseConfig, log: Logger, onDown: () => void = () => {}): pg.Pool {
+export function createPool(c: DatabaseConfig, log: Logger, onDown: (reason: string) => void = () => {}): pg.Pool {
   const pool = new pg.Pool({
     host: c.host,
     port: c.port,
@@ -25,8 +25,8 @@ export function createPool(c: DatabaseConfig, log: Logger, onDown: () => void = 
   // An idle client whose server went away emits 'error' on the pool; without a
   // listener Node would crash the process.
   pool.on('error', (err: Error & { code?: string }) => {
-    log.warn({ code: err.code, reason: err.message }, 'database connection lost');
-    onDown();
+    log.debug({ code: err.code, reason: err.message }, 'idle database connection lost');
+    onDown(err.code ?? err.message);
   });
   return pool;
 }
@@ -51,6 +51,12 @@ export function isUnavailable(err: unknown): boolean {
   return /timeout exceeded when trying to connect|Connection terminated|Query read timeout|Client has encountered a connection error|connect ECONNREFUSED/i.test(
     err.message,
   );
+}
+
+/** A short, loggable reason: the error code, else the message. */
+export function reasonOf(err: unknown): string {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' ? code : err instanceof Error ? err.message : String(err);
 }
 
 export interface RetryOptions {
@@ -80,7 +86,7 @@ export async function retryWithBackoff<T>(what: string, attempt: () => Promise<T
     } catch (err) {
       if (!isUnavailable(err)) throw err;
       if (o.deadlineMs !== undefined && Date.now() - started + delay > o.deadlineMs) throw err;
-      log.info({ attempt: n, reason: (err as { code?: string }).code ?? (err as Error).message, retryInMs: delay }, `${what}: waiting for the database`);
+      log.info({ attempt: n, reason: reasonOf(err), retryInMs: delay }, `${what}: waiting for the database`);
       await sleep(delay, undefined, { signal: o.signal });
       delay = Math.min(delay * 2, max);
     }

@@ -1,7 +1,7 @@
 // Every error becomes a JSON answer `{"error": code, "message": text}` with a
 // 4xx or 5xx status, never a stack trace or an HTML page.
 import type { ErrorRequestHandler, RequestHandler } from 'express';
-import { isUnavailable } from './db.ts';
+import { isUnavailable, reasonOf } from './db.ts';
 import type { Logger } from './log.ts';
 
 /** Seconds a client should wait before retrying while a dependency is away. */
@@ -61,11 +61,11 @@ export const notFound: RequestHandler = (req, res) => {
 export function errorHandler(log: Logger): ErrorRequestHandler {
   return (err, req, res, _next) => {
     const e = toHttpError(err);
-    if (e.status >= 500) {
-      // The full error goes to the log only (stack included for 500s).
-      const detail = e.status === 500 ? { err } : { reason: (err as { code?: string }).code ?? (err as Error).message };
-      log[e.status === 500 ? 'error' : 'warn']({ ...detail, method: req.method, route: req.route?.path ?? req.path }, e.message);
-    }
+    const where = { method: req.method, route: req.route?.path ?? req.path };
+    // The full error goes to the log only (stack included for 500s). A 503 is
+    // an outage already logged once by its dependency's state: debug here.
+    if (e.status === 503) log.debug({ ...where, reason: reasonOf(err) }, e.message);
+    else if (e.status >= 500) log.error({ ...where, err }, e.message);
     if (res.headersSent) {
       res.destroy();
       return;

@@ -6,6 +6,7 @@
 // stays in service); database down → 503 "unhealthy"; draining → 503.
 import { Router } from 'express';
 import type { AppContext } from './context.ts';
+import { reasonOf } from './db.ts';
 
 export type CheckState = 'ok' | 'down';
 
@@ -18,16 +19,16 @@ async function checkDatabase(ctx: AppContext): Promise<CheckState> {
   if (!ctx.state.schemaReady) return 'down';
   try {
     await ctx.pool.query('SELECT 1');
+    ctx.database.set(true);
     return 'ok';
   } catch (err) {
-    ctx.log.debug({ reason: (err as { code?: string }).code ?? (err as Error).message }, 'health: database check failed');
+    ctx.database.set(false, reasonOf(err));
     return 'down';
   }
 }
 
 export async function checkHealth(ctx: AppContext): Promise<{ code: number; body: Health }> {
   const [database, cache] = await Promise.all([checkDatabase(ctx), ctx.cache.ping().then((ok): CheckState => (ok ? 'ok' : 'down'))]);
-  ctx.metrics.setUp('database', database === 'ok');
   ctx.metrics.setUp('cache', cache === 'ok');
   const checks = { database, cache };
   if (ctx.state.draining) return { code: 503, body: { status: 'draining', checks } };

@@ -8,6 +8,7 @@ import { createResultsCache } from './cache.ts';
 import { ConfigError, describeConfig, loadConfig, type Config } from './config.ts';
 import type { AppContext } from './context.ts';
 import { createPool, retryWithBackoff } from './db.ts';
+import { trackDependency } from './dependency.ts';
 import { createLogger } from './log.ts';
 import { createMetrics } from './metrics.ts';
 import { migrate } from './migrations.ts';
@@ -28,11 +29,13 @@ try {
 
 const log = createLogger(config.logLevel);
 const metrics = createMetrics();
+const database = trackDependency('database', log, metrics);
 const ctx: AppContext = {
   config,
   log,
   metrics,
-  pool: createPool(config.database, log, () => metrics.setUp('database', false)),
+  database,
+  pool: createPool(config.database, log, (reason) => database.set(false, reason)),
   cache: createResultsCache(config.cache, config.options, log, (up) => metrics.setUp('cache', up)),
   voters: createVoterSigner(config.cookieSecret),
   state: { schemaReady: false, draining: false },
@@ -64,7 +67,7 @@ const startup = new AbortController();
 retryWithBackoff('start-up', () => migrate(ctx.pool, log), log, { signal: startup.signal })
   .then(() => {
     ctx.state.schemaReady = true;
-    metrics.setUp('database', true);
+    database.set(true);
     log.info('ready: database reachable and schema migrated');
   })
   .catch((err: unknown) => {

@@ -2,7 +2,7 @@
 import express, { Router, type Request, type RequestHandler } from 'express';
 import type { AppContext } from './context.ts';
 import { HttpError, unavailable } from './errors.ts';
-import { isUnavailable } from './db.ts';
+import { isUnavailable, reasonOf } from './db.ts';
 import { castVote, countVotes } from './votes.ts';
 import { VOTER_COOKIE, VOTER_COOKIE_MAX_AGE_MS } from './voter.ts';
 
@@ -27,7 +27,7 @@ const methodNotAllowed = (allow: string): RequestHandler => (req, res) => {
 };
 
 export function apiRouter(ctx: AppContext): Router {
-  const { config, pool, cache, metrics, voters, state } = ctx;
+  const { config, pool, cache, metrics, voters, state, database } = ctx;
   const optionIds = new Set(config.options.map((o) => o.id));
   const optionsBody = JSON.stringify({ options: config.options });
   const router = Router();
@@ -85,10 +85,10 @@ export function apiRouter(ctx: AppContext): Router {
     let outcome: 'created' | 'duplicate';
     try {
       outcome = await castVote(pool, voterId, optionId);
-      metrics.setUp('database', true);
+      database.set(true);
     } catch (err) {
       if (isUnavailable(err)) {
-        metrics.setUp('database', false);
+        database.set(false, reasonOf(err));
         reject('unavailable', unavailable('the database'));
       }
       metrics.votesRejected.inc({ reason: 'error' });
@@ -112,9 +112,9 @@ export function apiRouter(ctx: AppContext): Router {
     let json: string;
     try {
       json = JSON.stringify(await countVotes(pool, config.options));
-      metrics.setUp('database', true);
+      database.set(true);
     } catch (err) {
-      if (isUnavailable(err)) metrics.setUp('database', false);
+      if (isUnavailable(err)) database.set(false, reasonOf(err));
       throw err;
     }
     if (cached) await cache.put(cached.gen, json);

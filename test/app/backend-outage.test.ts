@@ -1,0 +1,167 @@
+// Outages for real: Redis and then PostgreSQL are SIGKILLed under a running
+// backend and restarted on the same port; the backend must keep its promises
+// and recover by itself. Last, SIGTERM drains an in-flight request.
+import type pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { isAlive } from '../../app/local/process.ts';
+import {
+  get, mapLimit, metric, scratch, sql, startBackend, startDeps, vote, voterIdOf, waitHealth,
+  type Backend, type Deps,
+} from './backend-fixture.ts';
+
+const work = scratch('backend-outage');
+let deps: Deps;
+let backend: Backend;
+let db: pg.Client | undefined;
+/** Voter ids the backend answered 201 for: each must be in PostgreSQL at the end. */
+const acknowledged: string[] = [];
+
+beforeAll(async () => {
+  try {
+    deps = await startDeps(work.dir);
+    backend = await startBackend(work.dir, deps.env());
+  } catch (err) {
+    await teardown();
+    throw err;
+  }
+});
+
+async function teardown(): Promise<void> {
+  await db?.end().catch(() => {});
+  await backend?.stop().catch(() => {});
+  await deps?.stop();
+  if (process.env.KEEP_LOG) (await import('node:fs')).copyFileSync(backend.logFile, process.env.KEEP_LOG);
+  work.remove();
+}
+afterAll(teardown);
+
+async function castAcked(option: string): Promise<void> {
+  const r = await vote(backend.url, option);
+  expect(r.status).toBe(201);
+  acknowledged.push(voterIdOf(r.cookie!));
+}
+
+const total = async (): Promise<number> => ((await get(backend.url, '/api/results')).body as { total: number }).total;
+const cacheReads = async (): Promise<number> =>
+  metric((await get(backend.url, '/metrics')).text, 'securevote_results_reads_total', 'source="cache"');
+
+describe('Redis outage', () => {
+  it('Redis killed: votes still 201, results exact from PostgreSQL, /health 200 degraded with the cache down', async () => {
+    await castAcked('red');
+    await total(); // warm the cache
+    await deps.redis.kill();
+    for (let i = 0; i < 5; i++) await castAcked('green');
+    const results = await get(backend.url, '/api/results');
+    expect(results.status).toBe(200);
+    expect((results.body as { total: number }).total).toBe(acknowledged.length);
+    const h = await waitHealth(backend.url, 200, 'down');
+    expect(h.body).toEqual({ status: 'degraded', checks: { database: 'ok', cache: 'down' } });
+    const m = (await get(backend.url, '/metrics')).text;
+    expect(metric(m, 'securevote_dependency_up', 'dependency="cache"')).toBe(0);
+  });
+
+  it('Redis restarted: the same backend uses the cache again, and stays exact', async () => {
+    await deps.redis.restart();
+    const h = await waitHealth(backend.url, 200, 'ok');
+    expect(h.body).toEqual({ status: 'healthy', checks: { database: 'ok', cache: 'ok' } });
+    await total(); // fills the (empty) cache
+    const before = await cacheReads();
+    expect(await total()).toBe(acknowledged.length);
+    expect(await cacheReads()).toBe(before + 1);
+    await castAcked('blue');
+    expect(await total()).toBe(acknowledged.length); // invalidated by the vote
+  });
+});
+
+describe('PostgreSQL outage', () => {
+  let refusedCookie = '';
+
+  it('PostgreSQL killed under load: acknowledged votes survive, the rest get 503 with Retry-After', async () => {
+    // 200 voters, 20 in flight; PostgreSQL is SIGKILLed after the 50th answer.
+    let answered = 0;
+    let killed: Promise<void> | undefined;
+    const replies = await mapLimit(Array.from({ length: 200 }), 20, async () => {
+      const r = await vote(backend.url, 'red');
+      if (++answered === 50) killed = deps.pg.kill();
+      return r;
+    });
+    await killed;
+    for (const r of replies) {
+      expect([201, 503], r.text).toContain(r.status);
+      if (r.status === 201) acknowledged.push(voterIdOf(r.cookie!));
+    }
+    const refused = replies.filter((r) => r.status === 503);
+    expect(refused.length).toBeGreaterThan(0);
+    for (const r of refused) {
+      expect(r.headers.get('retry-after')).toMatch(/^\d+$/);
+      expect(r.body).toEqual({ error: 'unavailable', message: expect.any(String) });
+    }
+  });
+
+  it('while PostgreSQL is down: votes 503, /health 503, /livez 200, the process stays up', async () => {
+    const r = await vote(backend.url, 'blue');
+    expect(r.status).toBe(503);
+    expect(r.headers.get('retry-after')).toMatch(/^\d+$/);
+    const h = await get(backend.url, '/health');
+    expect(h.status).toBe(503);
+    expect(h.body).toEqual({ status: 'unhealthy', checks: { database: 'down', cache: 'ok' } });
+    expect((await get(backend.url, '/livez')).status).toBe(200);
+    // Results: from the cache if it still holds them, else 503; never a 500.
+    const res = await get(backend.url, '/api/results');
+    expect([200, 503]).toContain(res.status);
+    expect(res.headers.get('content-type')).toMatch(/^application\/json/);
+    expect(isAlive(backend.pid)).toBe(true);
+    // The refused voter keeps its cookie, so a retry after recovery is the same voter.
+    expect(r.cookie).toBeDefined();
+    refusedCookie = r.cookie!;
+  });
+
+  it('PostgreSQL restarted: the same backend recovers by itself, no acknowledged vote lost', async () => {
+    await deps.pg.restart();
+    const h = await waitHealth(backend.url, 200, 'ok');
+    expect(h.body).toEqual({ status: 'healthy', checks: { database: 'ok', cache: 'ok' } });
+    const retry = await vote(backend.url, 'blue', refusedCookie);
+    expect(retry.status).toBe(201); // the 503 stored nothing
+    acknowledged.push(voterIdOf(refusedCookie));
+    db = await sql(deps.pg);
+    const { rows } = await db.query<{ voter_id: string }>('SELECT voter_id FROM votes');
+    const stored = new Set(rows.map((r) => r.voter_id));
+    expect(acknowledged.filter((id) => !stored.has(id))).toEqual([]);
+    expect(await total()).toBe(stored.size);
+    expect(isAlive(backend.pid)).toBe(true);
+    expect(backend.logs()).not.toMatch(/"level":"fatal"/);
+  });
+});
+
+describe('SIGTERM', () => {
+  it('drains an in-flight request, then exits 0', async () => {
+    db ??= await sql(deps.pg);
+    // Hold the votes table so the next vote waits inside PostgreSQL.
+    await db.query('BEGIN');
+    await db.query('LOCK TABLE votes IN ACCESS EXCLUSIVE MODE');
+    const inFlight = vote(backend.url, 'green');
+    // Wait until the vote is blocked on the lock, i.e. truly in flight.
+    for (let i = 0; ; i++) {
+      const { rows } = await db.query(
+        "SELECT 1 FROM pg_stat_activity WHERE application_name = 'securevote-backend' AND wait_event_type = 'Lock'",
+      );
+      if (rows.length > 0) break;
+      if (i > 200) throw new Error('the vote never reached the lock');
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    process.kill(backend.pid, 'SIGTERM');
+    // Draining: readiness is gone (new connections refused), the process is still up.
+    await new Promise((r) => setTimeout(r, 300));
+    expect(isAlive(backend.pid)).toBe(true);
+    await expect(get(backend.url, '/livez')).rejects.toThrow();
+    await db.query('COMMIT');
+    const r = await inFlight;
+    expect(r.status).toBe(201);
+    acknowledged.push(voterIdOf(r.cookie!));
+    const exit = await backend.srv.exited;
+    expect(exit).toEqual({ code: 0, signal: null });
+    expect(backend.logs()).toMatch(/"msg":"stopped"/);
+    const { rows } = await db.query('SELECT 1 FROM votes WHERE voter_id = $1', [voterIdOf(r.cookie!)]);
+    expect(rows).toHaveLength(1);
+  });
+});
