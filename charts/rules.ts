@@ -1,0 +1,203 @@
+/**
+ * The seed's rules, as data: the ONE module that holds the numbers of
+ * ../shared/design/phase3-on-kubernetes.md (resources, health checks, start
+ * order, restart policies, log rotation and labels, ports, network edges).
+ * The spec defaults, the constructs, the kind config and the tests all read
+ * them from here; where this file and the design page disagree, one is a bug.
+ */
+
+/** The five services of the seed, in the seed's order. */
+export const COMPONENTS = ['database', 'cache', 'backend', 'frontend', 'proxy'] as const;
+export type Component = (typeof COMPONENTS)[number];
+
+/** Pods that are not one of the five services: the one-shot schema migration. */
+export type Workload = Component | 'migration';
+
+/** The product name: `app.kubernetes.io/part-of` and the CRD's group stem. */
+export const PART_OF = 'securevote';
+
+/** Each service's port (the seed's stack table). */
+export const PORTS: Readonly<Record<Component, number>> = {
+  database: 5432,
+  cache: 6379,
+  backend: 5000,
+  frontend: 3000,
+  proxy: 8080,
+};
+
+export interface ResourceRule {
+  readonly requests: { readonly cpu: string; readonly memory: string };
+  readonly limits: { readonly cpu: string; readonly memory: string };
+}
+
+/**
+ * Exercise 4: requests = the seed's reservations, limits = its limits.
+ * The seed's `M` (Compose megabytes) is written `Mi`; its CPU fractions in
+ * millicores (0.25 → 250m).
+ */
+export const RESOURCES: Readonly<Record<Component, ResourceRule>> = {
+  database: { limits: { cpu: '500m', memory: '512Mi' }, requests: { cpu: '250m', memory: '256Mi' } },
+  cache: { limits: { cpu: '250m', memory: '256Mi' }, requests: { cpu: '100m', memory: '128Mi' } },
+  backend: { limits: { cpu: '1000m', memory: '512Mi' }, requests: { cpu: '250m', memory: '256Mi' } },
+  frontend: { limits: { cpu: '500m', memory: '256Mi' }, requests: { cpu: '100m', memory: '128Mi' } },
+  proxy: { limits: { cpu: '500m', memory: '128Mi' }, requests: { cpu: '100m', memory: '64Mi' } },
+};
+
+export interface HealthCheckRule {
+  /** The seed's check, for the README and the probe's comment. */
+  readonly seedCheck: string;
+  /** interval → periodSeconds of readiness and liveness. */
+  readonly intervalSeconds: number;
+  /** timeout → timeoutSeconds of every probe. */
+  readonly timeoutSeconds: number;
+  /** retries → failureThreshold of readiness and liveness. */
+  readonly retries: number;
+  /** start_period → covered by the startupProbe. */
+  readonly startPeriodSeconds: number;
+}
+
+/** Exercise 5: the seed's health checks. */
+export const HEALTH_CHECKS: Readonly<Record<Component, HealthCheckRule>> = {
+  database: { seedCheck: 'pg_isready -U user -d securevote', intervalSeconds: 10, timeoutSeconds: 5, retries: 5, startPeriodSeconds: 10 },
+  cache: { seedCheck: 'redis-cli ... ping (with the password)', intervalSeconds: 10, timeoutSeconds: 3, retries: 5, startPeriodSeconds: 5 },
+  backend: { seedCheck: 'HTTP GET :5000/health', intervalSeconds: 30, timeoutSeconds: 10, retries: 3, startPeriodSeconds: 40 },
+  frontend: { seedCheck: 'HTTP GET :3000/', intervalSeconds: 30, timeoutSeconds: 10, retries: 3, startPeriodSeconds: 30 },
+  proxy: { seedCheck: 'HTTP GET :8080/health', intervalSeconds: 30, timeoutSeconds: 5, retries: 3, startPeriodSeconds: 10 },
+};
+
+/**
+ * The startup probe polls often so a pod turns ready as soon as it is up
+ * (the seed's recovery target is < 30 s), and its budget covers what Docker
+ * allows before "unhealthy": start_period, then `retries` failed checks one
+ * interval apart.
+ */
+export const STARTUP_PROBE_PERIOD_SECONDS = 2;
+
+/** The startup probe's failureThreshold for a component (period × threshold ≥ budget ≥ start_period). */
+export function startupFailureThreshold(component: Component): number {
+  const h = HEALTH_CHECKS[component];
+  const budget = h.startPeriodSeconds + h.intervalSeconds * h.retries;
+  return Math.ceil(budget / STARTUP_PROBE_PERIOD_SECONDS);
+}
+
+/**
+ * Exercise 6: who waits for whom to be ready. backend waits for database and
+ * cache; frontend for backend; proxy for frontend and backend. The migration
+ * Job needs the database.
+ */
+export const START_ORDER: Readonly<Record<Workload, readonly Component[]>> = {
+  database: [],
+  cache: [],
+  backend: ['database', 'cache'],
+  frontend: ['backend'],
+  proxy: ['frontend', 'backend'],
+  migration: ['database'],
+};
+
+/** The seed's Compose restart policies. */
+export const SEED_RESTART: Readonly<Record<Component, string>> = {
+  database: 'unless-stopped',
+  cache: 'unless-stopped',
+  backend: 'on-failure:5',
+  frontend: 'on-failure',
+  proxy: 'unless-stopped',
+};
+
+/**
+ * Kubernetes long-running pods only know `restartPolicy: Always` (with
+ * CrashLoopBackOff's growing delay); the seed's bounded retry (`on-failure:5`)
+ * becomes a Job's `backoffLimit` on the one-shot schema migration.
+ */
+export const RESTART = {
+  services: 'Always',
+  migration: { restartPolicy: 'Never', backoffLimit: 5 },
+} as const;
+
+/** Exercise 7: log rotation, the kubelet's job on Kubernetes (kind's KubeletConfiguration). */
+export const LOG_ROTATION = { containerLogMaxSize: '10Mi', containerLogMaxFiles: 3 } as const;
+
+/** Exercise 7: the seed's log labels, as pod labels. */
+export function seedLogLabels(component: Workload): Record<string, string> {
+  return { service: component, env: 'production' };
+}
+
+/** A network edge: `from` pods may open TCP connections to `to` pods on `to`'s port. */
+export interface NetworkEdge {
+  readonly from: Workload;
+  readonly to: Component;
+}
+
+/**
+ * The seed's isolated networks: default deny, then exactly these edges
+ * (plus DNS egress for every pod and ingress to the proxy from anywhere).
+ */
+export const NETWORK_EDGES: readonly NetworkEdge[] = [
+  { from: 'proxy', to: 'frontend' },
+  { from: 'proxy', to: 'backend' },
+  { from: 'backend', to: 'database' },
+  { from: 'backend', to: 'cache' },
+  { from: 'migration', to: 'database' },
+];
+
+/** The one component reachable from outside the instance. */
+export const PUBLIC_ENTRY: Component = 'proxy';
+
+/** Cluster DNS, the only egress every pod gets (CoreDNS's standard labels). */
+export const DNS = {
+  namespace: 'kube-system',
+  podLabels: { 'k8s-app': 'kube-dns' },
+  port: 53,
+} as const;
+
+/**
+ * Numeric uid/gid per image (Pod Security `restricted` wants runAsNonRoot,
+ * checkable only with a number). database and cache follow the official
+ * postgres/redis images (999); the project's Node and nginx images run as
+ * 10001 (app/<component>/Dockerfile).
+ */
+export const RUN_AS: Readonly<Record<Component, number>> = {
+  database: 999,
+  cache: 999,
+  backend: 10001,
+  frontend: 10001,
+  proxy: 10001,
+};
+
+/**
+ * How much of its memory limit a process may take for itself, the rest
+ * left to the runtime, connections and the kernel: Redis `maxmemory`, Node's
+ * `--max-old-space-size`, PostgreSQL `shared_buffers` / `effective_cache_size`.
+ */
+export const MEMORY_FIT = {
+  redisMaxmemory: 0.75,
+  nodeHeap: 0.75,
+  postgresSharedBuffers: 0.25,
+  postgresEffectiveCache: 0.5,
+} as const;
+
+/** The database the app uses (runtime contract): user and database name. */
+export const DATABASE = { user: 'securevote', name: 'securevote', storage: '1Gi' } as const;
+
+/**
+ * Connections per backend pod (PG_POOL_MAX, runtime contract). PostgreSQL's
+ * max_connections is sized from it: pool × backend replicas + the migration
+ * and maintenance headroom.
+ */
+export const BACKEND_PG_POOL_MAX = 10;
+export const POSTGRES_CONNECTION_HEADROOM = 10;
+
+/** The small, fixed resources of the init containers that wait for a dependency. */
+export const WAIT_RESOURCES: ResourceRule = {
+  requests: { cpu: '10m', memory: '32Mi' },
+  limits: { cpu: '100m', memory: '96Mi' },
+};
+
+/** The keys of the one Secret (runtime contract), mounted as files. */
+export const SECRET_KEYS = {
+  databasePassword: 'database-password',
+  redisPassword: 'redis-password',
+  cookieSecret: 'cookie-secret',
+} as const;
+
+/** Where secret files are mounted in every container that reads one. */
+export const SECRETS_DIR = '/run/secrets/securevote';

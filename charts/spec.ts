@@ -1,0 +1,448 @@
+/**
+ * The SecureVote spec, written once: the TypeScript types (Static<>), the
+ * CRD's openAPIV3Schema (charts/crd.ts turns these TypeBox schemas into
+ * crds/securevote.yaml) and the runtime parsing the operator and the stack
+ * construct use (defaults, pruning, checks, the same cross-field rules the
+ * API server runs in CEL). Defaults come from charts/rules.ts.
+ */
+import { FormatRegistry, Type, type Static, type TSchema } from '@sinclair/typebox';
+import { Value } from '@sinclair/typebox/value';
+import pkg from '../package.json' with { type: 'json' };
+import { quantityValue, QUANTITY_PATTERN } from './quantity.ts';
+import { COMPONENTS, DATABASE, PART_OF, RESOURCES, type Component } from './rules.ts';
+
+/** The SecureVote resource's identity in the API. */
+export const SECUREVOTE_API = {
+  group: `${PART_OF}.dev`,
+  version: 'v1alpha1',
+  apiVersion: `${PART_OF}.dev/v1alpha1`,
+  kind: 'SecureVote',
+  listKind: 'SecureVoteList',
+  plural: 'securevotes',
+  singular: 'securevote',
+  shortName: 'sv',
+} as const;
+
+/**
+ * An instance name: a DNS-1035 label (Service names derive from it) short
+ * enough for the longest child name (`<name>-database-tuning`, pod names,
+ * the 63-character label values).
+ */
+export const INSTANCE_NAME_PATTERN = '^[a-z]([-a-z0-9]*[a-z0-9])?$';
+export const INSTANCE_NAME_MAX_LENGTH = 30;
+
+/** The images' tag: the project's version (images engineer's contract). */
+export const IMAGE_TAG: string = pkg.version;
+
+/** The default image of each component. */
+export const DEFAULT_IMAGES: Readonly<Record<Component, string>> = Object.fromEntries(
+  COMPONENTS.map((c) => [c, `securevote/${c === 'database' ? 'postgres' : c === 'cache' ? 'redis' : c}:${IMAGE_TAG}`]),
+) as Record<Component, string>;
+
+/** The vote options when the spec gives none. */
+export const DEFAULT_OPTIONS: readonly VoteOption[] = [
+  { id: 'cats', label: 'Cats' },
+  { id: 'dogs', label: 'Dogs' },
+];
+
+export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'] as const;
+export const SERVICE_TYPES = ['ClusterIP', 'NodePort', 'LoadBalancer'] as const;
+export const MAX_REPLICAS = 10;
+const DNS1123_SUBDOMAIN = '^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$';
+
+/** A CEL rule of the CRD (x-kubernetes-validations) and the same rule in TypeScript. */
+export interface SpecRule {
+  /** Where the rule sits, as a field path under the resource (`spec.options`). */
+  readonly path: string;
+  readonly rule: string;
+  readonly message: string;
+  /** True for a transition rule (needs the old object: `oldSelf`). */
+  readonly transition?: boolean;
+}
+
+function enumOf<T extends readonly string[]>(values: T, options: { description: string; default?: T[number] }) {
+  return Type.Union(
+    values.map((v) => Type.Literal(v)),
+    options,
+  ) as unknown as TSchema & { static: T[number] };
+}
+
+function quantity(description: string, def: string) {
+  return Type.Optional(
+    Type.Union([Type.Integer({ minimum: 0 }), Type.String({ pattern: QUANTITY_PATTERN, maxLength: 32 })], {
+      'x-kubernetes-int-or-string': true,
+      description,
+      default: def,
+    }),
+  );
+}
+
+function limitRule(component: Component, resource: 'cpu' | 'memory'): SpecRule {
+  const l = `string(self.limits.${resource})`;
+  const r = `string(self.requests.${resource})`;
+  return {
+    path: `spec.${component}.resources`,
+    rule: `!isQuantity(${l}) || !isQuantity(${r}) || quantity(${l}).compareTo(quantity(${r})) >= 0`,
+    message: `spec.${component}.resources.limits.${resource} must not be below spec.${component}.resources.requests.${resource}`,
+  };
+}
+
+function celOf(rules: readonly SpecRule[]) {
+  return rules.map((r) => ({ rule: r.rule, message: r.message }));
+}
+
+const resourceRules = (c: Component) => [limitRule(c, 'cpu'), limitRule(c, 'memory')];
+
+function resources(c: Component) {
+  const r = RESOURCES[c];
+  const pair = (kind: 'requests' | 'limits', what: string) =>
+    Type.Optional(
+      Type.Object(
+        {
+          cpu: quantity(`CPU ${what} of the ${c} container (cores or millicores). Default: the seed's ${r[kind].cpu}.`, r[kind].cpu),
+          memory: quantity(`Memory ${what} of the ${c} container. Default: the seed's ${r[kind].memory}.`, r[kind].memory),
+        },
+        { default: {}, description: `The ${c} container's resource ${kind}.`, additionalProperties: false },
+      ),
+    );
+  return Type.Optional(
+    Type.Object(
+      {
+        requests: pair('requests', 'request (the scheduler reserves it)'),
+        limits: pair('limits', 'limit (the process is sized to fit it)'),
+      },
+      {
+        default: {},
+        description: `Requests and limits of the ${c} container; the defaults are the seed's table (exercise 4). Limits may not be below requests.`,
+        additionalProperties: false,
+        'x-kubernetes-validations': celOf(resourceRules(c)),
+      },
+    ),
+  );
+}
+
+const image = (c: Component) =>
+  Type.Optional(
+    Type.String({
+      minLength: 1,
+      maxLength: 512,
+      default: DEFAULT_IMAGES[c],
+      description: `Container image of the ${c}. Default: ${DEFAULT_IMAGES[c]}.`,
+    }),
+  );
+
+const replicas = (c: Component) =>
+  Type.Optional(
+    Type.Integer({
+      minimum: 1,
+      maximum: MAX_REPLICAS,
+      default: 1,
+      description: `Number of ${c} pods (1 to ${MAX_REPLICAS}); above 1 a PodDisruptionBudget keeps one available.`,
+    }),
+  );
+
+export const OPTION_RULES: readonly SpecRule[] = [
+  { path: 'spec.options', rule: 'self.all(a, self.exists_one(b, b.id == a.id))', message: 'spec.options: every id must be unique' },
+  { path: 'spec.options', rule: 'self.all(a, self.exists_one(b, b.label == a.label))', message: 'spec.options: every label must be unique' },
+];
+
+export const DATABASE_REPLICAS_RULE: SpecRule = {
+  path: 'spec.database.replicas',
+  rule: 'self == 1',
+  message: 'spec.database.replicas must be 1: PostgreSQL runs as a single instance',
+};
+
+export const STORAGE_RULES: readonly SpecRule[] = [
+  {
+    path: 'spec.database.storage',
+    rule: 'has(self.storageClassName) == has(oldSelf.storageClassName) && (!has(self.storageClassName) || self.storageClassName == oldSelf.storageClassName)',
+    message: 'spec.database.storage.storageClassName is immutable',
+    transition: true,
+  },
+  {
+    path: 'spec.database.storage',
+    rule: 'string(self.size) == string(oldSelf.size)',
+    message: 'spec.database.storage.size is immutable (a StatefulSet volume claim template cannot change)',
+    transition: true,
+  },
+];
+
+const VoteOptionSchema = Type.Object(
+  {
+    id: Type.String({
+      minLength: 1,
+      maxLength: 32,
+      pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$',
+      description: 'Stable identifier of the option, sent with a vote (lowercase letters, digits, dashes).',
+    }),
+    label: Type.String({
+      minLength: 1,
+      maxLength: 64,
+      pattern: '^\\S(.*\\S)?$',
+      description: 'Text shown on the vote page (no leading or trailing spaces).',
+    }),
+  },
+  { description: 'One vote option.', additionalProperties: false },
+);
+
+/** The spec as users write it: every defaulted field optional. */
+export const SecureVoteSpecSchema = Type.Object(
+  {
+    options: Type.Optional(
+      Type.Array(VoteOptionSchema, {
+        minItems: 1,
+        maxItems: 20,
+        default: DEFAULT_OPTIONS,
+        description: 'The vote options, in display order (1 to 20, ids and labels unique).',
+        'x-kubernetes-validations': celOf(OPTION_RULES),
+      }),
+    ),
+    logLevel: Type.Optional(enumOf(LOG_LEVELS, { default: 'info', description: 'Log level of the backend and frontend (JSON lines on stdout).' })),
+    existingSecret: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 253,
+        pattern: DNS1123_SUBDOMAIN,
+        description:
+          'Name of an existing Secret in the same namespace with the keys database-password, redis-password and cookie-secret. Default: <name>-credentials, which the operator generates once (or a pipeline creates).',
+      }),
+    ),
+    database: Type.Optional(
+      Type.Object(
+        {
+          image: image('database'),
+          replicas: Type.Optional(
+            Type.Integer({
+              default: 1,
+              description: 'Always 1: PostgreSQL runs as a single instance (no replication).',
+              'x-kubernetes-validations': celOf([DATABASE_REPLICAS_RULE]),
+            }),
+          ),
+          resources: resources('database'),
+          storage: Type.Optional(
+            Type.Object(
+              {
+                size: quantity(`Size of the data volume; immutable. Default: ${DATABASE.storage}.`, DATABASE.storage),
+                storageClassName: Type.Optional(
+                  Type.String({
+                    minLength: 1,
+                    maxLength: 253,
+                    pattern: DNS1123_SUBDOMAIN,
+                    description: "StorageClass of the data volume; immutable. Default: the cluster's default class.",
+                  }),
+                ),
+                retainOnDelete: Type.Optional(
+                  Type.Boolean({
+                    default: true,
+                    description: 'Keep the data volume (PersistentVolumeClaim) when the SecureVote is deleted. Default: true.',
+                  }),
+                ),
+              },
+              {
+                default: {},
+                description: "The database's persistent volume.",
+                additionalProperties: false,
+                'x-kubernetes-validations': celOf(STORAGE_RULES),
+              },
+            ),
+          ),
+        },
+        { default: {}, description: 'PostgreSQL, the votes of record: a StatefulSet with one pod and a volume.', additionalProperties: false },
+      ),
+    ),
+    cache: Type.Optional(
+      Type.Object(
+        { image: image('cache'), resources: resources('cache') },
+        {
+          default: {},
+          description: 'Redis, the results cache: one pod (no replication), password from the Secret, maxmemory sized to its limit.',
+          additionalProperties: false,
+        },
+      ),
+    ),
+    backend: Type.Optional(
+      Type.Object(
+        { image: image('backend'), replicas: replicas('backend'), resources: resources('backend') },
+        { default: {}, description: 'The vote API (port 5000); its image also runs the schema migration Job.', additionalProperties: false },
+      ),
+    ),
+    frontend: Type.Optional(
+      Type.Object(
+        { image: image('frontend'), replicas: replicas('frontend'), resources: resources('frontend') },
+        { default: {}, description: 'The vote page (port 3000).', additionalProperties: false },
+      ),
+    ),
+    proxy: Type.Optional(
+      Type.Object(
+        {
+          image: image('proxy'),
+          replicas: replicas('proxy'),
+          resources: resources('proxy'),
+          serviceType: Type.Optional(
+            enumOf(SERVICE_TYPES, { default: 'ClusterIP', description: "Type of the proxy's Service, the single entry. Default: ClusterIP." }),
+          ),
+        },
+        { default: {}, description: 'nginx, the single entry (port 8080): / to the frontend, /api/ and /health to the backend.', additionalProperties: false },
+      ),
+    ),
+  },
+  { description: 'The desired SecureVote stack. Every field has a default; an empty spec deploys the seed stack.', additionalProperties: false },
+);
+
+/** The spec as written by a user (every defaulted field optional). */
+export type SecureVoteSpecInput = Static<typeof SecureVoteSpecSchema>;
+
+type Genuine = 'existingSecret' | 'storageClassName';
+/** Every defaulted field present; the genuinely optional ones stay optional. */
+export type Defaulted<T> = T extends readonly (infer U)[]
+  ? Defaulted<U>[]
+  : T extends object
+    ? { [K in Exclude<keyof T, Genuine>]-?: Defaulted<NonNullable<T[K]>> } & { [K in Extract<keyof T, Genuine>]?: T[K] }
+    : T;
+
+/** The spec after defaulting: what the stack construct renders. */
+export type SecureVoteSpec = Defaulted<SecureVoteSpecInput>;
+export type VoteOption = { readonly id: string; readonly label: string };
+export type LogLevel = (typeof LOG_LEVELS)[number];
+export type ServiceType = (typeof SERVICE_TYPES)[number];
+export type Quantity = string | number;
+export type ResourcesSpec = SecureVoteSpec['backend']['resources'];
+
+// ---- status ----------------------------------------------------------------
+
+export const CONDITION_TYPES = ['Ready', 'Progressing', 'Degraded'] as const;
+export type ConditionType = (typeof CONDITION_TYPES)[number];
+export const PHASES = ['Pending', 'Progressing', 'Ready', 'Degraded'] as const;
+export type Phase = (typeof PHASES)[number];
+
+if (!FormatRegistry.Has('date-time')) FormatRegistry.Set('date-time', (v) => !Number.isNaN(Date.parse(v)));
+
+export const SecureVoteConditionSchema = Type.Object(
+  {
+    type: enumOf(CONDITION_TYPES, { description: 'Ready: every component has its pods ready. Progressing: a change is rolling out. Degraded: the last reconcile failed.' }),
+    status: enumOf(['True', 'False', 'Unknown'] as const, { description: 'True, False or Unknown.' }),
+    reason: Type.String({ minLength: 1, maxLength: 1024, pattern: '^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$', description: 'Machine-readable CamelCase reason.' }),
+    message: Type.String({ maxLength: 32768, description: 'Human-readable details.' }),
+    observedGeneration: Type.Integer({ minimum: 0, description: 'The metadata.generation this condition was computed from.' }),
+    lastTransitionTime: Type.String({ format: 'date-time', description: 'When the status last changed.' }),
+  },
+  { description: 'One condition of the SecureVote.', additionalProperties: false },
+);
+export type SecureVoteCondition = Static<typeof SecureVoteConditionSchema>;
+
+const componentStatus = (c: Component) =>
+  Type.Optional(
+    Type.Object(
+      {
+        ready: Type.Integer({ minimum: 0, description: `Ready ${c} pods.` }),
+        desired: Type.Integer({ minimum: 0, description: `Desired ${c} pods.` }),
+      },
+      { description: `Pods of the ${c}.`, additionalProperties: false },
+    ),
+  );
+
+export const SecureVoteStatusSchema = Type.Object(
+  {
+    observedGeneration: Type.Optional(Type.Integer({ minimum: 0, description: 'The metadata.generation last reconciled.' })),
+    phase: Type.Optional(enumOf(PHASES, { description: 'Pending, Progressing, Ready or Degraded: a summary of the conditions.' })),
+    url: Type.Optional(Type.String({ maxLength: 2048, description: 'Where the vote page answers (the proxy Service).' })),
+    conditions: Type.Optional(
+      Type.Array(SecureVoteConditionSchema, {
+        maxItems: 8,
+        description: 'Ready, Progressing and Degraded, with reasons and observedGeneration.',
+        'x-kubernetes-list-type': 'map',
+        'x-kubernetes-list-map-keys': ['type'],
+      }),
+    ),
+    components: Type.Optional(
+      Type.Object(Object.fromEntries(COMPONENTS.map((c) => [c, componentStatus(c)])) as Record<Component, ReturnType<typeof componentStatus>>, {
+        description: 'Ready and desired pods per component.',
+        additionalProperties: false,
+      }),
+    ),
+  },
+  { description: 'What the operator observed.', additionalProperties: false },
+);
+export type SecureVoteStatus = Static<typeof SecureVoteStatusSchema>;
+export type ComponentStatus = { ready: number; desired: number };
+
+// ---- parsing -----------------------------------------------------------------
+
+export type ParseResult = { ok: true; spec: SecureVoteSpec } | { ok: false; errors: string[] };
+
+/** The spec's defaults (the same values as the CRD's `default`s; a test proves it). */
+export function defaultSpec(): SecureVoteSpec {
+  const r = parseSpec({});
+  if (!r.ok) throw new Error(`the default spec is invalid: ${r.errors.join('; ')}`);
+  return r.spec;
+}
+
+function fieldPath(pointer: string): string {
+  return (
+    'spec' +
+    pointer
+      .split('/')
+      .slice(1)
+      .map((p) => (/^\d+$/.test(p) ? `[${p}]` : `.${p.replace(/~1/g, '/').replace(/~0/g, '~')}`))
+      .join('')
+  );
+}
+
+/** The cross-field rules of the CRD (CEL), checked the same way in TypeScript. */
+export function ruleErrors(spec: SecureVoteSpec): string[] {
+  const errors: string[] = [];
+  for (const c of COMPONENTS) {
+    const r = spec[c].resources;
+    for (const k of ['cpu', 'memory'] as const) {
+      if (quantityValue(r.limits[k]) < quantityValue(r.requests[k])) {
+        errors.push(limitRule(c, k).message);
+      }
+    }
+  }
+  const ids = spec.options.map((o) => o.id);
+  const labels = spec.options.map((o) => o.label);
+  if (new Set(ids).size !== ids.length) errors.push(OPTION_RULES[0]!.message);
+  if (new Set(labels).size !== labels.length) errors.push(OPTION_RULES[1]!.message);
+  if (spec.database.replicas !== 1) errors.push(DATABASE_REPLICAS_RULE.message);
+  return errors;
+}
+
+/** The transition rules of the CRD (immutable fields), for an update from `old` to `next`. */
+export function transitionErrors(old: SecureVoteSpec, next: SecureVoteSpec): string[] {
+  const errors: string[] = [];
+  if (old.database.storage.storageClassName !== next.database.storage.storageClassName) errors.push(STORAGE_RULES[0]!.message);
+  if (String(old.database.storage.size) !== String(next.database.storage.size)) errors.push(STORAGE_RULES[1]!.message);
+  return errors;
+}
+
+/**
+ * Parse a SecureVote spec as the API server would: prune unknown fields,
+ * apply the defaults, check types and bounds, then the cross-field rules.
+ * Errors name the field (`spec.backend.replicas: ...`).
+ */
+export function parseSpec(input: unknown): ParseResult {
+  if (input !== undefined && input !== null && (typeof input !== 'object' || Array.isArray(input))) {
+    return { ok: false, errors: ['spec: must be an object'] };
+  }
+  const value = Value.Clone(input ?? {});
+  Value.Clean(SecureVoteSpecSchema, value);
+  const defaulted = Value.Default(SecureVoteSpecSchema, value);
+  const errors = [...Value.Errors(SecureVoteSpecSchema, defaulted)].map((e) => {
+    const intOrString = (e.schema as Record<string, unknown>)['x-kubernetes-int-or-string'] === true;
+    const message = intOrString ? 'must be a quantity such as 250m, 0.5, 512Mi or 1Gi' : e.message.charAt(0).toLowerCase() + e.message.slice(1);
+    return `${fieldPath(e.path)}: ${message}`;
+  });
+  if (errors.length > 0) return { ok: false, errors: [...new Set(errors)] };
+  const spec = defaulted as SecureVoteSpec;
+  const rules = ruleErrors(spec);
+  if (rules.length > 0) return { ok: false, errors: rules };
+  return { ok: true, spec };
+}
+
+/** Every CEL rule of the spec, for the tests and the README. */
+export const SPEC_RULES: readonly SpecRule[] = [
+  ...COMPONENTS.flatMap(resourceRules),
+  ...OPTION_RULES,
+  DATABASE_REPLICAS_RULE,
+  ...STORAGE_RULES,
+];

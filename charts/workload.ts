@@ -1,0 +1,103 @@
+/**
+ * The shape four components share: a hardened Deployment whose pods wait for
+ * their dependencies, a client Service, a headless "ready" Service that
+ * others wait on, and a PodDisruptionBudget when there is more than one pod.
+ */
+import * as kplus from 'cdk8s-plus-28';
+import { Construct } from 'constructs';
+import { objectLabels, podLabels, selectorLabels } from './labels.ts';
+import type { StackContext } from './names.ts';
+import { containerSecurityContext, dropAddressLabel, podSecurityContext, setResources, uidOf, waitContainer } from './pod.ts';
+import { PORTS, START_ORDER, type Component, type Workload } from './rules.ts';
+import type { ResourcesSpec } from './spec.ts';
+
+export interface HardenedDeploymentOptions {
+  readonly component: Component;
+  readonly replicas: number;
+  readonly resources: ResourcesSpec;
+  /** The main container (name, image, probes, env, mounts); security and resources are added. */
+  readonly container: kplus.ContainerProps;
+  /** Image of the wait-for init containers. @default the main container's image */
+  readonly waitImage?: string;
+  /** @default rolling update, 25% surge and unavailability (cdk8s-plus) */
+  readonly strategy?: kplus.DeploymentStrategy;
+}
+
+/** A Deployment with the instance's labels, Pod Security `restricted` and its start-order waits. */
+export function hardenedDeployment(scope: Construct, ctx: StackContext, o: HardenedDeploymentOptions): kplus.Deployment {
+  const uid = uidOf(o.component);
+  const deployment = new kplus.Deployment(scope, 'deployment', {
+    metadata: { name: ctx.names.service(o.component), labels: objectLabels(ctx.identity, o.component) },
+    replicas: o.replicas,
+    ...(o.strategy !== undefined ? { strategy: o.strategy } : {}),
+    select: false,
+    podMetadata: { labels: podLabels(ctx.identity, o.component) },
+    securityContext: podSecurityContext(uid),
+    automountServiceAccountToken: false,
+    containers: [
+      {
+        imagePullPolicy: kplus.ImagePullPolicy.IF_NOT_PRESENT,
+        ...o.container,
+        securityContext: containerSecurityContext(uid),
+      },
+    ],
+  });
+  deployment.select(kplus.LabelSelector.of({ labels: selectorLabels(ctx.identity, o.component) }));
+  const waits = addWaits(deployment, ctx, o.component, o.waitImage ?? o.container.image, uid);
+  const pod = { workload: deployment, path: '/spec/template' };
+  setResources(pod, o.resources, waits);
+  dropAddressLabel(pod);
+  return deployment;
+}
+
+/** Init containers waiting, in the seed's order, for each dependency's readiness. Returns how many. */
+export function addWaits(pod: kplus.AbstractPod, ctx: StackContext, workload: Workload, image: string, uid: number): number {
+  const deps = START_ORDER[workload];
+  for (const dep of deps) pod.addInitContainer(waitContainer(dep, ctx.names.ready(dep), image, uid));
+  return deps.length;
+}
+
+export interface ComponentServicesOptions {
+  readonly component: Component;
+  /** @default ClusterIP */
+  readonly type?: kplus.ServiceType;
+  /** Also create the headless Service others resolve to wait for readiness. @default true */
+  readonly readyService?: boolean;
+}
+
+/** The client Service (and the headless "ready" one) of a component. */
+export function componentServices(scope: Construct, ctx: StackContext, o: ComponentServicesOptions): kplus.Service {
+  const port = PORTS[o.component];
+  const selector = selectorLabels(ctx.identity, o.component);
+  const service = new kplus.Service(scope, 'service', {
+    metadata: { name: ctx.names.service(o.component), labels: objectLabels(ctx.identity, o.component) },
+    type: o.type ?? kplus.ServiceType.CLUSTER_IP,
+    ports: [{ name: 'tcp', port, targetPort: port }],
+  });
+  for (const [k, v] of Object.entries(selector)) service.selectLabel(k, v);
+  if (o.readyService ?? true) {
+    const ready = new kplus.Service(scope, 'ready-service', {
+      metadata: {
+        name: ctx.names.ready(o.component),
+        labels: objectLabels(ctx.identity, o.component),
+        annotations: { 'securevote.dev/purpose': 'Headless: its DNS lists only ready pods; init containers resolve it to wait for readiness.' },
+      },
+      clusterIP: 'None',
+      ports: [{ name: 'tcp', port, targetPort: port }],
+    });
+    for (const [k, v] of Object.entries(selector)) ready.selectLabel(k, v);
+  }
+  return service;
+}
+
+/** A PodDisruptionBudget keeping one pod available, only when there are several. */
+export function disruptionBudget(scope: Construct, ctx: StackContext, component: Component, replicas: number): void {
+  if (replicas <= 1) return;
+  new kplus.k8s.KubePodDisruptionBudget(scope, 'pdb', {
+    metadata: { name: ctx.names.pdb(component), labels: objectLabels(ctx.identity, component) },
+    spec: {
+      minAvailable: kplus.k8s.IntOrString.fromNumber(1),
+      selector: { matchLabels: selectorLabels(ctx.identity, component) },
+    },
+  });
+}
