@@ -1,15 +1,20 @@
 // The real nginx (Debian's) from app/proxy/nginx.conf.template in front of the
 // real frontend server and a small real HTTP server standing in for the
 // backend (it records what nginx forwards, which the real backend can't tell).
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { promisify } from 'node:util';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AddressInfo, Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startNginx, type NginxServer } from '../../app/local/nginx.ts';
+import { NGINX_BIN, startNginx, type NginxServer } from '../../app/local/nginx.ts';
+import { renderNginxConf } from '../../app/proxy/render.ts';
 import { freePort, spawnServer, stopPid, waitReady, type SpawnedServer } from '../../app/local/process.ts';
 import { SECURITY_HEADERS } from '../../app/frontend/security-headers.ts';
+
+const run = promisify(execFile);
 
 interface Seen { method: string; url: string; headers: IncomingMessage['headers']; bodyBytes: number; remotePort: number }
 
@@ -176,6 +181,26 @@ describe('proxy (real nginx)', () => {
     const probe = entries.find((e) => e.uri === '/api/log-probe');
     expect(probe).toMatchObject({ service: 'proxy', method: 'GET', status: 200 });
     expect(readFileSync(nginx!.logFile, 'utf8')).not.toContain('secret-cookie-value');
+  });
+
+  it('the resolver variant (containers) and the Kubernetes variant pass nginx -t', async () => {
+    for (const [name, extra] of [['resolver', { resolver: '127.0.0.11' }], ['names', {}]] as const) {
+      const d = join(dir, `conf-${name}`);
+      mkdirSync(join(d, 'tmp'), { recursive: true });
+      const conf = join(d, 'nginx.conf');
+      // Service names nginx can't resolve here are fine with a resolver (resolved per request);
+      // without one nginx resolves at start, so that variant uses resolvable names.
+      writeFileSync(conf, renderNginxConf({
+        frontend: { host: name === 'resolver' ? 'frontend' : 'localhost', port: 3000 },
+        backend: { host: name === 'resolver' ? 'backend' : 'localhost', port: 5000 },
+        pidPath: join(d, 'nginx.pid'), tempDir: join(d, 'tmp'), ...extra,
+      }));
+      // stdout to a file: the config opens /dev/stdout, which can't be a socket (Node's child pipes are).
+      const log = join(d, 'nginx-t.log');
+      await run('sh', ['-c', 'exec "$@" >"$LOG" 2>&1', 'sh', NGINX_BIN, '-t', '-p', d, '-c', conf, '-e', 'stderr'], { env: { ...process.env, LOG: log } })
+        .catch(() => {});
+      expect(readFileSync(log, 'utf8')).toContain('test is successful');
+    }
   });
 
   it('frontend: /healthz, 405 on POST, and a clean exit on SIGTERM', async () => {
