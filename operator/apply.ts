@@ -4,7 +4,7 @@
 // wants. Only objects that carry our instance label AND name this resource
 // (by uid) as their controller are ever deleted.
 import type { Context, KObject, ObjectRef } from './context.ts';
-import { upToDate } from './diff.ts';
+import { HASH_ANNOTATION, upToDate } from './diff.ts';
 import { ErrorClass, ReconcileError, classify, isNotFound } from './errors.ts';
 
 export interface ApplyResult {
@@ -44,13 +44,60 @@ async function forEachLimited<T>(items: readonly T[], limit: number, fn: (t: T) 
   }
 }
 
+const rvNumber = (rv: string | undefined): bigint | undefined => (rv && /^\d+$/.test(rv) ? BigInt(rv) : undefined);
+
+/**
+ * Our own recent writes, until the informers catch up with them. Without it
+ * a reconcile woken by the first of its children's events would find the
+ * others still missing or old in the cache and apply them again. An entry
+ * holds while the cache shows an older resourceVersion than our write
+ * returned (etcd revisions grow; a non-numeric one disables the guard) and
+ * lapses after `ttlMs` in any case, so drift is never hidden for long.
+ */
+export class WriteMemo {
+  private readonly entries = new Map<string, { hash: string; rv: bigint; at: number }>();
+  private readonly ttlMs: number;
+  private readonly now: () => number;
+
+  constructor(ttlMs = 5_000, now: () => number = Date.now) {
+    this.ttlMs = ttlMs;
+    this.now = now;
+  }
+
+  /** We wrote `hash` under `key` and the server answered with `written`'s resourceVersion. */
+  record(key: string, hash: string | undefined, written: { metadata?: { resourceVersion?: string } } | undefined): void {
+    const rv = rvNumber(written?.metadata?.resourceVersion);
+    if (rv === undefined || !hash) return;
+    this.entries.set(key, { hash, rv, at: this.now() });
+  }
+
+  /** True when we just wrote this very `hash` under `key` and the cached copy is older than our write. */
+  pending(key: string, hash: string | undefined, cached: { metadata: { resourceVersion?: string } } | undefined): boolean {
+    const e = this.entries.get(key);
+    if (!e) return false;
+    const cachedRv = rvNumber(cached?.metadata.resourceVersion);
+    if (this.now() - e.at > this.ttlMs || e.hash !== hash || (cachedRv !== undefined && cachedRv >= e.rv)) {
+      this.entries.delete(key);
+      return false;
+    }
+    return true;
+  }
+
+  size(): number {
+    return this.entries.size;
+  }
+}
+
 /** Apply every desired object that isn't already what we want. */
 export async function applyChildren(ctx: Context, desired: readonly KObject[]): Promise<string[]> {
   const applied: string[] = [];
   await forEachLimited(desired, 4, async (obj) => {
-    if (upToDate(ctx.cache.get(refOf(obj)), obj)) return;
+    const cached = ctx.cache.get(refOf(obj));
+    const key = `${obj.kind}/${obj.metadata.namespace ?? ''}/${obj.metadata.name}`;
+    const hash = obj.metadata.annotations?.[HASH_ANNOTATION];
+    if (upToDate(cached, obj) || ctx.writes.pending(key, hash, cached)) return;
     try {
-      await ctx.kube.apply(obj);
+      ctx.writes.record(key, hash, await ctx.kube.apply(obj));
       applied.push(idOf(obj));
     } catch (err) {
       const e = classify(err, `apply ${idOf(obj)}`);

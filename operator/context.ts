@@ -1,6 +1,7 @@
 // What a reconcile is given: built once in main.ts, faked in tests. Nothing
 // here is a module singleton; every collaborator is an interface.
 import type { Logger } from 'pino';
+import type { WriteMemo } from './apply.ts';
 import type { DesiredCache } from './desired.ts';
 import type { Metrics } from './metrics.ts';
 
@@ -57,7 +58,7 @@ export interface KubeApi {
   /** GET; undefined when it is not there. */
   get(ref: ObjectRef): Promise<KObject | undefined>;
   /** Server-side apply of the status subresource. */
-  applyStatus(ref: ObjectRef, status: Record<string, unknown>): Promise<void>;
+  applyStatus(ref: ObjectRef, status: Record<string, unknown>): Promise<KObject>;
   /** JSON Patch (for finalizers: with a `test` op first). */
   jsonPatch(ref: ObjectRef, ops: JsonPatchOp[]): Promise<KObject>;
 }
@@ -104,6 +105,8 @@ export interface Context {
   readonly config: OperatorConfig;
   /** The last rendering of each resource's children (a synth per generation, not per reconcile). */
   readonly desired: DesiredCache;
+  /** Our recent writes, so a cache that lags behind them doesn't cause a second write. */
+  readonly writes: WriteMemo;
   /** The clock, for condition timestamps. */
   now(): Date;
 }

@@ -130,15 +130,15 @@ export class KubeClient implements KubeApi {
     }
   }
 
-  async applyStatus(ref: ObjectRef, status: Record<string, unknown>): Promise<void> {
+  async applyStatus(ref: ObjectRef, status: Record<string, unknown>): Promise<KObject> {
     this.onRequest('apply-status');
     const path = (await this.raw.pathOf(ref, 'patch')) + '/status';
     const body = { apiVersion: ref.apiVersion, kind: ref.kind, metadata: { name: ref.name, namespace: ref.namespace }, status };
-    await this.raw.send(HttpMethod.PATCH, path, {
+    return (await this.raw.send(HttpMethod.PATCH, path, {
       body,
       contentType: PatchStrategy.ServerSideApply,
       query: { fieldManager: this.fieldManager, force: 'true' },
-    });
+    })) as KObject;
   }
 
   async jsonPatch(ref: ObjectRef, ops: JsonPatchOp[]): Promise<KObject> {

@@ -1,0 +1,234 @@
+/**
+ * The operator's install manifests: the SecureVote CRD (from crds/), a
+ * namespace, a ServiceAccount, a least-privilege ClusterRole and binding
+ * (exactly the verbs and resources the operator's code uses, derived from
+ * the kinds it owns), a Role for its Lease, and a hardened Deployment with
+ * two replicas (leader election keeps one active).
+ */
+import { ApiObject, Chart, Include } from 'cdk8s';
+import type { Construct } from 'constructs';
+import { OWNED_KINDS } from '../operator/owned-kinds.ts';
+import { IMAGE_TAG, SECUREVOTE_API } from './spec.ts';
+
+export interface PolicyRule {
+  readonly apiGroups: readonly string[];
+  readonly resources: readonly string[];
+  readonly verbs: readonly string[];
+}
+
+/** Why each verb is there (the README's RBAC table is printed from this). */
+export interface ExplainedRule extends PolicyRule {
+  readonly why: string;
+}
+
+/**
+ * Cluster-wide: the SecureVotes and their children in every namespace.
+ * create+patch: server-side apply (an apply that creates needs create);
+ * list+watch: the informers; delete: pruning what the spec dropped.
+ */
+export const CLUSTER_RULES: readonly ExplainedRule[] = [
+  {
+    apiGroups: [SECUREVOTE_API.group],
+    resources: [SECUREVOTE_API.plural],
+    verbs: ['get', 'list', 'watch'],
+    why: 'informer on the resources; the reconcile reads them from its cache',
+  },
+  {
+    apiGroups: [SECUREVOTE_API.group],
+    resources: [`${SECUREVOTE_API.plural}/status`],
+    verbs: ['patch'],
+    why: 'server-side apply of the status subresource',
+  },
+  ...groupKinds(OWNED_KINDS.filter((k) => k.kind !== 'Secret')).map((r) => ({
+    ...r,
+    verbs: ['list', 'watch', 'create', 'patch', 'delete'],
+    why: 'informers (label-selected), server-side apply (create+patch), pruning (delete)',
+  })),
+  {
+    apiGroups: [''],
+    resources: ['secrets'],
+    verbs: ['list', 'watch', 'create', 'delete'],
+    why: 'generated credentials: created once (never patched), pruned with the resource; informer label-selected',
+  },
+  {
+    apiGroups: [''],
+    resources: ['events'],
+    verbs: ['create'],
+    why: 'an Event on the resource per condition change',
+  },
+];
+
+/** In the operator's namespace only: its Lease. */
+export const LEASE_RULES: readonly ExplainedRule[] = [
+  {
+    apiGroups: ['coordination.k8s.io'],
+    resources: ['leases'],
+    verbs: ['get', 'create', 'update'],
+    why: 'leader election: read, create once, renew/take over with a resourceVersion precondition',
+  },
+];
+
+function groupKinds(kinds: readonly { group: string; plural: string }[]): PolicyRule[] {
+  const byGroup = new Map<string, string[]>();
+  for (const k of kinds) byGroup.set(k.group, [...(byGroup.get(k.group) ?? []), k.plural]);
+  return [...byGroup].map(([g, resources]) => ({ apiGroups: [g], resources: resources.sort(), verbs: [] }));
+}
+
+const strip = (rules: readonly ExplainedRule[]): PolicyRule[] =>
+  rules.map(({ apiGroups, resources, verbs }) => ({ apiGroups: [...apiGroups], resources: [...resources], verbs: [...verbs] }));
+
+export interface OperatorInstallProps {
+  /** Path of the CRD manifest. @default 'crds/securevote.yaml' */
+  readonly crdPath?: string;
+  /** @default 'securevote-system' */
+  readonly namespace?: string;
+  /** @default `securevote/operator:${IMAGE_TAG}` */
+  readonly image?: string;
+  /** @default 2 */
+  readonly replicas?: number;
+  /** Include the CRD. @default true */
+  readonly includeCrd?: boolean;
+}
+
+export const OPERATOR_NAME = 'securevote-operator';
+export const HEALTH_PORT = 8081;
+
+export class OperatorInstall extends Chart {
+  constructor(scope: Construct, id: string, props: OperatorInstallProps = {}) {
+    super(scope, id, { disableResourceNameHashes: true });
+    const namespace = props.namespace ?? 'securevote-system';
+    const image = props.image ?? `securevote/operator:${IMAGE_TAG}`;
+    const replicas = props.replicas ?? 2;
+    if (!Number.isInteger(replicas) || replicas < 1) throw new Error(`OperatorInstallProps.replicas must be an integer >= 1, got ${replicas}`);
+    const labels = {
+      'app.kubernetes.io/name': OPERATOR_NAME,
+      'app.kubernetes.io/part-of': 'securevote',
+      'app.kubernetes.io/component': 'operator',
+      'app.kubernetes.io/version': IMAGE_TAG,
+    };
+    const selector = { 'app.kubernetes.io/name': OPERATOR_NAME, 'app.kubernetes.io/component': 'operator' };
+
+    if (props.includeCrd ?? true) new Include(this, 'crd', { url: props.crdPath ?? 'crds/securevote.yaml' });
+
+    new ApiObject(this, 'namespace', {
+      apiVersion: 'v1',
+      kind: 'Namespace',
+      metadata: {
+        name: namespace,
+        labels: {
+          ...labels,
+          'pod-security.kubernetes.io/enforce': 'restricted',
+          'pod-security.kubernetes.io/enforce-version': 'latest',
+        },
+      },
+    });
+    new ApiObject(this, 'service-account', {
+      apiVersion: 'v1',
+      kind: 'ServiceAccount',
+      metadata: { name: OPERATOR_NAME, namespace, labels },
+    });
+    new ApiObject(this, 'cluster-role', {
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'ClusterRole',
+      metadata: { name: OPERATOR_NAME, labels },
+      rules: strip(CLUSTER_RULES),
+    });
+    new ApiObject(this, 'cluster-role-binding', {
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'ClusterRoleBinding',
+      metadata: { name: OPERATOR_NAME, labels },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: OPERATOR_NAME },
+      subjects: [{ kind: 'ServiceAccount', name: OPERATOR_NAME, namespace }],
+    });
+    new ApiObject(this, 'lease-role', {
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'Role',
+      metadata: { name: `${OPERATOR_NAME}-leader-election`, namespace, labels },
+      rules: strip(LEASE_RULES),
+    });
+    new ApiObject(this, 'lease-role-binding', {
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'RoleBinding',
+      metadata: { name: `${OPERATOR_NAME}-leader-election`, namespace, labels },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: `${OPERATOR_NAME}-leader-election` },
+      subjects: [{ kind: 'ServiceAccount', name: OPERATOR_NAME, namespace }],
+    });
+
+    const probe = (path: string, period: number, failures: number) => ({
+      httpGet: { path, port: 'health' },
+      periodSeconds: period,
+      timeoutSeconds: 3,
+      failureThreshold: failures,
+    });
+    new ApiObject(this, 'deployment', {
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: { name: OPERATOR_NAME, namespace, labels },
+      spec: {
+        replicas,
+        selector: { matchLabels: selector },
+        // Two replicas with a Lease: a rollout never leaves zero candidates.
+        strategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } },
+        template: {
+          metadata: { labels: { ...labels, service: 'operator', env: 'production' } },
+          spec: {
+            serviceAccountName: OPERATOR_NAME,
+            automountServiceAccountToken: true,
+            // SIGTERM: finish the reconcile in flight, release the lease (main.ts gives itself 25 s).
+            terminationGracePeriodSeconds: 30,
+            securityContext: {
+              runAsNonRoot: true,
+              runAsUser: 1000,
+              runAsGroup: 1000,
+              seccompProfile: { type: 'RuntimeDefault' },
+            },
+            affinity: {
+              podAntiAffinity: {
+                preferredDuringSchedulingIgnoredDuringExecution: [
+                  { weight: 100, podAffinityTerm: { topologyKey: 'kubernetes.io/hostname', labelSelector: { matchLabels: selector } } },
+                ],
+              },
+            },
+            containers: [
+              {
+                name: 'operator',
+                image,
+                imagePullPolicy: 'IfNotPresent',
+                env: [
+                  { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
+                  { name: 'POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
+                  { name: 'HEALTH_ADDR', value: `0.0.0.0:${HEALTH_PORT}` },
+                  { name: 'LOG_LEVEL', value: 'info' },
+                  { name: 'NODE_OPTIONS', value: '--max-old-space-size=192' },
+                ],
+                ports: [{ name: 'health', containerPort: HEALTH_PORT, protocol: 'TCP' }],
+                startupProbe: probe('/healthz', 2, 15),
+                livenessProbe: probe('/healthz', 10, 3),
+                readinessProbe: probe('/readyz', 5, 3),
+                resources: {
+                  requests: { cpu: '100m', memory: '128Mi' },
+                  limits: { cpu: '500m', memory: '256Mi' },
+                },
+                securityContext: {
+                  allowPrivilegeEscalation: false,
+                  readOnlyRootFilesystem: true,
+                  runAsNonRoot: true,
+                  privileged: false,
+                  capabilities: { drop: ['ALL'] },
+                },
+              },
+            ],
+          },
+        },
+      },
+    });
+    if (replicas > 1) {
+      new ApiObject(this, 'pdb', {
+        apiVersion: 'policy/v1',
+        kind: 'PodDisruptionBudget',
+        metadata: { name: OPERATOR_NAME, namespace, labels },
+        spec: { minAvailable: 1, selector: { matchLabels: selector } },
+      });
+    }
+  }
+}

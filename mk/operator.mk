@@ -1,0 +1,31 @@
+##@ Operator
+
+# The operator's install manifests (CRD, namespace, RBAC, Deployment), apart
+# from the stack's dist/*.yaml.
+OPERATOR_DIST ?= dist/operator
+# kubectl: the one on PATH, else the pinned one `make controlplane` built.
+OPERATOR_KUBECTL = $$(command -v kubectl || scripts/controlplane-build.sh --path kubectl)
+
+.PHONY: operator-manifests
+operator-manifests: deps ## Synthesize the operator's install manifests into dist/operator/ (cdk8s)
+	OPERATOR_DIST=$(OPERATOR_DIST) tsx charts/operator-install-main.ts
+	@ls $(OPERATOR_DIST)
+
+.PHONY: run
+run: deps ## Run the operator locally against the current KUBECONFIG (one replica, no leader election)
+	LEADER_ELECT=$${LEADER_ELECT:-false} HEALTH_ADDR=$${HEALTH_ADDR:-127.0.0.1:8081} node operator/main.ts
+
+.PHONY: deploy
+deploy: operator-manifests ## Apply the install manifests (CRD, namespace, RBAC, 2-replica Deployment) to the current context
+	$(OPERATOR_KUBECTL) apply --server-side --field-manager=securevote-install -f $(OPERATOR_DIST)/
+	$(OPERATOR_KUBECTL) wait --for=condition=Established crd/securevotes.securevote.dev --timeout=60s
+
+.PHONY: demo
+demo: deps ## The main command: a cluster (KUBECONFIG's, else a local one with kwok nodes), the operator, the sample, until Ready
+	@mkdir -p $(WORK)
+	node test/operator/demo.ts
+
+.PHONY: bench-operator
+bench-operator: deps controlplane ## Operator benchmark on kwok nodes: 1 / 100 / 1,000 resources to Ready, requests per resource, peak RSS
+	@mkdir -p $(WORK)
+	nice -n 10 node test/operator/bench.ts $(BENCH_OPERATOR_ARGS)

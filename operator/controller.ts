@@ -1,0 +1,213 @@
+// The reconcile: `reconcile(obj, ctx) → Action`, level-triggered. It reads
+// the resource and its children from the informers' cache, renders the
+// desired children, writes only what differs, prunes what the spec dropped,
+// and reports status. It never asks which event woke it: an add, an update,
+// a deletion of a child, a resync all lead here with the same key.
+// `errorPolicy` turns a failure into the next action (and Degraded status).
+import { SECUREVOTE_API, type SecureVoteStatus, parseSpec } from '../charts/spec.ts';
+import { COMPONENTS, PUBLIC_ENTRY, type Component } from '../charts/rules.ts';
+import { applyChildren, idOf, pruneChildren, refOf } from './apply.ts';
+import type { Context, KObject } from './context.ts';
+import { canonicalJson } from './diff.ts';
+import { INSTANCE_LABEL, OWNED_KINDS, instanceLabels, ownerReferenceOf } from './desired.ts';
+import { ErrorClass, ReconcileError, classify, isNotFound } from './errors.ts';
+import { type WorkQueue } from './queue.ts';
+import { credentialsName, credentialsSecret, ensureCredentials } from './secret.ts';
+import { type Observation, computeStatus, jobState, statusChanged, transitions, urlOf, workloadState } from './status.ts';
+
+export type Action =
+  | { readonly type: 'requeue'; readonly afterMs: number }
+  | { readonly type: 'await-change' }
+  /** Retry with the queue's per-key exponential backoff. */
+  | { readonly type: 'backoff' };
+
+export const Action = {
+  requeue: (afterMs: number): Action => ({ type: 'requeue', afterMs }),
+  awaitChange: (): Action => ({ type: 'await-change' }),
+  backoff: (): Action => ({ type: 'backoff' }),
+};
+
+export const keyOf = (ns: string | undefined, name: string): string => `${ns ?? ''}/${name}`;
+
+/** The component a workload or Service belongs to (the stack's component label). */
+function componentOf(obj: KObject): Component | 'migration' | undefined {
+  const label = obj.metadata.labels?.['app.kubernetes.io/component'];
+  if (label && ((COMPONENTS as readonly string[]).includes(label) || label === 'migration')) return label as Component | 'migration';
+  return undefined;
+}
+
+/** Read the children's state from the cache. */
+export function observe(ctx: Context, sv: KObject, desired: readonly KObject[]): Omit<Observation, 'failure'> {
+  const components: Partial<Record<Component, ReturnType<typeof workloadState>>> = {};
+  let migration: Observation['migration'];
+  let proxyService: KObject | undefined;
+  let proxyName = `${sv.metadata.name}-${PUBLIC_ENTRY}`;
+  for (const d of desired) {
+    const c = componentOf(d);
+    if (!c) continue;
+    if (d.kind === 'Deployment' || d.kind === 'StatefulSet') {
+      if (c !== 'migration') {
+        const w = workloadState(ctx.cache.get(refOf(d)));
+        if (w) components[c] = w;
+      }
+    } else if (d.kind === 'Job') {
+      migration = jobState(ctx.cache.get(refOf(d)));
+    } else if (d.kind === 'Service' && c === PUBLIC_ENTRY && !(d.spec as { clusterIP?: string } | undefined)?.clusterIP) {
+      proxyName = d.metadata.name;
+      proxyService = ctx.cache.get(refOf(d));
+    }
+  }
+  const out: Omit<Observation, 'failure'> = {
+    generation: sv.metadata.generation ?? 0,
+    components: components as Observation['components'],
+    url: urlOf(proxyService, proxyName, sv.metadata.namespace ?? 'default'),
+  };
+  return migration ? { ...out, migration } : out;
+}
+
+/** Write the status if it changed, and an Event per condition change. */
+export async function reportStatus(ctx: Context, sv: KObject, next: SecureVoteStatus): Promise<boolean> {
+  const prev = sv.status as SecureVoteStatus | undefined;
+  if (!statusChanged(prev, next)) return false;
+  // Our last status write may not have reached the cache yet.
+  const key = `status/${sv.metadata.namespace ?? ''}/${sv.metadata.name}`;
+  const hash = canonicalJson(next);
+  if (ctx.writes.pending(key, hash, sv)) return false;
+  try {
+    ctx.writes.record(key, hash, await ctx.kube.applyStatus(refOf(sv), next as Record<string, unknown>));
+  } catch (err) {
+    // The resource went away meanwhile: nothing to report to.
+    if (isNotFound(err)) return false;
+    throw classify(err, 'status');
+  }
+  for (const t of transitions(prev, next)) await ctx.events.publish(sv, t.type, t.reason, t.message);
+  return true;
+}
+
+export async function reconcile(sv: KObject, ctx: Context): Promise<Action> {
+  // Deleting: garbage collection removes the children (owner references);
+  // the database volume follows the StatefulSet's retention policy. No
+  // finalizer, so nothing for us to do.
+  if (sv.metadata.deletionTimestamp) return Action.awaitChange();
+
+  const parsed = parseSpec(sv.spec);
+  if (!parsed.ok) throw new ReconcileError(ErrorClass.InvalidSpec, parsed.errors.join('; '));
+  const spec = parsed.spec;
+  const desired = ctx.desired.get(sv, spec);
+  const ns = sv.metadata.namespace as string;
+
+  const keep = new Set(desired.map(idOf));
+  if (!spec.existingSecret) {
+    // Kept (no owner) when the volume is kept, so a re-created resource finds
+    // the password its data was initialized with.
+    const owner = spec.database.storage.retainOnDelete ? undefined : ownerReferenceOf(sv);
+    const secret = credentialsSecret(ns, sv.metadata.name, instanceLabels(sv.metadata.name), owner);
+    keep.add(idOf(secret));
+    if (await ensureCredentials(ctx, secret)) {
+      ctx.log.info({ key: keyOf(ns, sv.metadata.name), secret: credentialsName(sv.metadata.name) }, 'generated credentials');
+    }
+  }
+
+  const applied = await applyChildren(ctx, desired);
+  const pruned = await pruneChildren(ctx, sv, OWNED_KINDS, keep);
+  if (applied.length > 0 || pruned.length > 0) {
+    ctx.log.info({ key: keyOf(ns, sv.metadata.name), generation: sv.metadata.generation, applied, pruned }, 'children written');
+  }
+
+  const status = computeStatus(sv.status as SecureVoteStatus | undefined, observe(ctx, sv, desired), ctx.now());
+  await reportStatus(ctx, sv, status);
+  const ready = status.conditions?.find((c) => c.type === 'Ready')?.status === 'True';
+  // Children's events wake us when they change; the requeue is the safety
+  // net for anything an event missed.
+  return Action.requeue(ready ? ctx.config.resyncMs : ctx.config.progressingRequeueMs);
+}
+
+/**
+ * A failed reconcile: transient → the queue's backoff. Permanent (the API
+ * server refused our apply, RBAC, a spec the stack can't render) → Degraded
+ * with the message, and a slow retry (the spec or the cluster must change).
+ */
+export async function errorPolicy(sv: KObject, err: ReconcileError, ctx: Context): Promise<Action> {
+  const key = keyOf(sv.metadata.namespace, sv.metadata.name);
+  if (!err.permanent) {
+    ctx.log.warn({ key, class: err.errorClass, err: err.detail }, 'reconcile failed; backing off');
+    return Action.backoff();
+  }
+  ctx.log.error({ key, class: err.errorClass, err: err.detail }, 'reconcile failed permanently; Degraded');
+  try {
+    let base: Omit<Observation, 'failure'> = { generation: sv.metadata.generation ?? 0, components: {} };
+    try {
+      const parsed = parseSpec(sv.spec);
+      if (parsed.ok) base = observe(ctx, sv, ctx.desired.get(sv, parsed.spec));
+    } catch {
+      // Can't render: report the failure without component counts.
+    }
+    await reportStatus(ctx, sv, computeStatus(sv.status as SecureVoteStatus | undefined, { ...base, failure: err }, ctx.now()));
+  } catch (statusErr) {
+    ctx.log.warn({ key, err: classify(statusErr).detail }, 'could not report Degraded');
+    return Action.backoff();
+  }
+  return Action.requeue(ctx.config.permanentRetryMs);
+}
+
+/**
+ * Glue between the queue and the reconcile: looks the key up in the cache
+ * (gone = nothing to do: not an error), runs reconcile or errorPolicy,
+ * records metrics, and tells the queue what comes next.
+ */
+export class Controller {
+  private readonly ctx: Context;
+  private readonly lookup: (ns: string, name: string) => KObject | undefined;
+  queue: WorkQueue | undefined;
+
+  constructor(ctx: Context, lookup: (ns: string, name: string) => KObject | undefined) {
+    this.ctx = ctx;
+    this.lookup = lookup;
+  }
+
+  /** The owner's key for a child event; undefined when it isn't ours. */
+  static ownerKey(obj: KObject): string | undefined {
+    const ref = (obj.metadata.ownerReferences ?? []).find(
+      (r) => r.controller === true && r.kind === SECUREVOTE_API.kind && r.apiVersion.startsWith(`${SECUREVOTE_API.group}/`),
+    );
+    if (ref) return keyOf(obj.metadata.namespace, ref.name);
+    // The credentials outlive their resource when the volume is kept: map by label.
+    const instance = obj.metadata.labels?.[INSTANCE_LABEL];
+    return instance ? keyOf(obj.metadata.namespace, instance) : undefined;
+  }
+
+  async handle(key: string): Promise<void> {
+    const queue = this.queue;
+    if (!queue) throw new Error('Controller.queue is not set');
+    const i = key.indexOf('/');
+    const sv = this.lookup(key.slice(0, i), key.slice(i + 1));
+    if (!sv) {
+      // Deleted (or not ours): NotFound is not an error.
+      queue.forget(key);
+      this.ctx.desired.forget(key);
+      return;
+    }
+    const started = process.hrtime.bigint();
+    let action: Action;
+    let result: string;
+    try {
+      action = await reconcile(sv, this.ctx);
+      result = 'ok';
+    } catch (raw) {
+      const err = classify(raw);
+      this.ctx.metrics.apiErrors.inc({ class: err.errorClass });
+      result = err.errorClass;
+      action = await errorPolicy(sv, err, this.ctx);
+    }
+    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    this.ctx.metrics.reconciles.inc({ result });
+    this.ctx.metrics.reconcileSeconds.observe({ result }, seconds);
+    if (action.type === 'backoff') {
+      queue.addRateLimited(key);
+    } else {
+      if (result === 'ok') queue.forget(key);
+      if (action.type === 'requeue') queue.addAfter(key, action.afterMs);
+    }
+    this.ctx.metrics.queueDepth.set(queue.depth());
+  }
+}
