@@ -8,7 +8,7 @@
 // results reads >= 50% of the nginx static ceiling.
 import { execFile } from 'node:child_process';
 import { chmodSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, totalmem } from 'node:os';
+import { cpus, loadavg, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { PG_BIN, startPostgres } from '../app/local/postgres.ts';
@@ -106,6 +106,15 @@ async function main(): Promise<number> {
     rows.push({ name: 'votes (load tool)', what: `${CLIENTS} parallel new voters, ${SECONDS} s, ${load.succeeded} ok / ${failed} failed`, perSecond: load.votesPerSecond, p50: load.latency.p50, p99: load.latency.p99 });
 
     rows.push(await wrk('results reads', `wrk -t2 -c${CLIENTS} -d${SECONDS}s /api/results`, `${stack.url}/api/results`));
+
+    // Diagnostics, not goals: the same two loads straight to the backend,
+    // to tell the proxy's share of the cost from the backend's.
+    const direct = `http://127.0.0.1:${stack.ports.backend}`;
+    say(`load tool: ${CLIENTS} parallel voters, ${SECONDS} s, straight to the backend`);
+    const d = await runLoad({ url: direct, votes: 1_000_000, parallel: CLIENTS, maxDurationMs: SECONDS * 1000 });
+    const dFailed = Object.values(d.failures).reduce((a, b) => a + b, 0);
+    rows.push({ name: '(votes, no proxy)', what: `same, to the backend's port: ${d.succeeded} ok / ${dFailed} failed`, perSecond: d.votesPerSecond, p50: d.latency.p50, p99: d.latency.p99 });
+    rows.push(await wrk('(results, no proxy)', `same wrk, to the backend's port`, `${direct}/api/results`));
   } finally {
     await downStack(join(dir, 'stack')).catch(() => {});
   }
@@ -126,7 +135,8 @@ async function main(): Promise<number> {
     '',
     `votes/s ÷ pgbench tps   = ${(voteRatio * 100).toFixed(1)}% (goal ≥ 50%, p99 ${fmt(votes?.p99, 2)} ms < 50 ms, no failure): ${voteOk ? 'MET' : 'NOT MET'}`,
     `results reads ÷ static  = ${(readRatio * 100).toFixed(1)}% (goal ≥ 50%): ${readOk ? 'MET' : 'NOT MET'}`,
-    '(pgbench p50 column: its latency average)',
+    '(pgbench p50 column: its latency average; rows in parentheses are diagnostics, not goals)',
+    `load average at the end: ${loadavg().map((l) => l.toFixed(2)).join(' ')} (other work on the machine skews every figure)`,
   ];
   const report = lines.join('\n');
   console.log(report);
