@@ -82,7 +82,8 @@ function limitRule(component: Component, resource: 'cpu' | 'memory'): SpecRule {
   const r = `string(self.requests.${resource})`;
   return {
     path: `spec.${component}.resources`,
-    rule: `!isQuantity(${l}) || !isQuantity(${r}) || quantity(${l}).compareTo(quantity(${r})) >= 0`,
+    // has() guards: the API server also checks the rule against the bare `default: {}`.
+    rule: `!has(self.limits) || !has(self.requests) || !has(self.limits.${resource}) || !has(self.requests.${resource}) || !isQuantity(${l}) || !isQuantity(${r}) || quantity(${l}).compareTo(quantity(${r})) >= 0`,
     message: `spec.${component}.resources.limits.${resource} must not be below spec.${component}.resources.requests.${resource}`,
   };
 }
@@ -161,7 +162,7 @@ export const STORAGE_RULES: readonly SpecRule[] = [
   },
   {
     path: 'spec.database.storage',
-    rule: 'string(self.size) == string(oldSelf.size)',
+    rule: '!has(self.size) || !has(oldSelf.size) || string(self.size) == string(oldSelf.size)',
     message: 'spec.database.storage.size is immutable (a StatefulSet volume claim template cannot change)',
     transition: true,
   },
