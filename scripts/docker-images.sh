@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# Builds the project's images on the debootstrap base (see images/base):
+#   securevote/{node,backend,frontend,proxy,operator,postgres,redis}
+# tagged with package.json's version, with OCI labels, niced (shared CPU).
+# An app image whose entry file isn't written yet is skipped, and said so.
+# Needs a Docker engine: run it through scripts/docker-engine.sh run (make images).
+#   scripts/docker-images.sh [NAME...]   (default: all)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH=$PWD/node_modules/.bin:$PATH
+# The classic builder: present in every docker.io, no buildx plugin needed.
+export DOCKER_BUILDKIT=0
+WORK=${SECUREVOTE_WORK:-$PWD/.work}
+LOGS=$WORK/images
+mkdir -p "$LOGS"
+NPM_VERSION=10.9.9   # the npm line Node 22 bundles; only the build stages use it
+
+VERSION=$(node -p "require('./package.json').version")
+NODE_VERSION=$(node -p "require('./node_modules/node/package.json').version")
+REVISION=$(git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
+# The commit's date, not "now": same sources, same labels, cached layers.
+CREATED=$(git log -1 --format=%cI 2>/dev/null || echo unknown)
+NICE=(nice -n 10)
+say() { echo "images: $*" >&2; }
+
+t0=$SECONDS
+BASE=$(images/base/build.sh)
+say "base $BASE ($((SECONDS - t0)) s)"
+
+build() {  # NAME TAG CONTEXT DOCKERFILE [extra args]
+  local name=$1 tag=$2 ctx=$3 file=$4; shift 4
+  local start=$SECONDS
+  if ! "${NICE[@]}" docker build --rm --force-rm -t "$tag" -f "$file" \
+      --build-arg BASE="$BASE" --build-arg NODE_IMAGE="securevote/node:$NODE_VERSION" \
+      --build-arg VERSION="$VERSION" --build-arg REVISION="$REVISION" --build-arg CREATED="$CREATED" \
+      "$@" "$ctx" >"$LOGS/$name.log" 2>&1; then
+    say "$name FAILED; last lines of $LOGS/$name.log:"; tail -n 25 "$LOGS/$name.log" >&2
+    return 1
+  fi
+  local size; size=$(docker image inspect -f '{{.Size}}' "$tag")
+  printf 'images: %-9s %-32s %4d MB  %4d s\n' "$name" "$tag" $((size / 1000000)) $((SECONDS - start)) >&2
+}
+
+node_image() {
+  local ctx=$WORK/images/node-context
+  mkdir -p "$ctx"
+  cp -u node_modules/node/bin/node "$ctx/node"
+  if [ ! -s "$ctx/npm.tgz" ]; then
+    (cd "$ctx" && npm pack "npm@$NPM_VERSION" --silent >/dev/null && mv "npm-$NPM_VERSION.tgz" npm.tgz)
+  fi
+  build node "securevote/node:$NODE_VERSION" "$ctx" images/node/Dockerfile
+  docker tag "securevote/node:$NODE_VERSION" securevote/node:22
+}
+
+# The production packages of package-lock.json in an npm cache inside the
+# build context (.work/images/npm-offline), filled by the host's npm, which
+# can reach the registry; the build stages install from it offline.
+npm_offline() {
+  local dir=$PWD/.work/images/npm-offline stamp
+  stamp=$(sha256sum package-lock.json | cut -c1-16)
+  [ "$(cat "$dir/.stamp" 2>/dev/null)" = "$stamp" ] && return 0
+  local tmp; tmp=$(mktemp -d)
+  rm -rf "$dir" && mkdir -p "$dir"
+  cp package.json package-lock.json "$tmp/"
+  (cd "$tmp" && npm ci --omit=dev --ignore-scripts --no-audit --no-fund --loglevel=error --cache "$dir" >/dev/null)
+  rm -rf "$tmp" "$dir/_logs" "$dir/_update-notifier-last-checked"
+  echo "$stamp" >"$dir/.stamp"
+  say "npm cache for the build stages: $(du -sh "$dir" | cut -f1)"
+}
+
+app_image() {  # NAME DOCKERFILE ENTRY
+  if [ ! -f "$3" ]; then say "$1 skipped: $3 is not written yet"; return 0; fi
+  npm_offline
+  build "$1" "securevote/$1:$VERSION" . "$2"
+}
+
+want=("$@")
+[ ${#want[@]} -gt 0 ] || want=(node postgres redis backend frontend proxy operator)
+rc=0
+for name in "${want[@]}"; do
+  case $name in
+    node) node_image || rc=1 ;;
+    postgres|redis) build "$name" "securevote/$name:$VERSION" "images/$name" "images/$name/Dockerfile" || rc=1 ;;
+    backend) app_image backend app/backend/Dockerfile app/backend/main.ts || rc=1 ;;
+    frontend) app_image frontend app/frontend/Dockerfile app/frontend/server.ts || rc=1 ;;
+    proxy) app_image proxy app/proxy/Dockerfile app/proxy/render.ts || rc=1 ;;
+    operator) app_image operator images/operator/Dockerfile operator/main.ts || rc=1 ;;
+    *) say "unknown image $name"; rc=2 ;;
+  esac
+done
+say "done in $((SECONDS - t0)) s"
+exit $rc
