@@ -30,7 +30,6 @@ async function teardown(): Promise<void> {
   await db?.end().catch(() => {});
   await backend?.stop().catch(() => {});
   await deps?.stop();
-  if (process.env.KEEP_LOG) (await import('node:fs')).copyFileSync(backend.logFile, process.env.KEEP_LOG);
   work.remove();
 }
 afterAll(teardown);
