@@ -1,8 +1,9 @@
 // A real local nginx (Debian's, /usr/sbin/nginx) in front of the frontend and
 // backend, from the same template as containers and Kubernetes
 // (app/proxy/render.ts). Everything it writes lives in its own directory.
-import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { chmodSync, mkdirSync, readFileSync, realpathSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve, sep } from 'node:path';
 import { renderNginxConf, type NginxConfOptions, type Upstream } from '../proxy/render.ts';
 import { LOCALHOST, exists, freePort, isAlive, killPid, spawnServer, stopPid, waitReady, type SpawnedServer } from './process.ts';
 
@@ -21,6 +22,7 @@ export interface NginxOptions {
   workerProcesses?: NginxConfOptions['workerProcesses'];
   accessLog?: NginxConfOptions['accessLog'];
   staticRoot?: string;
+  resultsCacheSeconds?: number;
   timeoutMs?: number;
 }
 
@@ -46,14 +48,29 @@ async function healthy(url: string): Promise<boolean> {
   }
 }
 
+/**
+ * As root, nginx's workers run as `nobody` and must reach tmp/ (request
+ * bodies, proxy buffers, the results cache) under `dir`: every ancestor needs
+ * search (o+x) permission. Scratch dirs under the temp dir (mkdtemp makes them
+ * 0700) get it, search only, no listing; elsewhere we say what to do.
+ */
+function letWorkersIn(dir: string): void {
+  chmodSync(dir, 0o711);
+  const tmp = realpathSync(tmpdir());
+  for (let d = dirname(realpathSync(dir)); d !== dirname(d); d = dirname(d)) {
+    const mode = statSync(d).mode;
+    if ((mode & 0o001) !== 0) continue;
+    if (d === tmp || d.startsWith(tmp + sep)) chmodSync(d, mode | 0o001);
+    else throw new Error(`nginx: its workers (user nobody) cannot enter ${d}; use a directory they can reach (chmod o+x ${d})`);
+  }
+}
+
 /** Renders the config into `dir`, starts nginx in the foreground (its pid is ours to stop) and waits for /nginx-health. */
 export async function startNginx(opts: NginxOptions): Promise<NginxServer> {
   const dir = resolve(opts.dir);
   const tempDir = join(dir, 'tmp');
   mkdirSync(tempDir, { recursive: true });
-  // As root, nginx's workers run as `nobody` and must reach tmp/ (request
-  // bodies, proxy buffers) under a possibly 0700 scratch dir: search only, no listing.
-  if (process.getuid?.() === 0) chmodSync(dir, 0o711);
+  if (process.getuid?.() === 0) letWorkersIn(dir);
   const port = opts.port ?? (await freePort());
   const confFile = join(dir, 'nginx.conf');
   const pidFile = join(dir, 'nginx.pid');
@@ -68,6 +85,7 @@ export async function startNginx(opts: NginxOptions): Promise<NginxServer> {
     workerProcesses: opts.workerProcesses,
     accessLog: opts.accessLog,
     staticRoot: opts.staticRoot,
+    resultsCacheSeconds: opts.resultsCacheSeconds,
   }));
   // `-e stderr`: errors before the config is read (nginx 1.19.5+) never go to /var/log.
   const srv: SpawnedServer = spawnServer({

@@ -45,6 +45,14 @@ export interface NginxConfOptions {
    * @default undefined
    */
   readonly staticRoot?: string;
+  /**
+   * Micro-cache GET /api/results in nginx for this many seconds (0 = off):
+   * every poller within the window gets one upstream answer, at the price of
+   * results up to that old (a voter may not see their own vote until the next
+   * poll). Off by default: the contract is that /api/ reaches the backend.
+   * @default 0
+   */
+  readonly resultsCacheSeconds?: number;
 }
 
 const HOST_RE = /^[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$/;
@@ -128,6 +136,31 @@ export function renderNginxConf(opts: NginxConfOptions): string {
     '}',
   ], 8) + '\n';
 
+  const cacheSeconds = opts.resultsCacheSeconds ?? 0;
+  if (!Number.isInteger(cacheSeconds) || cacheSeconds < 0 || cacheSeconds > 60) {
+    throw new Error(`renderNginxConf: resultsCacheSeconds must be an integer 0-60, got ${String(cacheSeconds)}`);
+  }
+  const resultsCachePath = cacheSeconds === 0 ? '' : indent([
+    `proxy_cache_path ${tempDir}/cache levels=1 keys_zone=securevote_results:1m max_size=10m inactive=60s use_temp_path=off;`,
+  ], 4) + '\n';
+  const resultsLocation = cacheSeconds === 0 ? '' : indent([
+    `# Results micro-cache (${cacheSeconds} s): one upstream request per window, concurrent misses collapsed.`,
+    'location = /api/results {',
+    ...headerLines.map((l) => `    ${l}`),
+    '    add_header X-Cache-Status $upstream_cache_status always;',
+    '    error_page 502 504 = @backend_unavailable;',
+    '    proxy_cache securevote_results;',
+    '    proxy_cache_key $request_method$uri;',
+    `    proxy_cache_valid 200 ${cacheSeconds}s;`,
+    '    proxy_cache_lock on;',
+    '    proxy_cache_lock_timeout 5s;',
+    '    proxy_cache_use_stale updating;',
+    '    # The backend says no-store to browsers; that still holds for them, not for this cache.',
+    '    proxy_ignore_headers Cache-Control Expires;',
+    `    proxy_pass ${backendPass};`,
+    '}',
+  ], 8) + '\n';
+
   const values: Record<string, string> = {
     worker_processes: String(workers),
     pid_path: pidPath,
@@ -142,6 +175,8 @@ export function renderNginxConf(opts: NginxConfOptions): string {
     frontend_pass: frontendPass,
     backend_pass: backendPass,
     static_location: staticLocation,
+    results_cache_path: resultsCachePath,
+    results_location: resultsLocation,
   };
   return TEMPLATE.replace(/\{\{([a-z_]+)\}\}/g, (_m, key: string) => {
     const v = values[key];

@@ -21,6 +21,14 @@ describe('renderNginxConf', () => {
     expect(conf).toContain('worker_processes 1;');
     expect(conf).not.toContain('resolver');
     expect(conf).not.toContain('location /static/');
+    expect(conf).not.toContain('proxy_cache');
+  });
+
+  it('micro-caches /api/results only when asked', () => {
+    const conf = renderNginxConf({ ...base, resultsCacheSeconds: 1, tempDir: '/var/cache/nginx' });
+    expect(conf).toContain('proxy_cache_path /var/cache/nginx/cache ');
+    expect(conf).toContain('location = /api/results {');
+    expect(conf).toContain('proxy_cache_valid 200 1s;');
   });
 
   it('uses the given port, host, paths and workers', () => {
@@ -60,6 +68,7 @@ describe('renderNginxConf', () => {
     [{ workerProcesses: 0 }, /workerProcesses must be 'auto' or an integer 1-64, got 0/],
     [{ staticRoot: '/srv/{x}' }, /staticRoot must be an absolute path/],
     [{ accessLog: 'stdout' }, /accessLog must be an absolute path/],
+    [{ resultsCacheSeconds: -1 }, /resultsCacheSeconds must be an integer 0-60, got -1/],
   ])('rejects %j', (bad, message) => {
     expect(() => renderNginxConf({ ...base, ...bad })).toThrow(message);
   });

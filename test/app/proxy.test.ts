@@ -40,8 +40,8 @@ function startBackendStandIn(): Promise<number> {
         res.end('{"error":"database unavailable"}');
         return;
       }
-      // An upstream's own CSP must not reach the client next to nginx's.
-      res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Security-Policy': "default-src *" });
+      // An upstream's own CSP must not reach the client next to nginx's; no-store is what the backend sends.
+      res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Security-Policy': "default-src *", 'Cache-Control': 'no-store' });
       res.end(JSON.stringify({ path: req.url, bytes }));
     });
   });
@@ -200,6 +200,34 @@ describe('proxy (real nginx)', () => {
       await run('sh', ['-c', 'exec "$@" >"$LOG" 2>&1', 'sh', NGINX_BIN, '-t', '-p', d, '-c', conf, '-e', 'stderr'], { env: { ...process.env, LOG: log } })
         .catch(() => {});
       expect(readFileSync(log, 'utf8')).toContain('test is successful');
+    }
+  });
+
+  it('does not cache /api/results by default; with resultsCacheSeconds, one upstream request per window', async () => {
+    const count = (): number => seen.filter((x) => x.url === '/api/results').length;
+    let before = count();
+    for (let i = 0; i < 3; i++) await (await fetch(`${nginx!.url}/api/results`)).text();
+    expect(count() - before).toBe(3);
+
+    const cached = await startNginx({
+      dir: join(dir, 'nginx-cached'),
+      frontend: { host: '127.0.0.1', port: 9 }, // unused here
+      backend: { host: '127.0.0.1', port: (backend!.address() as AddressInfo).port },
+      resultsCacheSeconds: 60,
+    });
+    try {
+      before = count();
+      const statuses: (string | null)[] = [];
+      for (let i = 0; i < 5; i++) {
+        const res = await fetch(`${cached.url}/api/results`);
+        await res.text();
+        expectSecurityHeaders(res);
+        statuses.push(res.headers.get('x-cache-status'));
+      }
+      expect(statuses).toEqual(['MISS', 'HIT', 'HIT', 'HIT', 'HIT']);
+      expect(count() - before).toBe(1);
+    } finally {
+      await cached.stop();
     }
   });
 
