@@ -12,6 +12,7 @@ import { cpus, loadavg, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { PG_BIN, startPostgres } from '../app/local/postgres.ts';
+import { startNginx } from '../app/local/nginx.ts';
 import { freePort } from '../app/local/process.ts';
 import { downStack, upStack } from '../app/local/stack.ts';
 import { runLoad } from '../test/load/load.ts';
@@ -115,6 +116,19 @@ async function main(): Promise<number> {
     const dFailed = Object.values(d.failures).reduce((a, b) => a + b, 0);
     rows.push({ name: '(votes, no proxy)', what: `same, to the backend's port: ${d.succeeded} ok / ${dFailed} failed`, perSecond: d.votesPerSecond, p50: d.latency.p50, p99: d.latency.p99 });
     rows.push(await wrk('(results, no proxy)', `same wrk, to the backend's port`, `${direct}/api/results`));
+
+    // What the opt-in proxy micro-cache (renderNginxConf resultsCacheSeconds) would give.
+    const cached = await startNginx({
+      dir: join(dir, 'nginx-cached'),
+      frontend: { host: '127.0.0.1', port: stack.ports.frontend },
+      backend: { host: '127.0.0.1', port: stack.ports.backend },
+      resultsCacheSeconds: 1,
+    });
+    try {
+      rows.push(await wrk('(results, 1 s proxy cache)', 'same wrk, nginx with resultsCacheSeconds: 1', `${cached.url}/api/results`));
+    } finally {
+      await cached.stop();
+    }
   } finally {
     await downStack(join(dir, 'stack')).catch(() => {});
   }
