@@ -112,6 +112,15 @@ describe('proxy (real nginx)', () => {
     const js = await fetch(`${nginx!.url}/app.js`);
     expect(js.status).toBe(200);
     expect(js.headers.get('content-type')).toMatch(/javascript/);
+    // Revalidation: the page's files are no-cache with an ETag, so a deploy shows at once.
+    expect(js.headers.get('cache-control')).toBe('no-cache');
+    const again = await fetch(`${nginx!.url}/app.js`, { headers: { 'if-none-match': js.headers.get('etag')! } });
+    expect(again.status).toBe(304);
+    const head = await fetch(`${nginx!.url}/`, { method: 'HEAD' });
+    expect(head.status).toBe(200);
+    expect(await head.text()).toBe('');
+    const missing = await fetch(`${nginx!.url}/../../etc/passwd`);
+    expect(missing.status).toBe(404);
   });
 
   it('routes /api/ and /health to the backend with forwarding headers, and replaces its CSP', async () => {
