@@ -74,14 +74,16 @@ export class Cache extends Construct {
     super(scope, id);
     const ctx = props.context;
     const spec = ctx.spec.cache;
+    const files = { 'redis.conf': redisConf(ctx.spec) };
     const config = new kplus.ConfigMap(this, 'config', {
       metadata: { name: ctx.names.config('cache'), labels: objectLabels(ctx.identity, 'cache') },
-      data: { 'redis.conf': redisConf(ctx.spec) },
+      data: files,
     });
     const p = probes('cache', { readiness: { command: PING }, liveness: { command: PING } });
     this.deployment = hardenedDeployment(this, ctx, {
       component: 'cache',
       replicas: 1,
+      configFiles: files,
       // Recreate: two Redis pods behind one Service would split the cache (and double its memory).
       strategy: kplus.DeploymentStrategy.recreate(),
       resources: spec.resources,

@@ -8,6 +8,7 @@ import * as kplus from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
 import { objectLabels, podLabels, selectorLabels } from './labels.ts';
 import type { StackContext } from './names.ts';
+import { configHashAnnotations } from './workload.ts';
 import {
   containerSecurityContext,
   dropAddressLabel,
@@ -84,9 +85,10 @@ export class Database extends Construct {
     const uid = uidOf('database');
     const labels = objectLabels(ctx.identity, 'database');
 
+    const files = { 'postgresql.conf': postgresConf(ctx.spec) };
     const config = new kplus.ConfigMap(this, 'config', {
       metadata: { name: ctx.names.config('database'), labels },
-      data: { 'postgresql.conf': postgresConf(ctx.spec) },
+      data: files,
     });
 
     this.service = new kplus.Service(this, 'service', {
@@ -104,7 +106,7 @@ export class Database extends Construct {
       service: this.service,
       replicas: spec.replicas,
       select: false,
-      podMetadata: { labels: podLabels(ctx.identity, 'database') },
+      podMetadata: { labels: podLabels(ctx.identity, 'database'), annotations: configHashAnnotations(files) },
       securityContext: podSecurityContext(uid),
       automountServiceAccountToken: false,
       // Let a new pod start during a rolling update only when the old one is gone (one writer).

@@ -38,15 +38,17 @@ export class Proxy extends Construct {
     const ctx = props.context;
     const spec = ctx.spec.proxy;
     const port = PORTS.proxy;
+    const files = { 'nginx.conf': proxyConf(ctx) };
     const config = new kplus.ConfigMap(this, 'config', {
       metadata: { name: ctx.names.config('proxy'), labels: objectLabels(ctx.identity, 'proxy') },
-      data: { 'nginx.conf': proxyConf(ctx) },
+      data: files,
     });
     const p = probes('proxy', { readiness: { http: '/health', port }, liveness: { http: '/nginx-health', port } });
     this.deployment = hardenedDeployment(this, ctx, {
       component: 'proxy',
       replicas: spec.replicas,
       resources: spec.resources,
+      configFiles: files,
       container: {
         name: 'nginx',
         image: spec.image,

@@ -3,6 +3,7 @@
  * their dependencies, a client Service, a headless "ready" Service that
  * others wait on, and a PodDisruptionBudget when there is more than one pod.
  */
+import { createHash } from 'node:crypto';
 import * as kplus from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
 import { objectLabels, podLabels, selectorLabels } from './labels.ts';
@@ -21,6 +22,14 @@ export interface HardenedDeploymentOptions {
   readonly waitImage?: string;
   /** @default rolling update, 25% surge and unavailability (cdk8s-plus) */
   readonly strategy?: kplus.DeploymentStrategy;
+  /** Files the pods read from a ConfigMap: their hash on the pod template rolls the pods when they change. @default none */
+  readonly configFiles?: Readonly<Record<string, string>>;
+}
+
+/** Pod annotations that change when a mounted config file changes (Kubernetes never restarts pods for it). */
+export function configHashAnnotations(files: Readonly<Record<string, string>> | undefined): Record<string, string> {
+  if (files === undefined) return {};
+  return { 'securevote.dev/config-sha256': createHash('sha256').update(JSON.stringify(files)).digest('hex') };
 }
 
 /** A Deployment with the instance's labels, Pod Security `restricted` and its start-order waits. */
@@ -31,7 +40,7 @@ export function hardenedDeployment(scope: Construct, ctx: StackContext, o: Harde
     replicas: o.replicas,
     ...(o.strategy !== undefined ? { strategy: o.strategy } : {}),
     select: false,
-    podMetadata: { labels: podLabels(ctx.identity, o.component) },
+    podMetadata: { labels: podLabels(ctx.identity, o.component), annotations: configHashAnnotations(o.configFiles) },
     securityContext: podSecurityContext(uid),
     automountServiceAccountToken: false,
     containers: [
