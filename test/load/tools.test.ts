@@ -104,6 +104,26 @@ describe('kill tool', () => {
     expect(r.ok).toBe(true);
   });
 
+  it('SIGKILLs PostgreSQL (postmaster and backends, a crash) mid-load: every acknowledged vote survives', async () => {
+    const r = await runKill({
+      url: stack.url,
+      votes: 600,
+      parallel: 10,
+      killAfterMs: 300,
+      kill: () => killPid(stack.pids.postgres, { group: true }),
+      // Same data dir and port; the backend reconnects by itself (it is not restarted).
+      restart: async () => {
+        stack = await upStack({ dir: join(dir, 'stack') });
+      },
+      checkVotes: (acks) => checkVotesInPostgres(acks, pg),
+      progress: false,
+    });
+    expect(r.sawOutage).toBe(true);
+    expect(r.recoveryMs).not.toBeNull();
+    expect(r.load.succeeded).toBeGreaterThan(0);
+    expect(r.check).toEqual({ missing: [], wrongOption: [] });
+  });
+
   it('reports a failure when an acknowledged vote is missing', async () => {
     const r = await runKill({
       url: stack.url,
