@@ -1,11 +1,13 @@
 // The express application: middleware order, routes, JSON errors. Built from
 // a context so tests and main assemble it the same way.
+import type { RequestListener } from 'node:http';
 import express, { type Express, type RequestHandler } from 'express';
 import cookieParser from 'cookie-parser';
 import type { AppContext } from './context.ts';
 import { errorHandler, notFound } from './errors.ts';
 import { healthRouter } from './health.ts';
 import type { Metrics } from './metrics.ts';
+import { resultsHandler } from './results.ts';
 import { apiRouter } from './routes.ts';
 
 /** Observes every answered request; the route label is the matched pattern, so the label set stays bounded. */
@@ -41,4 +43,22 @@ export function createApp(ctx: AppContext): Express {
   app.use(notFound);
   app.use(errorHandler(ctx.log));
   return app;
+}
+
+/**
+ * The server's listener: GET /api/results goes straight to its handler (the
+ * same one express routes to, so one behaviour), everything else to express.
+ */
+export function createRequestListener(ctx: AppContext): RequestListener {
+  const app = createApp(ctx);
+  const results = resultsHandler(ctx);
+  return (req, res) => {
+    if (req.method === 'GET' && req.url === '/api/results') {
+      const stop = ctx.metrics.httpDuration.startTimer();
+      res.once('finish', () => stop({ method: 'GET', route: '/api/results', status: String(res.statusCode) }));
+      void results(req, res);
+      return;
+    }
+    app(req, res);
+  };
 }

@@ -84,6 +84,28 @@ export function createResultsCache(
     pendingInvalidate = false;
   }
 
+  // Coalesced INCRs: a vote needs one INCR that STARTS after its commit.
+  // While one is in flight, the votes committed meanwhile share the next one,
+  // so Redis sees at most one INCR in flight and one queued, whatever the load.
+  let inflight: Promise<void> | undefined;
+  let queued: Promise<void> | undefined;
+  function incrAfterNow(): Promise<void> {
+    pendingInvalidate = true;
+    if (!inflight) {
+      inflight = flushInvalidate().finally(() => {
+        inflight = undefined;
+      });
+      return inflight;
+    }
+    queued ??= inflight
+      .catch(() => {})
+      .then(() => {
+        queued = undefined;
+        return incrAfterNow();
+      });
+    return queued;
+  }
+
   return {
     async read() {
       if (redis.status !== 'ready') return undefined;
@@ -109,10 +131,12 @@ export function createResultsCache(
       }
     },
     async invalidate() {
-      pendingInvalidate = true;
-      if (redis.status !== 'ready') return;
+      if (redis.status !== 'ready') {
+        pendingInvalidate = true;
+        return;
+      }
       try {
-        await flushInvalidate();
+        await incrAfterNow();
       } catch (err) {
         log.debug({ reason: (err as Error).message }, 'cache invalidation failed; retried on next use');
       }

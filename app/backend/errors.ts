@@ -58,14 +58,19 @@ export const notFound: RequestHandler = (req, res) => {
   sendError(res, new HttpError(404, 'not_found', `no route for ${req.method} ${req.path.slice(0, 100)}`));
 };
 
+/**
+ * The full error goes to the log only (stack included for 500s). A 503 is an
+ * outage already logged once by its dependency's state: debug here.
+ */
+export function logError(log: Logger, e: HttpError, err: unknown, where: Record<string, unknown>): void {
+  if (e.status === 503) log.debug({ ...where, reason: reasonOf(err) }, e.message);
+  else if (e.status >= 500) log.error({ ...where, err }, e.message);
+}
+
 export function errorHandler(log: Logger): ErrorRequestHandler {
   return (err, req, res, _next) => {
     const e = toHttpError(err);
-    const where = { method: req.method, route: req.route?.path ?? req.path };
-    // The full error goes to the log only (stack included for 500s). A 503 is
-    // an outage already logged once by its dependency's state: debug here.
-    if (e.status === 503) log.debug({ ...where, reason: reasonOf(err) }, e.message);
-    else if (e.status >= 500) log.error({ ...where, err }, e.message);
+    logError(log, e, err, { method: req.method, route: req.route?.path ?? req.path });
     if (res.headersSent) {
       res.destroy();
       return;

@@ -3,7 +3,7 @@
 // schema in the background (readiness says 503 until then), and drains on
 // SIGTERM: stop accepting, finish in-flight requests, close the pools.
 import { createServer } from 'node:http';
-import { createApp } from './app.ts';
+import { createRequestListener } from './app.ts';
 import { createResultsCache } from './cache.ts';
 import { ConfigError, describeConfig, loadConfig, type Config } from './config.ts';
 import type { AppContext } from './context.ts';
@@ -49,7 +49,7 @@ process.on('uncaughtException', (err) => {
   process.exit(1);
 });
 
-const server = createServer(createApp(ctx));
+const server = createServer(createRequestListener(ctx));
 // Longer than nginx's upstream keepalive_timeout (60 s), so nginx closes first.
 server.keepAliveTimeout = 65_000;
 server.headersTimeout = 66_000;

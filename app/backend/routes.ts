@@ -1,9 +1,10 @@
-// The vote API: /api/options, /api/vote, /api/results.
+// The vote API: /api/options, /api/vote, /api/results (results.ts).
 import express, { Router, type Request, type RequestHandler } from 'express';
 import type { AppContext } from './context.ts';
 import { HttpError, unavailable } from './errors.ts';
 import { isUnavailable, reasonOf } from './db.ts';
-import { castVote, countVotes } from './votes.ts';
+import { resultsHandler } from './results.ts';
+import { castVote } from './votes.ts';
 import { VOTER_COOKIE, VOTER_COOKIE_MAX_AGE_MS } from './voter.ts';
 
 /** A vote is `{"optionId":"..."}`: a few dozen bytes. Anything near this is not a vote. */
@@ -101,26 +102,8 @@ export function apiRouter(ctx: AppContext): Router {
   });
   router.all('/vote', methodNotAllowed('POST'));
 
-  router.get('/results', async (_req, res) => {
-    const cached = await cache.read();
-    if (cached?.hit !== undefined) {
-      metrics.resultsReads.inc({ source: 'cache' });
-      res.type('application/json').send(cached.hit);
-      return;
-    }
-    if (!state.schemaReady) throw unavailable('the database');
-    let json: string;
-    try {
-      json = JSON.stringify(await countVotes(pool, config.options));
-      database.set(true);
-    } catch (err) {
-      if (isUnavailable(err)) database.set(false, reasonOf(err));
-      throw err;
-    }
-    if (cached) await cache.put(cached.gen, json);
-    metrics.resultsReads.inc({ source: 'database' });
-    res.type('application/json').send(json);
-  });
+  const results = resultsHandler(ctx);
+  router.get('/results', (req, res) => results(req, res));
 
   router.all('/options', methodNotAllowed('GET'));
   router.all('/results', methodNotAllowed('GET'));

@@ -10,19 +10,22 @@ import type { Pool } from './db.ts';
  * atomically: no read-then-write race between concurrent requests.
  */
 export async function castVote(pool: Pool, voterId: string, optionId: string): Promise<'created' | 'duplicate'> {
-  const { rowCount } = await pool.query(
-    'INSERT INTO votes (voter_id, option_id) VALUES ($1, $2) ON CONFLICT (voter_id) DO NOTHING',
-    [voterId, optionId],
-  );
+  // Named: each connection parses and plans it once.
+  const { rowCount } = await pool.query({
+    name: 'cast-vote',
+    text: 'INSERT INTO votes (voter_id, option_id) VALUES ($1, $2) ON CONFLICT (voter_id) DO NOTHING',
+    values: [voterId, optionId],
+  });
   return rowCount === 1 ? 'created' : 'duplicate';
 }
 
 /** Counts per configured option, in the configured order; votes for options no longer configured are left out. */
 export async function countVotes(pool: Pool, options: readonly VoteOption[]): Promise<Results> {
-  const { rows } = await pool.query<{ option_id: string; votes: string }>(
-    'SELECT option_id, count(*) AS votes FROM votes WHERE option_id = ANY($1::text[]) GROUP BY option_id',
-    [options.map((o) => o.id)],
-  );
+  const { rows } = await pool.query<{ option_id: string; votes: string }>({
+    name: 'count-votes',
+    text: 'SELECT option_id, count(*) AS votes FROM votes WHERE option_id = ANY($1::text[]) GROUP BY option_id',
+    values: [options.map((o) => o.id)],
+  });
   const counts = new Map(rows.map((r) => [r.option_id, Number(r.votes)]));
   const results = options.map((o) => ({ id: o.id, label: o.label, votes: counts.get(o.id) ?? 0 }));
   return { results, total: results.reduce((sum, r) => sum + r.votes, 0) };

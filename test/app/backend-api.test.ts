@@ -155,6 +155,19 @@ describe('bad input: a 4xx with a JSON body naming the problem, nothing stored',
     expect((await vote(backend.url, 'red', `sv_voter=v1.${otherId}.${rightSecret}`)).status).toBe(201);
   });
 
+  it('/api/results answers the same through express (with a query) as through the direct path', async () => {
+    const direct = await get(backend.url, '/api/results');
+    const routed = await get(backend.url, '/api/results?via=express');
+    expect(routed.status).toBe(200);
+    expect(routed.body).toEqual(direct.body);
+    for (const h of ['content-type', 'cache-control', 'x-content-type-options']) {
+      expect(routed.headers.get(h), h).toBe(direct.headers.get(h));
+    }
+    const post = await request(backend.url, '/api/results', { method: 'POST' });
+    expect(post.status).toBe(405);
+    expect(post.body).toEqual({ error: 'method_not_allowed', message: expect.any(String) });
+  });
+
   it('wrong methods get 405 and unknown routes 404, both JSON', async () => {
     const m = await get(backend.url, '/api/vote');
     expect(m.status).toBe(405);
@@ -213,6 +226,7 @@ describe('metrics and cache', () => {
     expect(r.text).toMatch(/^http_request_duration_seconds_bucket\{.*route="\/api\/vote".*status="201".*\} \d+/m);
     expect(r.text).toMatch(/^http_request_duration_seconds_count\{method="POST",route="\/api\/vote",status="409"\} \d+/m);
     expect(r.text).toMatch(/^http_request_duration_seconds_count\{method="GET",route="\/health",status="200"\} \d+/m);
+    expect(r.text).toMatch(/^http_request_duration_seconds_count\{method="GET",route="\/api\/results",status="200"\} \d+/m);
     const acked = OPTIONS.reduce((s, o) => s + metric(r.text, 'securevote_votes_acknowledged_total', `option="${o.id}"`), 0);
     expect(acked).toBe(await rows()); // every row was acknowledged by this backend
     expect(metric(r.text, 'securevote_dependency_up', 'dependency="database"')).toBe(1);

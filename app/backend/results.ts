@@ -1,0 +1,55 @@
+// GET /api/results: from the Redis cache when it holds the current
+// generation, else counted in PostgreSQL (and cached). Written against plain
+// node:http request/response objects: express routes to it, and the server
+// also calls it directly for this hottest read (express's per-request set-up
+// costs several times the work of the read itself).
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { AppContext } from './context.ts';
+import { isUnavailable, reasonOf } from './db.ts';
+import { logError, toHttpError, unavailable } from './errors.ts';
+import { countVotes } from './votes.ts';
+
+const HEADERS = {
+  'Content-Type': 'application/json; charset=utf-8',
+  'Cache-Control': 'no-store',
+  'X-Content-Type-Options': 'nosniff',
+};
+
+function send(res: ServerResponse, status: number, body: string, extra: Record<string, string> = {}): void {
+  res.writeHead(status, { ...HEADERS, ...extra, 'Content-Length': Buffer.byteLength(body) });
+  res.end(body);
+}
+
+export type ResultsHandler = (req: IncomingMessage, res: ServerResponse) => Promise<void>;
+
+export function resultsHandler(ctx: AppContext): ResultsHandler {
+  const { cache, config, database, metrics, pool, state } = ctx;
+  async function read(): Promise<string> {
+    const cached = await cache.read();
+    if (cached?.hit !== undefined) {
+      metrics.resultsReads.inc({ source: 'cache' });
+      return cached.hit;
+    }
+    if (!state.schemaReady) throw unavailable('the database');
+    let json: string;
+    try {
+      json = JSON.stringify(await countVotes(pool, config.options));
+      database.set(true);
+    } catch (err) {
+      if (isUnavailable(err)) database.set(false, reasonOf(err));
+      throw err;
+    }
+    if (cached) await cache.put(cached.gen, json);
+    metrics.resultsReads.inc({ source: 'database' });
+    return json;
+  }
+  return async (req, res) => {
+    try {
+      send(res, 200, await read());
+    } catch (err) {
+      const e = toHttpError(err);
+      logError(ctx.log, e, err, { method: req.method, route: '/api/results' });
+      send(res, e.status, JSON.stringify({ error: e.code, message: e.message }), e.headers);
+    }
+  };
+}
