@@ -22,6 +22,7 @@ deps: node_modules/.package-lock.json ## Install the npm packages (Node 22 inclu
 
 node_modules/.package-lock.json: package.json package-lock.json
 	npm ci --no-fund --no-audit --loglevel=error
+	@touch $@  # npm may leave it older than package.json; the stamp must say "installed"
 	@node --version
 
 .PHONY: typecheck
