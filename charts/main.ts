@@ -47,9 +47,12 @@ export class SecureVoteChart extends Chart {
   }
 }
 
-/** Build the app `cdk8s synth` writes: the namespace first, then the stack. */
-export function buildApp(outdir = 'dist'): App {
-  const app = new App({ outdir });
+/**
+ * Build the app `cdk8s synth` writes: the namespace first, then the stack.
+ * @param outdir @default cdk8s's own choice: $CDK8S_OUTDIR (`cdk8s synth --output`) or dist
+ */
+export function buildApp(outdir?: string): App {
+  const app = new App(outdir !== undefined ? { outdir } : {});
   const ns = new RestrictedNamespaceChart(app, '00-namespace', DEFAULT_NAMESPACE);
   const chart = new SecureVoteChart(app, '10-securevote', { namespace: DEFAULT_NAMESPACE, stack: { name: DEFAULT_INSTANCE } });
   chart.addDependency(ns);

@@ -1,0 +1,93 @@
+// Labels, selectors and names: the app.kubernetes.io/* set on every object,
+// the seed's log labels on every pod, selectors that pick exactly their own
+// pods, PodDisruptionBudgets only where replicas > 1, and children named from
+// the instance so two SecureVotes share a namespace without a clash.
+import { describe, expect, it } from 'vitest';
+import { seedLogLabels } from '../../charts/rules.ts';
+import { IMAGE_TAG } from '../../charts/spec.ts';
+import { matches, NAME, NAMESPACE, ofKind, podTemplates, render, type K8s } from './helpers.ts';
+
+const objects = render();
+const INSTANCE_WIDE = [`${NAME}-default-deny`, `${NAME}-allow-dns`];
+
+describe('labels', () => {
+  it.each(objects.map((o) => [`${o['kind']}/${o['metadata'].name}`, o] as const))('%s has the app.kubernetes.io labels', (_k, o) => {
+    const labels = o['metadata'].labels as Record<string, string>;
+    expect(labels).toMatchObject({
+      'app.kubernetes.io/instance': NAME,
+      'app.kubernetes.io/part-of': 'securevote',
+      'app.kubernetes.io/managed-by': 'cdk8s',
+      'app.kubernetes.io/version': IMAGE_TAG,
+    });
+    if (!INSTANCE_WIDE.includes(o['metadata'].name)) {
+      expect(labels['app.kubernetes.io/name']).toMatch(/^[a-z-]+$/);
+      expect(labels['app.kubernetes.io/component']).toMatch(/^(database|cache|backend|frontend|proxy|migration)$/);
+    }
+    expect(o['metadata'].namespace).toBe(NAMESPACE);
+  });
+
+  it("every pod carries the seed's log labels service=<name>, env=production, and no cdk8s address label", () => {
+    for (const pod of podTemplates(objects)) {
+      expect(pod.labels).toMatchObject(seedLogLabels(pod.workload));
+      expect(pod.labels['env']).toBe('production');
+      expect(Object.keys(pod.labels).some((k) => k.startsWith('cdk8s.io/'))).toBe(false);
+    }
+  });
+
+  it('every workload selector and Service selector picks exactly its own pods', () => {
+    const pods = podTemplates(objects);
+    for (const w of [...ofKind(objects, 'Deployment'), ...ofKind(objects, 'StatefulSet')]) {
+      const selected = pods.filter((p) => matches(w['spec'].selector.matchLabels, p.labels));
+      expect(selected.map((p) => p.owner)).toEqual([w]);
+    }
+    for (const s of ofKind(objects, 'Service')) {
+      const selected = pods.filter((p) => matches(s['spec'].selector, p.labels));
+      expect(selected.map((p) => p.workload), s['metadata'].name).toEqual([s['metadata'].labels['app.kubernetes.io/component']]);
+      expect(Object.keys(s['spec'].selector)).not.toContain('app.kubernetes.io/version');
+    }
+  });
+});
+
+describe('PodDisruptionBudgets', () => {
+  it('none at one replica (the default)', () => {
+    expect(ofKind(objects, 'PodDisruptionBudget')).toEqual([]);
+  });
+
+  it('one per component with replicas > 1, keeping one pod available, selecting its pods', () => {
+    const ha = render({ backend: { replicas: 3 }, frontend: { replicas: 2 }, proxy: { replicas: 2 } });
+    const pdbs = ofKind(ha, 'PodDisruptionBudget');
+    expect(pdbs.map((p) => p['metadata'].name).sort()).toEqual([`${NAME}-backend`, `${NAME}-frontend`, `${NAME}-proxy`]);
+    for (const pdb of pdbs) {
+      expect(pdb['spec'].minAvailable).toBe(1);
+      const selected = podTemplates(ha).filter((p) => matches(pdb['spec'].selector.matchLabels, p.labels));
+      expect(selected.map((p) => p.workload)).toEqual([pdb['metadata'].labels['app.kubernetes.io/component']]);
+    }
+  });
+});
+
+describe('names', () => {
+  it('every child is named <instance>-...', () => {
+    for (const o of objects) expect(o['metadata'].name.startsWith(`${NAME}-`)).toBe(true);
+  });
+
+  it('two instances in one namespace: no name clash, no shared selector', () => {
+    const a = render({}, 'vote-a');
+    const b = render({}, 'vote-b');
+    const key = (o: K8s) => `${o['kind']}/${o['metadata'].name}`;
+    const keys = [...a, ...b].map(key);
+    expect(new Set(keys).size).toBe(keys.length);
+    const podsB = podTemplates(b);
+    for (const o of a) {
+      const sel = o['spec']?.selector?.matchLabels ?? (o['kind'] === 'Service' ? o['spec'].selector : o['spec']?.podSelector?.matchLabels);
+      if (sel !== undefined) for (const p of podsB) expect(matches(sel, p.labels), key(o)).toBe(false);
+    }
+  });
+
+  it('the longest instance name keeps every name and label value within 63 characters', () => {
+    const long = 'v'.repeat(30);
+    for (const o of render({ backend: { replicas: 2 } }, long)) {
+      expect(o['metadata'].name.length).toBeLessThanOrEqual(63 - 2); // StatefulSet pods add -0
+      for (const v of Object.values(o['metadata'].labels as Record<string, string>)) expect(v.length).toBeLessThanOrEqual(63);
+    }
+  });
+});
