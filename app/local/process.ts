@@ -21,14 +21,19 @@ export function freePort(host: string = LOCALHOST): Promise<number> {
   });
 }
 
-/** True while a process with this pid exists (signal 0 only checks). */
+/** True while a process with this pid exists and is not a zombie (dead, waiting to be reaped). */
 export function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (err) {
     // EPERM: it exists but belongs to someone else.
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
+    if ((err as NodeJS.ErrnoException).code !== 'EPERM') return false;
+  }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return true; // no /proc: signal 0 is all we know
   }
 }
 
@@ -89,7 +94,8 @@ export function descendants(pid: number): number[] {
   return out;
 }
 
-function signal(pid: number, sig: NodeJS.Signals, tree: boolean): void {
+/** Signals pid (and its descendants when `tree`); returns the pids signalled. */
+function signal(pid: number, sig: NodeJS.Signals, tree: boolean): number[] {
   // Children are listed before the parent dies (they are re-parented after).
   const targets = tree ? [pid, ...descendants(pid)] : [pid];
   for (const p of targets) {
@@ -99,6 +105,12 @@ function signal(pid: number, sig: NodeJS.Signals, tree: boolean): void {
       if ((err as NodeJS.ErrnoException).code !== 'ESRCH') throw err;
     }
   }
+  return targets;
+}
+
+async function waitAllExit(pids: number[], timeoutMs: number): Promise<boolean> {
+  for (const p of pids) if (!(await waitForExit(p, timeoutMs))) return false;
+  return true;
 }
 
 export interface StopOptions {
@@ -117,16 +129,16 @@ export interface StopOptions {
 export async function stopPid(pid: number, opts: StopOptions = {}): Promise<void> {
   const group = opts.group ?? false;
   if (!isAlive(pid)) return;
-  signal(pid, opts.signal ?? 'SIGTERM', group);
-  if (await waitForExit(pid, opts.timeoutMs ?? 10_000)) return;
-  signal(pid, 'SIGKILL', group);
-  if (!(await waitForExit(pid, 5_000))) throw new Error(`pid ${pid} survived SIGKILL`);
+  const polite = signal(pid, opts.signal ?? 'SIGTERM', group);
+  if (await waitAllExit(polite, opts.timeoutMs ?? 10_000)) return;
+  const killed = signal(pid, 'SIGKILL', group);
+  if (!(await waitAllExit([...new Set([...polite, ...killed])], 5_000))) throw new Error(`pid ${pid} or a child survived SIGKILL`);
 }
 
 /** SIGKILL at once (a crash, for outage tests and the kill tool), then wait until it is gone. */
 export async function killPid(pid: number, opts: { group?: boolean } = {}): Promise<void> {
-  signal(pid, 'SIGKILL', opts.group ?? false);
-  if (!(await waitForExit(pid, 5_000))) throw new Error(`pid ${pid} survived SIGKILL`);
+  const killed = signal(pid, 'SIGKILL', opts.group ?? false);
+  if (!(await waitAllExit(killed, 5_000))) throw new Error(`pid ${pid} or a child survived SIGKILL`);
 }
 
 /** Last `lines` lines of a log file, for error messages ("" when unreadable). */
