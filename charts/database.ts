@@ -11,7 +11,7 @@ import type { StackContext } from './names.ts';
 import { configHashAnnotations } from './workload.ts';
 import {
   containerSecurityContext,
-  dropAddressLabel,
+  finishPodTemplate,
   emptyDir,
   podSecurityContext,
   probes,
@@ -140,11 +140,11 @@ export class Database extends Construct {
     });
     this.statefulSet.select(kplus.LabelSelector.of({ labels: selectorLabels(ctx.identity, 'database') }));
 
-    // cdk8s-plus also selects its address label, which dropAddressLabel removes from the pods.
+    // cdk8s-plus also selects its address label, which finishPodTemplate removes from the pods.
     ApiObject.of(this.service).addJsonPatch(JsonPatch.remove('/spec/selector/cdk8s.io~1metadata.addr'));
     const pod = { workload: this.statefulSet, path: '/spec/template' };
     setResources(pod, spec.resources, 0);
-    dropAddressLabel(pod);
+    finishPodTemplate(pod);
     // cdk8s-plus-28 has no volume claim templates nor PVC retention: written here.
     const obj = ApiObject.of(this.statefulSet);
     obj.addJsonPatch(JsonPatch.add('/spec/template/spec/containers/0/volumeMounts/-', { name: 'data', mountPath: DATA_MOUNT }));

@@ -13,7 +13,7 @@ import { Construct } from 'constructs';
 import { databaseEnv } from './backend.ts';
 import { objectLabels, podLabels } from './labels.ts';
 import type { StackContext } from './names.ts';
-import { containerSecurityContext, dropAddressLabel, emptyDir, podSecurityContext, secretFiles, setResources, uidOf } from './pod.ts';
+import { containerSecurityContext, finishPodTemplate, emptyDir, podSecurityContext, secretFiles, setResources, uidOf } from './pod.ts';
 import { RESTART, SECRET_KEYS, SECRETS_DIR } from './rules.ts';
 import { addWaits } from './workload.ts';
 
@@ -67,6 +67,6 @@ export class Migration extends Construct {
     const waits = addWaits(this.job, ctx, 'migration', ctx.spec.backend.image, uid);
     const pod = { workload: this.job, path: '/spec/template' };
     setResources(pod, ctx.spec.backend.resources, waits);
-    dropAddressLabel(pod);
+    finishPodTemplate(pod);
   }
 }

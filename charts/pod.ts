@@ -147,13 +147,17 @@ export function setResources(pod: PodTemplateRef, main: ResourcesSpec | Resource
 }
 
 /**
- * Remove the `cdk8s.io/metadata.addr` label cdk8s-plus puts on every pod
- * template: our selectors are the app.kubernetes.io labels, and a label
- * derived from the construct path would differ between `cdk8s synth` and
- * the operator's rendering.
+ * The last touches on a pod template that cdk8s-plus has no prop for:
+ * - drop the `cdk8s.io/metadata.addr` label it puts on every pod template:
+ *   our selectors are the app.kubernetes.io labels, and a label derived from
+ *   the construct path would differ between `cdk8s synth` and the operator;
+ * - `enableServiceLinks: false`: no `<SERVICE>_PORT`-style variables from
+ *   every Service of the namespace (the apps read only the contract's env).
  */
-export function dropAddressLabel(pod: PodTemplateRef): void {
-  ApiObject.of(pod.workload).addJsonPatch(JsonPatch.remove(`${pod.path}/metadata/labels/cdk8s.io~1metadata.addr`));
+export function finishPodTemplate(pod: PodTemplateRef): void {
+  const obj = ApiObject.of(pod.workload);
+  obj.addJsonPatch(JsonPatch.remove(`${pod.path}/metadata/labels/cdk8s.io~1metadata.addr`));
+  obj.addJsonPatch(JsonPatch.add(`${pod.path}/spec/enableServiceLinks`, false));
 }
 
 /** Volumes shared by the component files. */

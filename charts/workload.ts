@@ -8,7 +8,7 @@ import * as kplus from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
 import { objectLabels, podLabels, selectorLabels } from './labels.ts';
 import type { StackContext } from './names.ts';
-import { containerSecurityContext, dropAddressLabel, podSecurityContext, setResources, uidOf, waitContainer } from './pod.ts';
+import { containerSecurityContext, finishPodTemplate, podSecurityContext, setResources, uidOf, waitContainer } from './pod.ts';
 import { PORTS, START_ORDER, type Component, type Workload } from './rules.ts';
 import type { ResourcesSpec } from './spec.ts';
 
@@ -55,7 +55,7 @@ export function hardenedDeployment(scope: Construct, ctx: StackContext, o: Harde
   const waits = addWaits(deployment, ctx, o.component, o.waitImage ?? o.container.image, uid);
   const pod = { workload: deployment, path: '/spec/template' };
   setResources(pod, o.resources, waits);
-  dropAddressLabel(pod);
+  finishPodTemplate(pod);
   return deployment;
 }
 

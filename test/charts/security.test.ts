@@ -31,6 +31,7 @@ describe('Pod Security restricted, every pod', () => {
     expect(pod.spec['securityContext']).toMatchObject({ runAsNonRoot: true, runAsUser: uid, runAsGroup: uid, fsGroup: uid });
     expect(uid).toBeGreaterThan(0);
     expect(pod.spec['automountServiceAccountToken']).toBe(false);
+    expect(pod.spec['enableServiceLinks']).toBe(false);
     expect(pod.spec['hostNetwork'] ?? false).toBe(false);
     expect(pod.spec['hostPID'] ?? false).toBe(false);
     expect(pod.spec['hostIPC'] ?? false).toBe(false);
