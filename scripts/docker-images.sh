@@ -70,6 +70,7 @@ npm_offline() {
 
 app_image() {  # NAME DOCKERFILE ENTRY
   if [ ! -f "$3" ]; then say "$1 skipped: $3 is not written yet"; return 0; fi
+  docker image inspect "securevote/node:$NODE_VERSION" >/dev/null 2>&1 || node_image
   npm_offline
   build "$1" "securevote/$1:$VERSION" . "$2"
 }
