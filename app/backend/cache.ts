@@ -8,8 +8,10 @@
 // while that is still the current one. A read computed before a vote can thus
 // never be served after it, even if it is written back late. If the INCR
 // itself fails (Redis away), the entry's TTL bounds the staleness and the
-// next successful call retries the INCR.
-import { createHash } from 'node:crypto';
+// next successful call retries the INCR. The counter starts from a random
+// base whenever Redis has none (first use, or a restart emptied it), so a
+// late write from before a restart can never match a later generation.
+import { createHash, randomInt } from 'node:crypto';
 import { Redis } from 'ioredis';
 import type { CacheConfig, VoteOption } from './config.ts';
 import type { Logger } from './log.ts';
@@ -78,10 +80,22 @@ export function createResultsCache(
   redis.on('error', (err: Error & { code?: string }) => setUp(false, err.code ?? err.message));
   redis.on('close', () => setUp(false, 'connection closed'));
 
+  // A random base far from any earlier sequence (INCR goes up to 2^63).
+  const randomBase = (): string => String(randomInt(1, 2 ** 47) * 1024);
+  const BUMP = "if redis.call('EXISTS', KEYS[1]) == 0 then redis.call('SET', KEYS[1], ARGV[1]) end return redis.call('INCR', KEYS[1])";
+
   async function flushInvalidate(): Promise<void> {
     if (!pendingInvalidate) return;
-    await redis.incr(genKey);
+    await redis.eval(BUMP, 1, genKey, randomBase());
     pendingInvalidate = false;
+  }
+
+  /** The current generation, creating a random one when Redis has none. */
+  async function initGeneration(): Promise<string> {
+    await redis.set(genKey, randomBase(), 'NX');
+    const gen = await redis.get(genKey);
+    if (gen === null) throw new Error('cache generation vanished');
+    return gen;
   }
 
   // Coalesced INCRs: a vote needs one INCR that STARTS after its commit.
@@ -112,7 +126,7 @@ export function createResultsCache(
       try {
         await flushInvalidate();
         const [gen, raw] = await redis.mget(genKey, dataKey);
-        const current = gen ?? '0';
+        const current = gen ?? (await initGeneration());
         // Entry format: "<gen>\n<results JSON>".
         const nl = raw ? raw.indexOf('\n') : -1;
         if (raw && nl > 0 && raw.slice(0, nl) === current) return { gen: current, hit: raw.slice(nl + 1) };

@@ -1,6 +1,7 @@
 // Outages for real: Redis and then PostgreSQL are SIGKILLed under a running
 // backend and restarted on the same port; the backend must keep its promises
 // and recover by itself. Last, SIGTERM drains an in-flight request.
+import { Redis } from 'ioredis';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isAlive } from '../../app/local/process.ts';
@@ -41,6 +42,18 @@ async function castAcked(option: string): Promise<void> {
 }
 
 const total = async (): Promise<number> => ((await get(backend.url, '/api/results')).body as { total: number }).total;
+/** The results cache's generation counter, read straight from Redis. */
+async function generation(): Promise<string | null> {
+  const r = new Redis({ port: deps.redis.port, host: deps.redis.host, password: deps.redis.password, lazyConnect: true, retryStrategy: () => null });
+  try {
+    await r.connect();
+    return await r.get('securevote:results:gen');
+  } finally {
+    r.disconnect();
+  }
+}
+let genBeforeOutage: string | null = null;
+
 const cacheReads = async (): Promise<number> =>
   metric((await get(backend.url, '/metrics')).text, 'securevote_results_reads_total', 'source="cache"');
 
@@ -48,6 +61,7 @@ describe('Redis outage', () => {
   it('Redis killed: votes still 201, results exact from PostgreSQL, /health 200 degraded with the cache down', async () => {
     await castAcked('red');
     await total(); // warm the cache
+    genBeforeOutage = await generation();
     await deps.redis.kill();
     for (let i = 0; i < 5; i++) await castAcked('green');
     const results = await get(backend.url, '/api/results');
@@ -69,6 +83,12 @@ describe('Redis outage', () => {
     expect(await cacheReads()).toBe(before + 1);
     await castAcked('blue');
     expect(await total()).toBe(acknowledged.length); // invalidated by the vote
+    // The emptied Redis got a fresh random generation, not a restart from 1
+    // that could meet an entry written late under an old number.
+    const gen = await generation();
+    expect(Number(gen)).toBeGreaterThan(1024);
+    expect(Number(genBeforeOutage)).toBeGreaterThan(1024);
+    expect(gen).not.toBe(genBeforeOutage);
   });
 });
 
