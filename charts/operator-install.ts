@@ -30,7 +30,7 @@ export const CLUSTER_RULES: readonly ExplainedRule[] = [
   {
     apiGroups: [SECUREVOTE_API.group],
     resources: [SECUREVOTE_API.plural],
-    verbs: ['get', 'list', 'watch'],
+    verbs: ['list', 'watch'],
     why: 'informer on the resources; the reconcile reads them from its cache',
   },
   {

@@ -70,15 +70,18 @@ export function parseQuantity(s: string): number | undefined {
 
 function isEmpty(v: unknown): boolean {
   if (v === null || v === undefined) return true;
+  // Go's omitempty: the server drops zero values (minReadySeconds: 0, hostNetwork: false).
+  if (v === 0 || v === false || v === '') return true;
   if (Array.isArray(v)) return v.length === 0;
   if (typeof v === 'object') return Object.keys(v as object).length === 0;
   return false;
 }
 
 /**
- * True when `live` holds every value of `want`. Empty objects and lists in
- * `want` match a missing field (the server drops them); quantities compare
- * by value, since the server rewrites "0.5" as "500m".
+ * True when `live` holds every value of `want`. Empty objects and lists and
+ * zero values (0, false, "") in `want` match a missing field (the server
+ * omits them); quantities compare by value, since the server rewrites "0.5"
+ * as "500m".
  */
 export function covers(live: unknown, want: unknown): boolean {
   if (want === null || want === undefined) return true;
@@ -94,6 +97,7 @@ export function covers(live: unknown, want: unknown): boolean {
     return Object.entries(want as Record<string, unknown>).every(([k, w]) => covers(l[k], w));
   }
   if (want === live) return true;
+  if (live === undefined && isEmpty(want)) return true;
   if (typeof want === 'string' && typeof live === 'string') {
     const a = parseQuantity(want);
     const b = parseQuantity(live);

@@ -1,11 +1,15 @@
-// The API client behind Context.kube, on @kubernetes/client-node 2.x.
-// Children are written with client-node's own `patch()` given the apply
-// patch type (it sends `Content-Type: application/apply-patch+yaml` with a
-// JSON body, which is valid YAML) and `fieldManager` + `force`. The other
-// calls go through the same configuration (TLS, auth, URL building with
-// discovery) but send and receive plain JSON, so objects are compared exactly
-// as the server wrote them (client-node's typed models would turn
-// timestamps into Dates and drop fields they don't know).
+// The API client behind Context.kube, on @kubernetes/client-node 2.x: its
+// configuration (TLS, auth), URL building (discovery) and transport, with
+// plain JSON bodies both ways.
+//
+// Why not client-node's `KubernetesObjectApi.patch()` for server-side apply:
+// it does send `Content-Type: application/apply-patch+yaml` with fieldManager
+// and force, but it first runs built-in kinds through its typed models, which
+// read TypeScript property names: a NetworkPolicy rule's `from` is `_from`
+// there, so a plain-JSON `from` is silently DROPPED and the applied policy
+// allows ingress from everywhere (seen on a real API server; the reconcile
+// test checks `from` survives). The same models turn timestamps into Dates.
+// So apply is the same PATCH request, built here with the JSON untouched.
 import {
   ApiException,
   HttpMethod,
@@ -92,16 +96,14 @@ export class KubeClient implements KubeApi {
 
   async apply(obj: KObject): Promise<KObject> {
     this.onRequest('apply');
-    // structuredClone: client-node fills in defaults (namespace) on the object it is given.
-    const out = await this.raw.patch(
-      structuredClone(obj) as KubernetesObject,
-      undefined,
-      undefined,
-      this.fieldManager,
-      true,
-      PatchStrategy.ServerSideApply,
-    );
-    return out as unknown as KObject;
+    const path = await this.raw.pathOf({ apiVersion: obj.apiVersion, kind: obj.kind, namespace: obj.metadata.namespace, name: obj.metadata.name }, 'patch');
+    return (await this.raw.send(HttpMethod.PATCH, path, {
+      body: obj,
+      contentType: PatchStrategy.ServerSideApply,
+      // force: the operator owns every field it applies; a hand edit of one
+      // of them is drift to undo, not a conflict to report.
+      query: { fieldManager: this.fieldManager, force: 'true' },
+    })) as KObject;
   }
 
   async create(obj: KObject): Promise<KObject> {

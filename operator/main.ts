@@ -169,18 +169,27 @@ async function main(): Promise<void> {
   let worker: Worker | undefined;
   let leading = false;
   let campaigning = false;
+  let retry: NodeJS.Timeout | undefined;
   const startWork = async (): Promise<void> => {
     leading = true;
     metrics.leader.set(1);
     const w = new Worker(kc, raw, ctx);
     worker = w;
-    await w.start().catch((err: unknown) => {
-      log.error({ err: (err as Error).message }, 'could not start the informers');
-      throw err;
-    });
+    try {
+      await w.start();
+    } catch (err) {
+      // E.g. the CRD isn't installed yet: keep the process, try again.
+      log.error({ err: (err as Error).message }, 'could not start the informers; retrying in 5 s');
+      await w.stop();
+      if (worker === w) worker = undefined;
+      retry = setTimeout(() => {
+        if (leading && !worker) void startWork();
+      }, 5_000);
+    }
   };
   const stopWork = async (): Promise<void> => {
     leading = false;
+    if (retry) clearTimeout(retry);
     metrics.leader.set(0);
     const w = worker;
     worker = undefined;
@@ -203,7 +212,7 @@ async function main(): Promise<void> {
       name: leaseName,
       identity,
       log,
-      onStartedLeading: () => startWork().catch(() => stopWork()),
+      onStartedLeading: startWork,
       onStoppedLeading: stopWork,
     });
     elector.start();

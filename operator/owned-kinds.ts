@@ -10,7 +10,6 @@ export const OWNED_KINDS = [
   { apiVersion: 'v1', kind: 'ConfigMap', plural: 'configmaps', group: '' },
   { apiVersion: 'v1', kind: 'Secret', plural: 'secrets', group: '' },
   { apiVersion: 'v1', kind: 'Service', plural: 'services', group: '' },
-  { apiVersion: 'v1', kind: 'ServiceAccount', plural: 'serviceaccounts', group: '' },
   { apiVersion: 'apps/v1', kind: 'Deployment', plural: 'deployments', group: 'apps' },
   { apiVersion: 'apps/v1', kind: 'StatefulSet', plural: 'statefulsets', group: 'apps' },
   { apiVersion: 'batch/v1', kind: 'Job', plural: 'jobs', group: 'batch' },

@@ -63,6 +63,11 @@ describe('covers', () => {
     l4.spec.template.spec.containers[0].resources.limits.memory = '256Mi';
     expect(covers(l4, d)).toBe(false);
   });
+  it("zero values match the server's omission of them, not another value", () => {
+    expect(covers({ spec: {} }, { spec: { minReadySeconds: 0, hostNetwork: false, x: '' } })).toBe(true);
+    expect(covers({ spec: { minReadySeconds: 5 } }, { spec: { minReadySeconds: 0 } })).toBe(false);
+    expect(covers({ spec: { hostNetwork: true } }, { spec: { hostNetwork: false } })).toBe(false);
+  });
   it('does not confuse strings that are not quantities', () => {
     expect(covers('b:1', 'b:2')).toBe(false);
     expect(covers(5000, '5000')).toBe(false);

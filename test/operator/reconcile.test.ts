@@ -1,0 +1,239 @@
+// The reconcile on a real control plane (kube-apiserver, controller manager
+// with garbage collection, scheduler, kwok nodes whose pods are simulated):
+// create, Ready, steady state without writes, update, drift, refusal,
+// invalid resources, deletion. The operator runs as a child process behind a
+// counting proxy, so every request it sends is seen.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type ControlPlane, startControlPlane } from '../fixtures/controlplane.ts';
+import type { KObject } from '../../operator/context.ts';
+import { INSTANCE_LABEL, OWNED_KINDS } from '../../operator/desired.ts';
+import { Api, condition, createNamespace, createVolumes, installCrd, SV_API, sampleYaml, svYaml, waitReady } from './cluster.ts';
+import { type CountingProxy, type OperatorProcess, startCountingProxy, startOperator, waitFor } from './helpers.ts';
+
+let cp: ControlPlane;
+let dir: string;
+let proxy: CountingProxy;
+let op: OperatorProcess;
+let api: Api;
+const NS = 'reconcile';
+
+const children = async (name: string): Promise<KObject[]> => {
+  const out: KObject[] = [];
+  for (const k of OWNED_KINDS) out.push(...(await api.list(k.apiVersion, k.kind, NS, `${INSTANCE_LABEL}=${name}`)));
+  return out;
+};
+
+const reconciles = async (): Promise<number> => {
+  const text = await op.metrics();
+  let n = 0;
+  for (const m of text.matchAll(/^securevote_operator_reconciles_total\{[^}]*\} (\d+)/gm)) n += Number(m[1]);
+  return n;
+};
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'sv-op-reconcile-'));
+  cp = await startControlPlane({ controllers: true, scheduler: true, kwokNodes: 2 });
+  await installCrd(cp);
+  await createVolumes(cp, 8);
+  await createNamespace(cp, NS);
+  api = new Api(cp);
+  proxy = await startCountingProxy(cp.kubeConfig, dir);
+  // A short resync: many reconciles in the steady-state window.
+  op = await startOperator({ kubeconfigPath: proxy.kubeconfigPath, dir, name: 'op-reconcile', env: { LEADER_ELECT: 'false', RESYNC_SECONDS: '1' } });
+});
+
+afterAll(async () => {
+  await op?.stop();
+  await proxy?.close();
+  await cp?.stop();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+describe('create', () => {
+  it('creates every child with owner references, the credentials once, and becomes Ready on kwok nodes', async () => {
+    await cp.kubectl(['apply', '-n', NS, '-f', '-'], { input: sampleYaml() });
+    const sv = await waitReady(api, NS, 'securevote');
+    const uid = sv.metadata.uid;
+    const kids = await children('securevote');
+    const kinds = new Set(kids.map((k) => k.kind));
+    for (const k of ['ConfigMap', 'Service', 'Deployment', 'StatefulSet', 'Job', 'NetworkPolicy', 'Secret']) expect(kinds, k).toContain(k);
+    for (const k of kids) {
+      if (k.kind === 'Secret') continue; // kept on delete with the volume: no owner (see below)
+      expect(k.metadata.ownerReferences, `${k.kind}/${k.metadata.name}`).toEqual([
+        { apiVersion: SV_API, kind: 'SecureVote', name: 'securevote', uid, controller: true, blockOwnerDeletion: true },
+      ]);
+    }
+    // Every NetworkPolicy rule kept its peers (`from`): nothing open to all.
+    for (const np of kids.filter((k) => k.kind === 'NetworkPolicy')) {
+      for (const rule of ((np.spec as { ingress?: Array<{ from?: unknown[] }> }).ingress ?? [])) {
+        if (np.metadata.name !== 'securevote-allow-proxy') expect(rule.from, np.metadata.name).toBeDefined();
+      }
+    }
+    const secret = kids.find((k) => k.kind === 'Secret');
+    expect(secret?.metadata.name).toBe('securevote-credentials');
+    expect(Object.keys((secret?.data as Record<string, string>) ?? {}).sort()).toEqual(['cookie-secret', 'database-password', 'random', 'redis-password']);
+    expect(sv.status).toMatchObject({ phase: 'Ready', observedGeneration: 1, url: `http://securevote-proxy.${NS}.svc:8080` });
+    expect((sv.status as { components: object }).components).toMatchObject({ backend: { ready: 1, desired: 1 }, database: { ready: 1, desired: 1 } });
+    expect(condition(sv, 'Progressing')?.status).toBe('False');
+    expect(condition(sv, 'Degraded')?.status).toBe('False');
+    // An Event for the transition to Ready.
+    const events = await api.list('v1', 'Event', NS);
+    expect(events.map((e) => e.reason)).toContain('AllComponentsReady');
+    // No secret value in any log line.
+    const data = secret?.data as Record<string, string>;
+    for (const v of Object.values(data)) {
+      expect(op.logs()).not.toContain(v);
+      expect(op.logs()).not.toContain(Buffer.from(v, 'base64').toString());
+    }
+  });
+
+  it('writes children with server-side apply: the apply patch type, its field manager, force', () => {
+    const patches = proxy.requests.filter((r) => r.method === 'PATCH' && !r.path.endsWith('/status'));
+    expect(patches.length).toBeGreaterThan(0);
+    for (const p of patches) {
+      expect(p.contentType).toBe('application/apply-patch+yaml');
+      expect(p.query.get('fieldManager')).toBe('securevote-operator');
+      expect(p.query.get('force')).toBe('true');
+    }
+    const status = proxy.requests.filter((r) => r.method === 'PATCH' && r.path.endsWith('/status'));
+    expect(status.length).toBeGreaterThan(0);
+    for (const s of status) expect(s.contentType).toBe('application/apply-patch+yaml');
+    // The credentials: one POST, never a PATCH or PUT.
+    const secretWrites = proxy.requests.filter((r) => r.path.includes('/secrets') && r.method !== 'GET');
+    expect(secretWrites.map((r) => r.method)).toEqual(['POST']);
+  });
+});
+
+describe('steady state', () => {
+  it('reconciles again and again without sending a single write', async () => {
+    await waitReady(api, NS, 'securevote');
+    // Let the last status write and the children's own updates settle.
+    await new Promise((r) => setTimeout(r, 3000));
+    const from = proxy.requests.length;
+    const before = await reconciles();
+    await new Promise((r) => setTimeout(r, 6000));
+    const after = await reconciles();
+    expect(after - before).toBeGreaterThanOrEqual(3); // the resync really ran
+    expect(proxy.writes(from)).toEqual([]);
+  });
+});
+
+describe('update', () => {
+  it('replicas, resources and options change the children and bump observedGeneration', async () => {
+    const spec = {
+      backend: { replicas: 2, resources: { limits: { memory: '768Mi' } } },
+      options: [
+        { id: 'tea', label: 'Tea' },
+        { id: 'coffee', label: 'Coffee' },
+      ],
+    };
+    await cp.kubectl(['apply', '-n', NS, '-f', '-'], { input: svYaml('securevote', spec) });
+    const sv = await waitReady(api, NS, 'securevote', 2);
+    expect(sv.status).toMatchObject({ observedGeneration: 2 });
+    expect((sv.status as { components: object }).components).toMatchObject({ backend: { ready: 2, desired: 2 } });
+    const dep = (await api.get('apps/v1', 'Deployment', NS, 'securevote-backend')) as KObject & { spec: any }; // any: nested manifest JSON
+    expect(dep.spec.replicas).toBe(2);
+    expect(dep.spec.template.spec.containers[0].resources.limits.memory).toBe('768Mi');
+    expect(JSON.stringify(dep.spec.template.spec.containers[0].env)).toContain('coffee');
+    // Two backend replicas: the chart adds a PodDisruptionBudget.
+    expect(await api.get('policy/v1', 'PodDisruptionBudget', NS, 'securevote-backend')).toBeDefined();
+  });
+
+  it('a dropped child is pruned: back to one backend replica removes its PodDisruptionBudget', async () => {
+    await cp.kubectl(['apply', '-n', NS, '-f', '-'], { input: svYaml('securevote', {}) });
+    await waitReady(api, NS, 'securevote', 3);
+    await waitFor('the backend PDB pruned', async () => (await api.get('policy/v1', 'PodDisruptionBudget', NS, 'securevote-backend')) === undefined);
+  });
+});
+
+describe('drift', () => {
+  it('a child edited by hand is put back', async () => {
+    await cp.kubectl(['-n', NS, 'scale', 'deployment/securevote-frontend', '--replicas=4']);
+    await waitFor('frontend replicas back to 1', async () => {
+      const d = (await api.get('apps/v1', 'Deployment', NS, 'securevote-frontend')) as KObject & { spec: { replicas: number } };
+      return d.spec.replicas === 1;
+    });
+    await cp.kubectl(['-n', NS, 'patch', 'configmap/securevote-proxy-config', '--type=merge', '-p', '{"data":{"nginx.conf":"# hacked"}}']);
+    await waitFor('proxy config restored', async () => {
+      const c = await api.get('v1', 'ConfigMap', NS, 'securevote-proxy-config');
+      return !JSON.stringify(c?.data).includes('# hacked');
+    });
+  });
+
+  it('a child deleted by hand comes back', async () => {
+    const before = await api.get('v1', 'Service', NS, 'securevote-backend');
+    await cp.kubectl(['-n', NS, 'delete', 'service/securevote-backend', 'networkpolicy/securevote-allow-backend']);
+    await waitFor('service and policy back', async () => {
+      const s = await api.get('v1', 'Service', NS, 'securevote-backend');
+      const p = await api.get('networking.k8s.io/v1', 'NetworkPolicy', NS, 'securevote-allow-backend');
+      return s && p && s.metadata.uid !== before?.metadata.uid;
+    });
+  });
+});
+
+describe('refusals', () => {
+  it('invalid resources are refused by the API server, with messages that name the field', async () => {
+    const bad: Array<[object, RegExp]> = [
+      [{ backend: { replicas: 11 } }, /spec\.backend\.replicas/],
+      [{ logLevel: 'loud' }, /spec\.logLevel/],
+      [{ proxy: { serviceType: 'Ingress' } }, /spec\.proxy\.serviceType/],
+      [{ options: [] }, /spec\.options/],
+    ];
+    for (const [spec, field] of bad) {
+      const r = await cp.kubectl(['apply', '-n', NS, '-f', '-'], { input: svYaml('bad', spec), check: false });
+      expect(r.code, JSON.stringify(spec)).not.toBe(0);
+      expect(r.stderr).toMatch(field);
+    }
+    expect(await api.sv(NS, 'bad')).toBeUndefined();
+  });
+
+  it('an apply the API server refuses shows up as Degraded with its message, and clears when fixed', async () => {
+    // The CRD allows any image string; the API server refuses one with
+    // surrounding whitespace in a Deployment.
+    await cp.kubectl(['apply', '-n', NS, '-f', '-'], { input: svYaml('refused', { frontend: { image: ' securevote/frontend:0.1.0 ' } }) });
+    const sv = await waitFor('Degraded', async () => {
+      const s = await api.sv(NS, 'refused');
+      return condition(s, 'Degraded')?.status === 'True' ? s : undefined;
+    });
+    const degraded = condition(sv, 'Degraded');
+    expect(degraded?.reason).toBe('ApplyRejected');
+    expect(degraded?.message).toMatch(/Deployment\/refused-frontend/);
+    expect(degraded?.message).toMatch(/image/);
+    expect((sv.status as { phase: string }).phase).toBe('Degraded');
+    const events = await api.list('v1', 'Event', NS);
+    expect(events.filter((e) => (e.involvedObject as { name: string }).name === 'refused').map((e) => e.type)).toContain('Warning');
+    // The operator is still alive and serving the others.
+    expect((await op.get('/healthz')).status).toBe(200);
+
+    await cp.kubectl(['apply', '-n', NS, '-f', '-'], { input: svYaml('refused', {}) });
+    await waitFor('Degraded cleared', async () => condition(await api.sv(NS, 'refused'), 'Degraded')?.status === 'False');
+  });
+});
+
+describe('delete', () => {
+  it('children go with the resource (garbage collection); the credentials and the volume stay when retainOnDelete', async () => {
+    await waitReady(api, NS, 'refused');
+    const uid = (await api.sv(NS, 'refused'))?.metadata.uid;
+    await cp.kubectl(['-n', NS, 'delete', 'securevote/refused', '--wait=true']);
+    await waitFor('owned children collected', async () => {
+      const left = (await children('refused')).filter((k) => k.metadata.ownerReferences?.some((r) => r.uid === uid));
+      return left.length === 0;
+    });
+    expect(await api.get('v1', 'Secret', NS, 'refused-credentials')).toBeDefined();
+    expect(await api.get('v1', 'PersistentVolumeClaim', NS, 'data-refused-database-0')).toBeDefined();
+  });
+
+  it('with retainOnDelete: false the volume and the credentials go too', async () => {
+    await cp.kubectl(['apply', '-n', NS, '-f', '-'], { input: svYaml('ephemeral', { database: { storage: { retainOnDelete: false } } }) });
+    await waitReady(api, NS, 'ephemeral');
+    expect(await api.get('v1', 'PersistentVolumeClaim', NS, 'data-ephemeral-database-0')).toBeDefined();
+    await cp.kubectl(['-n', NS, 'delete', 'securevote/ephemeral', '--wait=true']);
+    await waitFor('volume claim and credentials collected', async () =>
+      (await api.get('v1', 'PersistentVolumeClaim', NS, 'data-ephemeral-database-0')) === undefined &&
+      (await api.get('v1', 'Secret', NS, 'ephemeral-credentials')) === undefined,
+    );
+  });
+});
