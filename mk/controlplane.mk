@@ -8,6 +8,7 @@ CLUSTER_NODES ?= 2
 .PHONY: controlplane
 controlplane: ## Build (or reuse from the cache) etcd, kube-apiserver, controller manager, scheduler, kubectl, kwok, kube-linter
 	@mkdir -p $(WORK)
+	scripts/system-deps.sh controlplane
 	nice -n 10 scripts/controlplane-build.sh 2>&1 | tee $(WORK)/controlplane-build.log
 
 .PHONY: cluster-up

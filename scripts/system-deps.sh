@@ -14,12 +14,16 @@ declare -A probe=(
   [docker.io]=/usr/sbin/dockerd
   [debootstrap]=/usr/sbin/debootstrap
   [iproute2]=/usr/sbin/ip
+  [curl]=/usr/bin/curl
+  [unzip]=/usr/bin/unzip
+  [openssl]=/usr/bin/openssl
 )
 declare -A groups=(
   [app]="postgresql redis-server nginx-light"
   [browser]="chromium"
   [bench]="postgresql wrk"
   [docker]="docker.io debootstrap iproute2"
+  [controlplane]="curl unzip openssl"
 )
 
 missing=()
