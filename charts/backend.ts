@@ -10,7 +10,7 @@ import { emptyDir, probes, secretFiles, secretPath } from './pod.ts';
 import { mebibytes } from './quantity.ts';
 import { BACKEND_PG_POOL_MAX, DATABASE, MEMORY_FIT, PORTS, SECRET_KEYS, SECRETS_DIR, type Component } from './rules.ts';
 import type { SecureVoteSpec } from './spec.ts';
-import { componentServices, disruptionBudget, hardenedDeployment } from './workload.ts';
+import { componentServices, disruptionBudget, hardenedDeployment, PORT_NAMES } from './workload.ts';
 
 /** NODE_OPTIONS for a Node container: the old-space heap below the memory limit. */
 export function nodeOptions(spec: SecureVoteSpec, component: Extract<Component, 'backend' | 'frontend'>): string {
@@ -52,7 +52,7 @@ export class Backend extends Construct {
         name: 'backend',
         image: spec.image,
         command: ['node', 'app/backend/main.ts'],
-        ports: [{ name: 'http', number: port }],
+        ports: [{ name: PORT_NAMES.backend, number: port }],
         envVariables: {
           PORT: kplus.EnvValue.fromValue(String(port)),
           HOST: kplus.EnvValue.fromValue('0.0.0.0'),

@@ -12,7 +12,7 @@ import { emptyDir, probes, secretFiles, secretPath } from './pod.ts';
 import { mebibytes } from './quantity.ts';
 import { MEMORY_FIT, PORTS, SECRET_KEYS, SECRETS_DIR } from './rules.ts';
 import type { SecureVoteSpec } from './spec.ts';
-import { componentServices, hardenedDeployment } from './workload.ts';
+import { componentServices, hardenedDeployment, PORT_NAMES } from './workload.ts';
 
 const ACL_FILE = '/run/redis/users.acl';
 const CONFIG_DIR = '/etc/securevote';
@@ -91,7 +91,7 @@ export class Cache extends Construct {
         name: 'redis',
         image: spec.image,
         command: ['sh', '-c', START],
-        ports: [{ name: 'redis', number: PORTS.cache }],
+        ports: [{ name: PORT_NAMES.cache, number: PORTS.cache }],
         envVariables: { REDIS_PASSWORD_FILE: kplus.EnvValue.fromValue(secretPath(SECRET_KEYS.redisPassword)) },
         startup: p.startup,
         readiness: p.readiness,

@@ -8,7 +8,7 @@ import * as kplus from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
 import { objectLabels, podLabels, selectorLabels } from './labels.ts';
 import type { StackContext } from './names.ts';
-import { configHashAnnotations } from './workload.ts';
+import { configHashAnnotations, PORT_NAMES } from './workload.ts';
 import {
   containerSecurityContext,
   finishPodTemplate,
@@ -94,7 +94,7 @@ export class Database extends Construct {
     this.service = new kplus.Service(this, 'service', {
       metadata: { name: ctx.names.service('database'), labels },
       clusterIP: 'None',
-      ports: [{ name: 'tcp', port: PORTS.database, targetPort: PORTS.database }],
+      ports: [{ name: PORT_NAMES.database, port: PORTS.database, targetPort: PORTS.database }],
     });
     for (const [k, v] of Object.entries(selectorLabels(ctx.identity, 'database'))) this.service.selectLabel(k, v);
 
@@ -118,7 +118,7 @@ export class Database extends Construct {
           imagePullPolicy: kplus.ImagePullPolicy.IF_NOT_PRESENT,
           // The image's entrypoint (official postgres contract) runs initdb, then postgres with these args.
           args: ['postgres', '-c', `config_file=${CONFIG_FILE}`],
-          ports: [{ name: 'postgres', number: PORTS.database }],
+          ports: [{ name: PORT_NAMES.database, number: PORTS.database }],
           envVariables: {
             POSTGRES_USER: kplus.EnvValue.fromValue(DATABASE.user),
             POSTGRES_DB: kplus.EnvValue.fromValue(DATABASE.name),

@@ -5,7 +5,7 @@ import { nodeOptions } from './backend.ts';
 import type { StackContext } from './names.ts';
 import { emptyDir, probes } from './pod.ts';
 import { PORTS } from './rules.ts';
-import { componentServices, disruptionBudget, hardenedDeployment } from './workload.ts';
+import { componentServices, disruptionBudget, hardenedDeployment, PORT_NAMES } from './workload.ts';
 
 export interface FrontendProps {
   readonly context: StackContext;
@@ -29,7 +29,7 @@ export class Frontend extends Construct {
         name: 'frontend',
         image: spec.image,
         command: ['node', 'app/frontend/server.ts'],
-        ports: [{ name: 'http', number: port }],
+        ports: [{ name: PORT_NAMES.frontend, number: port }],
         envVariables: {
           PORT: kplus.EnvValue.fromValue(String(port)),
           HOST: kplus.EnvValue.fromValue('0.0.0.0'),

@@ -10,7 +10,7 @@ import { objectLabels } from './labels.ts';
 import type { StackContext } from './names.ts';
 import { emptyDir, probes } from './pod.ts';
 import { PORTS } from './rules.ts';
-import { componentServices, disruptionBudget, hardenedDeployment } from './workload.ts';
+import { componentServices, disruptionBudget, hardenedDeployment, PORT_NAMES } from './workload.ts';
 
 const CONFIG_DIR = '/etc/securevote';
 const TEMP_DIR = '/tmp/nginx';
@@ -53,7 +53,7 @@ export class Proxy extends Construct {
         name: 'nginx',
         image: spec.image,
         command: ['nginx', '-e', 'stderr', '-c', `${CONFIG_DIR}/nginx.conf`, '-g', 'daemon off;'],
-        ports: [{ name: 'http', number: port }],
+        ports: [{ name: PORT_NAMES.proxy, number: port }],
         startup: p.startup,
         readiness: p.readiness,
         liveness: p.liveness,

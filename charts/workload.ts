@@ -66,6 +66,15 @@ export function addWaits(pod: kplus.AbstractPod, ctx: StackContext, workload: Wo
   return deps.length;
 }
 
+/** Port names, the same on containers and Services (protocol hints for meshes and humans). */
+export const PORT_NAMES: Readonly<Record<Component, string>> = {
+  database: 'postgres',
+  cache: 'redis',
+  backend: 'http',
+  frontend: 'http',
+  proxy: 'http',
+};
+
 export interface ComponentServicesOptions {
   readonly component: Component;
   /** @default ClusterIP */
@@ -81,7 +90,7 @@ export function componentServices(scope: Construct, ctx: StackContext, o: Compon
   const service = new kplus.Service(scope, 'service', {
     metadata: { name: ctx.names.service(o.component), labels: objectLabels(ctx.identity, o.component) },
     type: o.type ?? kplus.ServiceType.CLUSTER_IP,
-    ports: [{ name: 'tcp', port, targetPort: port }],
+    ports: [{ name: PORT_NAMES[o.component], port, targetPort: port }],
   });
   for (const [k, v] of Object.entries(selector)) service.selectLabel(k, v);
   if (o.readyService ?? true) {
@@ -92,7 +101,7 @@ export function componentServices(scope: Construct, ctx: StackContext, o: Compon
         annotations: { 'securevote.dev/purpose': 'Headless: its DNS lists only ready pods; init containers resolve it to wait for readiness.' },
       },
       clusterIP: 'None',
-      ports: [{ name: 'tcp', port, targetPort: port }],
+      ports: [{ name: PORT_NAMES[o.component], port, targetPort: port }],
     });
     for (const [k, v] of Object.entries(selector)) ready.selectLabel(k, v);
   }

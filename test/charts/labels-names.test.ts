@@ -3,7 +3,7 @@
 // pods, PodDisruptionBudgets only where replicas > 1, and children named from
 // the instance so two SecureVotes share a namespace without a clash.
 import { describe, expect, it } from 'vitest';
-import { seedLogLabels } from '../../charts/rules.ts';
+import { PORTS, seedLogLabels, type Component } from '../../charts/rules.ts';
 import { IMAGE_TAG } from '../../charts/spec.ts';
 import { matches, NAME, NAMESPACE, ofKind, podTemplates, render, type K8s } from './helpers.ts';
 
@@ -88,6 +88,17 @@ describe('names', () => {
     for (const o of render({ backend: { replicas: 2 } }, long)) {
       expect(o['metadata'].name.length).toBeLessThanOrEqual(63 - 2); // StatefulSet pods add -0
       for (const v of Object.values(o['metadata'].labels as Record<string, string>)) expect(v.length).toBeLessThanOrEqual(63);
+    }
+  });
+});
+
+describe('ports', () => {
+  it("every Service port is its component's container port, same name", () => {
+    for (const s of ofKind(objects, 'Service')) {
+      const pod = podTemplates(objects).find((p) => matches(s['spec'].selector, p.labels))!;
+      const containerPorts = (pod.spec['containers'][0]['ports'] as K8s[]).map((p) => [p['name'], p['containerPort']]);
+      expect(s['spec'].ports.map((p: K8s) => [p['name'], p['targetPort']])).toEqual(containerPorts);
+      expect(s['spec'].ports[0].port).toBe(PORTS[pod.workload as Component]);
     }
   });
 });

@@ -149,3 +149,30 @@ describe('PostgreSQL 15 with the database ConfigMap as its whole config', () => 
     expect(stdout.trim()).toBe(join(dir, 'data', 'pg_hba.conf'));
   });
 });
+
+describe("the init containers' wait, as the pods run it", () => {
+  /** The backend's first init container's command (every wait container runs the same one). */
+  const wait = () => find(objects, 'Deployment', `${NAME}-backend`)['spec'].template.spec.initContainers[0].command as string[];
+
+  it('returns once the name resolves, logging one JSON line', async () => {
+    const cmd = wait();
+    const { stdout } = await run(cmd[0]!, cmd.slice(1), { env: { PATH: process.env['PATH'], WAIT_HOST: 'localhost' }, timeout: 10_000 });
+    expect(stdout.trim().split('\n').map((l) => JSON.parse(l))).toEqual([{ msg: 'ready', host: 'localhost' }]);
+  });
+
+  it('keeps waiting while the name does not resolve, saying so in JSON (never "connection refused")', async () => {
+    const cmd = wait();
+    const dir = mkdtempSync(join(tmpdir(), 'securevote-wait-'));
+    const log = join(dir, 'wait.log');
+    const proc = spawnServer({ cmd, env: { PATH: process.env['PATH'], WAIT_HOST: 'no-such-service.invalid' }, logFile: log });
+    try {
+      await waitReady(proc, 'the first wait line', log, async () => readFileSync(log, 'utf8').includes('\n'), 10_000);
+      expect(proc.exitedYet()).toBe(false);
+      const first = JSON.parse(readFileSync(log, 'utf8').split('\n')[0]!);
+      expect(first).toEqual({ msg: 'waiting for a ready endpoint', host: 'no-such-service.invalid' });
+    } finally {
+      await stopPid(proc.pid);
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

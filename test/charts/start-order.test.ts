@@ -64,3 +64,8 @@ describe('start order (exercise 6)', () => {
     expect(podOf(objects, 'database').spec['initContainers']).toBeUndefined();
   });
 });
+
+it('every wait container runs the same command (tested for real in processes.test.ts)', () => {
+  const commands = podTemplates(objects).flatMap((p) => ((p.spec['initContainers'] ?? []) as K8s[]).map((c) => JSON.stringify(c['command'])));
+  expect(new Set(commands).size).toBe(1);
+});
