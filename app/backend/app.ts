@@ -2,7 +2,6 @@
 // a context so tests and main assemble it the same way.
 import type { RequestListener } from 'node:http';
 import express, { type Express, type RequestHandler } from 'express';
-import cookieParser from 'cookie-parser';
 import type { AppContext } from './context.ts';
 import { errorHandler, notFound } from './errors.ts';
 import { healthRouter } from './health.ts';
@@ -39,7 +38,7 @@ export function createApp(ctx: AppContext): Express {
   app.get('/metrics', async (_req, res) => {
     res.type(ctx.metrics.registry.contentType).send(await ctx.metrics.registry.metrics());
   });
-  app.use('/api', cookieParser(), apiRouter(ctx));
+  app.use('/api', apiRouter(ctx));
   app.use(notFound);
   app.use(errorHandler(ctx.log));
   return app;

@@ -1,4 +1,5 @@
 // The vote API: /api/options, /api/vote, /api/results (results.ts).
+import cookieParser from 'cookie-parser';
 import express, { Router, type Request, type RequestHandler } from 'express';
 import type { AppContext } from './context.ts';
 import { HttpError, unavailable } from './errors.ts';
@@ -43,7 +44,7 @@ export function apiRouter(ctx: AppContext): Router {
     res.type('application/json').send(optionsBody);
   });
 
-  router.post('/vote', requireJson, express.json({ limit: VOTE_BODY_LIMIT, strict: true }), async (req, res) => {
+  router.post('/vote', requireJson, cookieParser(), express.json({ limit: VOTE_BODY_LIMIT, strict: true }), async (req, res) => {
     function reject(reason: string, e: HttpError): never {
       metrics.votesRejected.inc({ reason });
       throw e;
