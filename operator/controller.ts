@@ -47,7 +47,7 @@ export function observe(ctx: Context, sv: KObject, desired: readonly KObject[]):
     if (!c) continue;
     if (d.kind === 'Deployment' || d.kind === 'StatefulSet') {
       if (c !== 'migration') {
-        const w = workloadState(ctx.cache.get(refOf(d)));
+        const w = workloadState(ctx.cache.get(refOf(d)), d);
         if (w) components[c] = w;
       }
     } else if (d.kind === 'Job') {

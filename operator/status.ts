@@ -4,7 +4,7 @@
 // becomes an Event on the resource.
 import { COMPONENTS, PORTS, PUBLIC_ENTRY, type Component } from '../charts/rules.ts';
 import type { ComponentStatus, ConditionType, Phase, SecureVoteCondition, SecureVoteStatus } from '../charts/spec.ts';
-import { canonicalJson } from './diff.ts';
+import { HASH_ANNOTATION, canonicalJson } from './diff.ts';
 import type { ErrorClass, ReconcileError } from './errors.ts';
 import type { KObject } from './context.ts';
 
@@ -53,17 +53,23 @@ export interface Observation {
 
 const num = (v: unknown): number => (typeof v === 'number' && Number.isFinite(v) ? v : 0);
 
-/** Read a Deployment's or StatefulSet's status (unknown shapes count as not ready). */
-export function workloadState(obj: KObject | undefined): WorkloadState | undefined {
-  if (!obj) return undefined;
-  const spec = (obj.spec ?? {}) as { replicas?: unknown };
-  const st = (obj.status ?? {}) as Record<string, unknown>;
-  const desired = spec.replicas === undefined ? 1 : num(spec.replicas);
+/**
+ * A Deployment's or StatefulSet's state against what we want of it. The
+ * desired replica count comes from our desired object, not the live one: a
+ * cache that hasn't seen our latest write must not make an old "1/1" look
+ * like the new "2 wanted". Unknown shapes count as not ready.
+ */
+export function workloadState(live: KObject | undefined, desired?: KObject): WorkloadState | undefined {
+  if (!live) return undefined;
+  const spec = ((desired ?? live).spec ?? {}) as { replicas?: unknown };
+  const st = (live.status ?? {}) as Record<string, unknown>;
+  const want = spec.replicas === undefined ? 1 : num(spec.replicas);
   const ready = num(st.readyReplicas);
-  const seen = num(st.observedGeneration) >= num(obj.metadata.generation);
-  let rolledOut = seen && num(st.updatedReplicas) >= desired && ready >= desired && num(st.replicas) <= desired;
-  if (obj.kind === 'StatefulSet' && st.updateRevision !== undefined && st.currentRevision !== st.updateRevision) rolledOut = false;
-  return { ready, desired, rolledOut };
+  const ours = !desired || live.metadata.annotations?.[HASH_ANNOTATION] === desired.metadata.annotations?.[HASH_ANNOTATION];
+  const seen = num(st.observedGeneration) >= num(live.metadata.generation);
+  let rolledOut = ours && seen && num(st.updatedReplicas) >= want && ready >= want && num(st.replicas) <= want;
+  if (live.kind === 'StatefulSet' && st.updateRevision !== undefined && st.currentRevision !== st.updateRevision) rolledOut = false;
+  return { ready, desired: want, rolledOut };
 }
 
 export function jobState(obj: KObject | undefined): Observation['migration'] {

@@ -191,9 +191,34 @@ describe('refusals', () => {
   });
 
   it('an apply the API server refuses shows up as Degraded with its message, and clears when fixed', async () => {
-    // The CRD allows any image string; the API server refuses one with
-    // surrounding whitespace in a Deployment.
-    await cp.kubectl(['apply', '-n', NS, '-f', '-'], { input: svYaml('refused', { frontend: { image: ' securevote/frontend:0.1.0 ' } }) });
+    // A real refusal by the API server: a ValidatingAdmissionPolicy (what a
+    // cluster admin would write) that caps Deployments at 3 replicas here.
+    const policy = {
+      apiVersion: 'admissionregistration.k8s.io/v1',
+      kind: 'ValidatingAdmissionPolicy',
+      metadata: { name: 'max-three-replicas' },
+      spec: {
+        failurePolicy: 'Fail',
+        matchConstraints: { resourceRules: [{ apiGroups: ['apps'], apiVersions: ['v1'], operations: ['CREATE', 'UPDATE'], resources: ['deployments'] }] },
+        validations: [{ expression: 'object.spec.replicas <= 3', message: 'at most 3 replicas per Deployment in this namespace' }],
+      },
+    };
+    const binding = {
+      apiVersion: 'admissionregistration.k8s.io/v1',
+      kind: 'ValidatingAdmissionPolicyBinding',
+      metadata: { name: 'max-three-replicas' },
+      spec: {
+        policyName: 'max-three-replicas',
+        validationActions: ['Deny'],
+        matchResources: { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': NS } } },
+      },
+    };
+    await cp.kubectl(['apply', '-f', '-'], { input: JSON.stringify({ apiVersion: 'v1', kind: 'List', items: [policy, binding] }) });
+    // The policy takes a moment to be loaded: wait until the server enforces it.
+    const probe = { apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'probe', namespace: NS }, spec: { replicas: 5, selector: { matchLabels: { a: 'b' } }, template: { metadata: { labels: { a: 'b' } }, spec: { containers: [{ name: 'c', image: 'i' }] } } } };
+    await waitFor('policy enforced', async () => (await cp.kubectl(['apply', '--dry-run=server', '-f', '-'], { input: JSON.stringify(probe), check: false })).code !== 0);
+
+    await cp.kubectl(['apply', '-n', NS, '-f', '-'], { input: svYaml('refused', { frontend: { replicas: 5 } }) });
     const sv = await waitFor('Degraded', async () => {
       const s = await api.sv(NS, 'refused');
       return condition(s, 'Degraded')?.status === 'True' ? s : undefined;
@@ -201,15 +226,18 @@ describe('refusals', () => {
     const degraded = condition(sv, 'Degraded');
     expect(degraded?.reason).toBe('ApplyRejected');
     expect(degraded?.message).toMatch(/Deployment\/refused-frontend/);
-    expect(degraded?.message).toMatch(/image/);
+    expect(degraded?.message).toMatch(/at most 3 replicas per Deployment in this namespace/);
     expect((sv.status as { phase: string }).phase).toBe('Degraded');
     const events = await api.list('v1', 'Event', NS);
     expect(events.filter((e) => (e.involvedObject as { name: string }).name === 'refused').map((e) => e.type)).toContain('Warning');
-    // The operator is still alive and serving the others.
+    // The operator is still alive, and the other children were applied.
     expect((await op.get('/healthz')).status).toBe(200);
+    expect(await api.get('apps/v1', 'Deployment', NS, 'refused-backend')).toBeDefined();
+    expect(await op.metrics()).toMatch(/securevote_operator_api_errors_total\{class="rejected"\} [1-9]/);
 
     await cp.kubectl(['apply', '-n', NS, '-f', '-'], { input: svYaml('refused', {}) });
     await waitFor('Degraded cleared', async () => condition(await api.sv(NS, 'refused'), 'Degraded')?.status === 'False');
+    await cp.kubectl(['delete', 'validatingadmissionpolicybinding/max-three-replicas', 'validatingadmissionpolicy/max-three-replicas']);
   });
 });
 

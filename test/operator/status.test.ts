@@ -162,3 +162,19 @@ describe('reading children', () => {
     expect(urlOf(svc, 'x', 'ns')).toBe('http://10.0.0.9:8080');
   });
 });
+
+describe('reading a workload against its desired object', () => {
+  it('counts the desired replicas of our spec, not of a stale cached copy', () => {
+    const want: KObject = { apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'd', annotations: { 'securevote.dev/desired-hash': 'new' } }, spec: { replicas: 2 } };
+    const stale: KObject = {
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: { name: 'd', generation: 1, annotations: { 'securevote.dev/desired-hash': 'old' } },
+      spec: { replicas: 1 },
+      status: { observedGeneration: 1, replicas: 1, updatedReplicas: 1, readyReplicas: 1 },
+    };
+    expect(workloadState(stale, want)).toEqual({ ready: 1, desired: 2, rolledOut: false });
+    const fresh = { ...stale, metadata: { ...stale.metadata, generation: 2, annotations: { 'securevote.dev/desired-hash': 'new' } }, spec: { replicas: 2 }, status: { observedGeneration: 2, replicas: 2, updatedReplicas: 2, readyReplicas: 2 } };
+    expect(workloadState(fresh, want)).toEqual({ ready: 2, desired: 2, rolledOut: true });
+  });
+});
