@@ -124,7 +124,9 @@ export function createResultsCache(
     async read() {
       if (redis.status !== 'ready') return undefined;
       try {
-        await flushInvalidate();
+        // An invalidation that failed earlier is retried first; one in flight
+        // belongs to a vote not yet acknowledged, so it need not be waited for.
+        if (pendingInvalidate && !inflight) await incrAfterNow();
         const [gen, raw] = await redis.mget(genKey, dataKey);
         const current = gen ?? (await initGeneration());
         // Entry format: "<gen>\n<results JSON>".
