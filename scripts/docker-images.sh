@@ -89,5 +89,7 @@ for name in "${want[@]}"; do
     *) say "unknown image $name"; rc=2 ;;
   esac
 done
+# Earlier builds of our images, now untagged (only ours: by the vendor label).
+docker image prune -f --filter label=org.opencontainers.image.vendor=SecureVote >/dev/null
 say "done in $((SECONDS - t0)) s"
 exit $rc
