@@ -1,0 +1,85 @@
+// The install manifests (charts/operator-install.ts): least-privilege RBAC
+// derived from the kinds the operator owns, a hardened two-replica
+// Deployment. The RBAC is also exercised for real in process.test.ts (the
+// operator runs with these rules and meets no Forbidden).
+import { App } from 'cdk8s';
+import { describe, expect, it } from 'vitest';
+import { CLUSTER_RULES, LEASE_RULES, OperatorInstall } from '../../charts/operator-install.ts';
+import { OWNED_KINDS } from '../../operator/owned-kinds.ts';
+
+type Obj = { apiVersion: string; kind: string; metadata: { name: string; namespace?: string; labels?: Record<string, string> }; [k: string]: unknown };
+const synth = (): Obj[] => new OperatorInstall(new App(), 'install').toJson() as Obj[];
+const find = (objs: Obj[], kind: string): Obj => objs.find((o) => o.kind === kind) as Obj;
+
+describe('operator install manifests', () => {
+  const objs = synth();
+
+  it('holds the CRD, a restricted namespace, the ServiceAccount, RBAC and the Deployment', () => {
+    expect(objs.map((o) => o.kind)).toEqual([
+      'CustomResourceDefinition',
+      'Namespace',
+      'ServiceAccount',
+      'ClusterRole',
+      'ClusterRoleBinding',
+      'Role',
+      'RoleBinding',
+      'Deployment',
+      'PodDisruptionBudget',
+    ]);
+    expect(find(objs, 'CustomResourceDefinition').metadata.name).toBe('securevotes.securevote.dev');
+    expect(find(objs, 'Namespace').metadata.labels?.['pod-security.kubernetes.io/enforce']).toBe('restricted');
+  });
+
+  it('RBAC: no wildcard, every owned kind with exactly the verbs the code uses, secrets never read one by one or patched', () => {
+    const rules = (find(objs, 'ClusterRole').rules as Array<{ apiGroups: string[]; resources: string[]; verbs: string[] }>);
+    for (const r of rules) {
+      expect(r.verbs).not.toContain('*');
+      expect(r.resources).not.toContain('*');
+      expect(r.apiGroups).not.toContain('*');
+    }
+    const verbsOf = (group: string, resource: string): string[] =>
+      rules.filter((r) => r.apiGroups.includes(group) && r.resources.includes(resource)).flatMap((r) => r.verbs).sort();
+    for (const k of OWNED_KINDS) {
+      const expected = k.kind === 'Secret' ? ['create', 'delete', 'list', 'watch'] : ['create', 'delete', 'list', 'patch', 'watch'];
+      expect(verbsOf(k.group, k.plural), k.kind).toEqual(expected);
+    }
+    expect(verbsOf('securevote.dev', 'securevotes')).toEqual(['list', 'watch']);
+    expect(verbsOf('securevote.dev', 'securevotes/status')).toEqual(['patch']);
+    expect(verbsOf('', 'events')).toEqual(['create']);
+    // Nothing else: no pods, no leases cluster-wide, no update.
+    const granted = rules.flatMap((r) => r.resources).sort();
+    expect(granted).toEqual([...OWNED_KINDS.map((k) => k.plural), 'events', 'securevotes', 'securevotes/status'].sort());
+    expect(rules.flatMap((r) => r.verbs)).not.toContain('update');
+    // Leases only in the operator's namespace.
+    const role = find(objs, 'Role');
+    expect(role.metadata.namespace).toBe('securevote-system');
+    expect(role.rules).toEqual([{ apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['get', 'create', 'update'] }]);
+    expect(CLUSTER_RULES.every((r) => r.why.length > 0) && LEASE_RULES.every((r) => r.why.length > 0)).toBe(true);
+  });
+
+  it('the Deployment: two replicas, the versioned image, hardened, probed, bounded', () => {
+    const d = find(objs, 'Deployment') as Obj & { spec: any }; // any: reading nested manifest JSON
+    expect(d.spec.replicas).toBe(2);
+    const pod = d.spec.template.spec;
+    expect(pod.serviceAccountName).toBe('securevote-operator');
+    expect(pod.securityContext).toMatchObject({ runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } });
+    const c = pod.containers[0];
+    expect(c.image).toBe('securevote/operator:0.1.0');
+    expect(c.securityContext).toEqual({
+      allowPrivilegeEscalation: false,
+      readOnlyRootFilesystem: true,
+      runAsNonRoot: true,
+      privileged: false,
+      capabilities: { drop: ['ALL'] },
+    });
+    expect(c.livenessProbe.httpGet.path).toBe('/healthz');
+    expect(c.readinessProbe.httpGet.path).toBe('/readyz');
+    expect(c.resources.limits).toEqual({ cpu: '500m', memory: '256Mi' });
+    expect(c.env.map((e: { name: string }) => e.name)).toEqual(expect.arrayContaining(['POD_NAME', 'POD_NAMESPACE']));
+    expect(pod.terminationGracePeriodSeconds).toBeGreaterThan(25);
+  });
+
+  it('refuses a nonsense replica count, naming the prop', () => {
+    expect(() => new OperatorInstall(new App(), 'x', { replicas: 0 })).toThrow('OperatorInstallProps.replicas must be an integer >= 1, got 0');
+  });
+});
