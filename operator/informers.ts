@@ -48,6 +48,9 @@ export class Informers implements ObjectCache {
         labelSelector,
       ) as CachingInformer;
       const handler = (obj: KubernetesObject): void => {
+        // The cache keeps this very object: managedFields are a large share
+        // of it and nothing here reads them.
+        if (obj.metadata) delete (obj.metadata as { managedFields?: unknown }).managedFields;
         try {
           // Watch events carry apiVersion/kind; keep them uniform anyway.
           onObject({ ...(obj as KObject), apiVersion: kind.apiVersion, kind: kind.kind });

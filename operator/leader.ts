@@ -88,8 +88,9 @@ export class LeaderElector {
     await this.busy;
     if (this.leading) {
       this.leading = false;
-      await this.release();
+      // Finish our work first, then hand over: never two writers at once.
       await this.o.onStoppedLeading();
+      await this.release();
     }
   }
 

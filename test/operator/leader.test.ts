@@ -118,6 +118,7 @@ describe('LeaderElector', () => {
     await clock.advance(2_100);
     expect(b.isLeader).toBe(true);
     expect(events).toEqual(['a:start', 'a:stop', 'b:start']);
+    // a stopped its work before it handed the lease over.
   });
 
   it('a leader that cannot renew past the deadline stops leading', async () => {
