@@ -19,3 +19,30 @@ test-containers: images ## Run the container tests: the five services under the 
 	vitest run test/containers
 
 TEST_DEPS += images
+
+# kind, for a user with kind and its node image (none can be pulled on the
+# build machine: test-kind then skips, saying what to run).
+KIND ?= kind
+KIND_CLUSTER ?= securevote
+# Lazy (=): read only when a kind target runs.
+IMAGE_VERSION = $(shell node -p "require('./package.json').version")
+KIND_IMAGES = $(foreach n,postgres redis backend frontend proxy operator,securevote/$(n):$(IMAGE_VERSION))
+
+.PHONY: kind-up
+kind-up: images synth ## Create a kind cluster (the seed's kubelet log rotation), load the images, install the operator, apply the sample until Ready
+	$(DOCKER_ENGINE) up --privileged
+	$(KIND) get clusters 2>/dev/null | grep -qx '$(KIND_CLUSTER)' || $(KIND) create cluster --name $(KIND_CLUSTER) --config dist/kind/cluster.yaml $${KIND_NODE_IMAGE:+--image "$$KIND_NODE_IMAGE"} --wait 180s
+	$(KIND) load docker-image --name $(KIND_CLUSTER) $(KIND_IMAGES)
+	$(MAKE) --no-print-directory deploy
+	kubectl create namespace securevote --dry-run=client -o yaml | kubectl apply -f -
+	kubectl -n securevote apply -f samples/securevote.yaml
+	kubectl -n securevote wait --for=condition=Ready securevote/securevote --timeout=420s
+
+.PHONY: kind-down
+kind-down: ## Delete the kind cluster kind-up created, then the dockerd it started (if any)
+	$(KIND) delete cluster --name $(KIND_CLUSTER)
+	$(DOCKER_ENGINE) down
+
+.PHONY: test-kind
+test-kind: images ## Run the kind tests on a cluster of their own (skip with the reason and the command when kind or its node image is missing)
+	vitest run test/containers/kind.test.ts
