@@ -129,6 +129,9 @@ if (!engineResult.ok) {
         expect(info.Config.Healthcheck, service).toMatchObject({
           Interval: h.intervalSeconds * 1e9, Timeout: h.timeoutSeconds * 1e9, Retries: h.retries, StartPeriod: h.startPeriodSeconds * 1e9,
         });
+        // On the stack's private network only (not Docker's default bridge), under its name.
+        expect(Object.keys(info.NetworkSettings.Networks), service).toEqual([s.network.getName()]);
+        expect(info.NetworkSettings.Networks[s.network.getName()]?.Aliases, service).toContain(service);
         // Only the proxy is published, and only on 127.0.0.1.
         const bindings = Object.values(info.HostConfig.PortBindings ?? {}).flatMap((b) => b ?? []);
         if (service === 'proxy') expect(bindings.map((b) => b.HostIp)).toEqual(['127.0.0.1']);
