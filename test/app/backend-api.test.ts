@@ -155,6 +155,45 @@ describe('bad input: a 4xx with a JSON body naming the problem, nothing stored',
     expect((await vote(backend.url, 'red', `sv_voter=v1.${otherId}.${rightSecret}`)).status).toBe(201);
   });
 
+  it('a JSON-looking voter cookie (j:...) is 400 bad_cookie too, never parsed as JSON', async () => {
+    const good = (await vote(backend.url, 'blue')).cookie!;
+    const value = good.slice('sv_voter='.length);
+    for (const cookie of [`sv_voter=j:"${value}"`, 'sv_voter=j:{"a":1}', 'sv_voter=j:[1]']) {
+      const r = await vote(backend.url, 'red', cookie);
+      expect(r.status, cookie).toBe(400);
+      expect(r.body).toEqual({ error: 'bad_cookie', message: expect.any(String) });
+    }
+  });
+
+  it('POST /api/vote answers the same through express (a chunked body) as through the direct path', async () => {
+    // A body of known length is read by the server itself; a chunked one goes through express.json.
+    const post = (body: string, chunked: boolean, headers: Record<string, string> = {}): Promise<Awaited<ReturnType<typeof request>>> =>
+      request(backend.url, '/api/vote', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...headers },
+        ...(chunked
+          ? { body: new ReadableStream({ start(c) { c.enqueue(new TextEncoder().encode(body)); c.close(); } }), duplex: 'half' }
+          : { body }),
+      } as RequestInit);
+    const cookieAttributes = (r: Awaited<ReturnType<typeof request>>): string | undefined =>
+      r.headers.getSetCookie().find((c) => c.startsWith('sv_voter='))?.replace(/^sv_voter=[^;]*/, '').replace(/Expires=[^;]*/, 'Expires=?');
+    const bodies = ['{"optionId":"red"}', '\ufeff {"optionId":"green"}', '', '{}', '{"optionId":', '"red"', '["red"]', '{"optionId":7}', '{"optionId":"purple"}'];
+    for (const body of bodies) {
+      for (const headers of [{}, { 'x-forwarded-proto': 'https' }] as Record<string, string>[]) {
+        const direct = await post(body, false, headers);
+        const routed = await post(body, true, headers);
+        expect(routed.status, body).toBe(direct.status);
+        expect(routed.body, body).toEqual(direct.body);
+        expect(cookieAttributes(routed), body).toBe(cookieAttributes(direct));
+        for (const h of ['content-type', 'cache-control', 'x-content-type-options', 'retry-after']) {
+          expect(routed.headers.get(h), `${body} ${h}`).toBe(direct.headers.get(h));
+        }
+      }
+    }
+    const minted = await post('{"optionId":"red"}', false, { 'x-forwarded-proto': 'https' });
+    expect(cookieAttributes(minted)).toBe('; Max-Age=31536000; Path=/; Expires=?; HttpOnly; Secure; SameSite=Strict');
+  });
+
   it('/api/results answers the same through express (with a query) as through the direct path', async () => {
     const direct = await get(backend.url, '/api/results');
     const routed = await get(backend.url, '/api/results?via=express');
