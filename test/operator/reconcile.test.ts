@@ -77,8 +77,9 @@ describe('create', () => {
     expect(Object.keys((secret?.data as Record<string, string>) ?? {}).sort()).toEqual(['cookie-secret', 'database-password', 'random', 'redis-password']);
     expect(sv.status).toMatchObject({ phase: 'Ready', observedGeneration: 1, url: `http://securevote-proxy.${NS}.svc:8080` });
     expect((sv.status as { components: object }).components).toMatchObject({ backend: { ready: 1, desired: 1 }, database: { ready: 1, desired: 1 } });
-    expect(condition(sv, 'Progressing')?.status).toBe('False');
     expect(condition(sv, 'Degraded')?.status).toBe('False');
+    // Progressing ends once the migration Job is complete too (kwok completes Job pods).
+    await waitFor('Progressing=False', async () => condition(await api.sv(NS, 'securevote'), 'Progressing')?.status === 'False');
     // An Event for the transition to Ready.
     const events = await api.list('v1', 'Event', NS);
     expect(events.map((e) => e.reason)).toContain('AllComponentsReady');
