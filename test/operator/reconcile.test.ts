@@ -132,7 +132,13 @@ describe('update', () => {
       ],
     };
     await cp.kubectl(['apply', '-n', NS, '-f', '-'], { input: svYaml('securevote', spec) });
-    const sv = await waitReady(api, NS, 'securevote', 2);
+    await waitReady(api, NS, 'securevote', 2);
+    // Ready holds during the rolling update (old pods serve); the rollout ends with Progressing=False.
+    const sv = await waitFor('rollout of generation 2 complete', async () => {
+      const s = await api.sv(NS, 'securevote');
+      const p = condition(s, 'Progressing');
+      return p?.status === 'False' && p.observedGeneration === 2 ? s : undefined;
+    });
     expect(sv.status).toMatchObject({ observedGeneration: 2 });
     expect((sv.status as { components: object }).components).toMatchObject({ backend: { ready: 2, desired: 2 } });
     const dep = (await api.get('apps/v1', 'Deployment', NS, 'securevote-backend')) as KObject & { spec: any }; // any: nested manifest JSON
