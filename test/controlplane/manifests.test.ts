@@ -38,7 +38,11 @@ describe('the charts on a real API server', () => {
   let version: string;
 
   beforeAll(async () => {
-    [cp, out] = await Promise.all([startControlPlane(), synthToScratch()]);
+    // Both at once; whichever succeeded is kept, so afterAll cleans it up even if the other failed.
+    const [started, synthesized] = await Promise.allSettled([startControlPlane(), synthToScratch()]);
+    if (synthesized.status === 'fulfilled') out = synthesized.value;
+    if (started.status === 'fulfilled') cp = started.value;
+    for (const r of [started, synthesized]) if (r.status === 'rejected') throw r.reason;
     manifests = readManifests(out);
     await cp.kubectl(['apply', '--server-side', '--field-manager=securevote-test', '-f', CRD_FILE]);
     await cp.kubectl(['wait', '--for=condition=Established', '--timeout=60s', 'crd/securevotes.securevote.dev']);

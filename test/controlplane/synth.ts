@@ -1,7 +1,7 @@
 // Synthesizes the charts (what `make synth` writes to dist/) into a scratch
 // directory, so the tests judge the current sources without racing on dist/.
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -33,7 +33,12 @@ export async function synthToScratch(): Promise<string> {
   const out = mkdtempSync(join(tmpdir(), 'securevote-synth-'));
   const entry = join(REPO, 'charts/main.ts');
   const script = `import(${JSON.stringify(entry)}).then(({ buildApp }) => buildApp(${JSON.stringify(out)}).synth());`;
-  await promisify(execFile)(join(REPO, 'node_modules/.bin/tsx'), ['--eval', script], { cwd: REPO });
+  try {
+    await promisify(execFile)(join(REPO, 'node_modules/.bin/tsx'), ['--eval', script], { cwd: REPO });
+  } catch (err) {
+    rmSync(out, { recursive: true, force: true });
+    throw err;
+  }
   return out;
 }
 
