@@ -10,7 +10,20 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { binaryPath } from '../fixtures/controlplane.ts';
 import { REPO, synthToScratch } from './synth.ts';
 
-describe('kube-linter over the synthesized manifests', () => {
+// kube-linter's module host (golang.stackrox.io) is outside some Go proxies'
+// allowlists, so `make controlplane` may have been unable to build it: then
+// this file skips, saying so in one line, instead of failing every run there.
+const linterMissing = (() => {
+  try {
+    binaryPath('kube-linter');
+    return undefined;
+  } catch (e) {
+    return (e as Error).message;
+  }
+})();
+if (linterMissing) console.warn(`kube-linter tests skipped: ${linterMissing} (its module host may be unreachable from this Go proxy)`);
+
+describe.skipIf(linterMissing !== undefined)('kube-linter over the synthesized manifests', () => {
   let out: string;
   beforeAll(async () => {
     out = await synthToScratch();
