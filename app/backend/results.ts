@@ -1,5 +1,6 @@
 // GET /api/results: from the Redis cache when it holds the current
-// generation, else counted in PostgreSQL (and cached). Written against plain
+// generation, else counted in PostgreSQL (and cached); concurrent readers
+// share one such read (coalesced). Written against plain
 // node:http request/response objects: express routes to it, and the server
 // also calls it directly for this hottest read (express's per-request set-up
 // costs several times the work of the read itself).
@@ -22,14 +23,38 @@ function send(res: ServerResponse, status: number, body: string, extra: Record<s
 
 export type ResultsHandler = (req: IncomingMessage, res: ServerResponse) => Promise<void>;
 
+/**
+ * Runs `fn` for every caller, but shares runs: a call joins the next run that
+ * STARTS after the call (never one already in flight, which may have read the
+ * cache before a vote the caller saw acknowledged). At most one run is in
+ * flight and one queued, however many readers poll at once.
+ */
+export function coalesced<T>(fn: () => Promise<T>): () => Promise<T> {
+  let inflight: Promise<T> | undefined;
+  let queued: Promise<T> | undefined;
+  const call = (): Promise<T> => {
+    if (!inflight) {
+      inflight = fn().finally(() => {
+        inflight = undefined;
+      });
+      return inflight;
+    }
+    queued ??= inflight
+      .catch(() => {})
+      .then(() => {
+        queued = undefined;
+        return call();
+      });
+    return queued;
+  };
+  return call;
+}
+
 export function resultsHandler(ctx: AppContext): ResultsHandler {
   const { cache, config, database, metrics, pool, state } = ctx;
-  async function read(): Promise<string> {
+  const read = coalesced(async (): Promise<{ json: string; source: 'cache' | 'database' }> => {
     const cached = await cache.read();
-    if (cached?.hit !== undefined) {
-      metrics.resultsReads.inc({ source: 'cache' });
-      return cached.hit;
-    }
+    if (cached?.hit !== undefined) return { json: cached.hit, source: 'cache' };
     if (!state.schemaReady) throw unavailable('the database');
     let json: string;
     try {
@@ -40,12 +65,13 @@ export function resultsHandler(ctx: AppContext): ResultsHandler {
       throw err;
     }
     if (cached) await cache.put(cached.gen, json);
-    metrics.resultsReads.inc({ source: 'database' });
-    return json;
-  }
+    return { json, source: 'database' };
+  });
   return async (req, res) => {
     try {
-      send(res, 200, await read());
+      const { json, source } = await read();
+      metrics.resultsReads.inc({ source });
+      send(res, 200, json);
     } catch (err) {
       const e = toHttpError(err);
       logError(ctx.log, e, err, { method: req.method, route: '/api/results' });
