@@ -89,7 +89,9 @@ for name in "${want[@]}"; do
     *) say "unknown image $name"; rc=2 ;;
   esac
 done
-# Earlier builds of our images, now untagged (only ours: by the vendor label).
-docker image prune -f --filter label=org.opencontainers.image.vendor=SecureVote >/dev/null
+# Earlier builds of our images, now untagged (only ours: by the vendor label),
+# and build stages untouched for a day (recent ones are the layer cache).
+docker image prune -f --filter label=org.opencontainers.image.vendor=SecureVote --filter label!=securevote.build-stage=true >/dev/null
+docker image prune -f --filter label=securevote.build-stage=true --filter until=24h >/dev/null
 say "done in $((SECONDS - t0)) s"
 exit $rc
