@@ -79,21 +79,37 @@ export function renderChildren(sv: KObject, spec: SecureVoteSpec): KObject[] {
 }
 
 /**
- * Rendering costs a synth (tens of ms): remember the last one per resource,
+ * Rendering costs a synth (~30 ms): remember the last one per resource,
  * valid while its uid and generation stay (the spec only changes with the
  * generation; nothing else we add depends on anything but name and uid).
+ * Bounded (least recently used goes first): a rendering is ~90 KB of heap,
+ * so a thousand resources would otherwise hold ~90 MB for a cache.
  */
 export class DesiredCache {
   private readonly byKey = new Map<string, { uid: string; generation: number; objects: KObject[] }>();
+  private readonly max: number;
+  renders = 0;
+
+  constructor(max = 256) {
+    this.max = max;
+  }
 
   get(sv: KObject, spec: SecureVoteSpec): KObject[] {
     const key = `${sv.metadata.namespace ?? ''}/${sv.metadata.name}`;
     const uid = sv.metadata.uid ?? '';
     const generation = sv.metadata.generation ?? 0;
     const hit = this.byKey.get(key);
-    if (hit && hit.uid === uid && hit.generation === generation) return hit.objects;
+    if (hit && hit.uid === uid && hit.generation === generation) {
+      // Map order is insertion order: re-insert to mark it recently used.
+      this.byKey.delete(key);
+      this.byKey.set(key, hit);
+      return hit.objects;
+    }
     const objects = renderChildren(sv, spec);
+    this.renders++;
+    this.byKey.delete(key);
     this.byKey.set(key, { uid, generation, objects });
+    while (this.byKey.size > this.max) this.byKey.delete(this.byKey.keys().next().value as string);
     return objects;
   }
 

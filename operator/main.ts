@@ -12,6 +12,7 @@
 //   HEALTH_ADDR         host:port of the HTTP endpoints (default 0.0.0.0:8081)
 //   CONCURRENCY         resources reconciled at once (default 8)
 //   RESYNC_SECONDS      periodic requeue of a Ready resource (default 300)
+//   DESIRED_CACHE_SIZE  renderings kept in memory (default 256; ~90 KB each)
 //   LOG_LEVEL           pino level (default info)
 import { hostname } from 'node:os';
 import { HttpMethod, KubeConfig } from '@kubernetes/client-node';
@@ -162,7 +163,7 @@ async function main(): Promise<void> {
     metrics,
     log,
     config,
-    desired: new DesiredCache(),
+    desired: new DesiredCache(intEnv('DESIRED_CACHE_SIZE', 256)),
     writes: new WriteMemo(),
     now: () => new Date(),
   };

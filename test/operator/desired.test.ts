@@ -106,6 +106,18 @@ describe('DesiredCache', () => {
     cache.forget('ns1/demo');
     expect(cache.size()).toBe(0);
   });
+  it('keeps at most its bound, dropping the least recently used', () => {
+    const cache = new DesiredCache(2);
+    const a = cache.get(sv({}, 1, 'a'), parsed({}));
+    cache.get(sv({}, 1, 'b'), parsed({}));
+    cache.get(sv({}, 1, 'a'), parsed({})); // a is now the most recent
+    cache.get(sv({}, 1, 'c'), parsed({})); // b goes
+    expect(cache.size()).toBe(2);
+    expect(cache.get(sv({}, 1, 'a'), parsed({}))).toBe(a);
+    expect(cache.renders).toBe(3);
+    cache.get(sv({}, 1, 'b'), parsed({}));
+    expect(cache.renders).toBe(4);
+  });
 });
 
 describe('credentials', () => {

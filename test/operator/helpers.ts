@@ -139,7 +139,10 @@ export async function startCountingProxy(kc: KubeConfig, dir: string): Promise<C
   const requests: SeenRequest[] = [];
   const server: Server = createServer((req: IncomingMessage, res) => {
     const url = new URL(req.url ?? '/', 'http://x');
-    const headers = { ...req.headers, host: target.host };
+    // No compression through the proxy: a gzipped watch stream is held in
+    // the server's compressor and events would arrive late.
+    const { 'accept-encoding': _ae, ...rest } = req.headers;
+    const headers = { ...rest, host: target.host };
     const up = httpsRequest(
       {
         ...tls,
