@@ -1,12 +1,14 @@
 ##@ Benchmarks
 
-# Seconds per measurement (pgbench, each wrk run, the load tool).
+# Seconds per measurement (pgbench, each wrk run, the load tool), and how many
+# interleaved rounds of the four measures (the table shows medians).
 BENCH_SECONDS ?= 10
+BENCH_ROUNDS ?= 3
 
 .PHONY: bench
 bench: bench-app ## Run every benchmark (one run on this machine; figures for BENCHMARKS.md)
 
 .PHONY: bench-app
-bench-app: deps ## Vote app: pgbench and nginx ceilings, then votes and /api/results through nginx (table in .work/bench-app.md)
+bench-app: deps ## Vote app: pgbench and nginx ceilings vs votes and /api/results through nginx, in rounds (table in .work/bench-app.md)
 	scripts/system-deps.sh app bench
-	BENCH_SECONDS=$(BENCH_SECONDS) node bench/app.ts
+	BENCH_SECONDS=$(BENCH_SECONDS) BENCH_ROUNDS=$(BENCH_ROUNDS) node bench/app.ts
