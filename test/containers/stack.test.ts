@@ -44,6 +44,17 @@ async function killFromHost(pid: number): Promise<void> {
     // Not root (a docker-group user): a helper container in the host's pid namespace does it.
     await docker(['run', '--rm', '--pid', 'host', '--user', '0', `securevote/base:bookworm`, 'kill', '-9', String(pid)]);
   }
+  // Returns once the process is gone, so the kill tool's recovery clock starts
+  // with the outage, not a few ms before it.
+  const alive = (): boolean => {
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch (err) {
+      return (err as NodeJS.ErrnoException).code === 'EPERM';
+    }
+  };
+  for (let i = 0; i < 100 && alive(); i++) await sleep(50);
 }
 
 /** Names and sizes of files in a host directory; through a helper container where it isn't readable (non-root). */
