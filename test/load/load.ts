@@ -2,10 +2,10 @@
 // PARALLEL at a time, each from a new voter (no cookie is ever sent back), to
 // the one URL given. Importable (runLoad) for the container and cluster tests;
 // a CLI: node test/load/load.ts URL VOTES PARALLEL
-import { Agent, request } from 'node:http';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { VOTER_COOKIE } from '../../app/backend/voter.ts';
+import { Connection, requestBytes } from './http-client.ts';
 
 export interface LoadOptions {
   /** Base URL of the stack (the proxy), e.g. http://127.0.0.1:8080. */
@@ -47,40 +47,6 @@ export interface LoadResult {
   stoppedEarly: boolean;
 }
 
-interface Reply {
-  status: number;
-  body: string;
-  setCookie: string[];
-}
-
-function post(agent: Agent, base: URL, path: string, body: string | undefined, timeoutMs: number): Promise<Reply> {
-  return new Promise((resolvePromise, reject) => {
-    const req = request({
-      agent,
-      host: base.hostname,
-      port: base.port || 80,
-      path,
-      method: body === undefined ? 'GET' : 'POST',
-      headers: body === undefined
-        ? { accept: 'application/json' }
-        : { 'content-type': 'application/json', accept: 'application/json', 'content-length': Buffer.byteLength(body) },
-      timeout: timeoutMs,
-    }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolvePromise({
-        status: res.statusCode ?? 0,
-        body: Buffer.concat(chunks).toString('utf8'),
-        setCookie: res.headers['set-cookie'] ?? [],
-      }));
-      res.on('error', reject);
-    });
-    req.on('timeout', () => req.destroy(Object.assign(new Error('timeout'), { code: 'ETIMEDOUT_LOAD' })));
-    req.on('error', reject);
-    req.end(body);
-  });
-}
-
 /**
  * The voter id of an acknowledged vote: a `voterId` in the JSON body if the
  * backend sends one, else the uuid inside its signed cookie
@@ -117,11 +83,13 @@ export function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length, Math.max(1, rank)) - 1]!;
 }
 
-async function fetchOptionIds(agent: Agent, base: URL, timeoutMs: number): Promise<string[]> {
+async function fetchOptionIds(base: URL, timeoutMs: number): Promise<string[]> {
   let lastError = '';
+  const req = requestBytes('GET', base.host, '/api/options', { Accept: 'application/json' });
   for (let attempt = 0; attempt < 20; attempt++) {
+    const conn = new Connection(base.hostname, Number(base.port || 80), timeoutMs);
     try {
-      const r = await post(agent, base, '/api/options', undefined, timeoutMs);
+      const r = await conn.exchange(req);
       if (r.status === 200) {
         const ids = ((JSON.parse(r.body) as { options?: { id: string }[] }).options ?? []).map((o) => o.id);
         if (ids.length > 0) return ids;
@@ -129,6 +97,8 @@ async function fetchOptionIds(agent: Agent, base: URL, timeoutMs: number): Promi
       } else lastError = `HTTP ${r.status}`;
     } catch (err) {
       lastError = (err as Error).message;
+    } finally {
+      conn.close();
     }
     await new Promise((r) => setTimeout(r, 500));
   }
@@ -146,11 +116,13 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
   if (base.protocol !== 'http:') throw new Error(`load: only http:// URLs, got ${opts.url}`);
   const requestTimeoutMs = opts.requestTimeoutMs ?? 10_000;
   const maxDurationMs = opts.maxDurationMs ?? 120_000;
-  // Keep-alive connections, as many as voters in flight; cookies are never
-  // stored, so every vote is a new voter.
-  const agent = new Agent({ keepAlive: true, maxSockets: opts.parallel, maxFreeSockets: opts.parallel });
+  // One keep-alive connection per voter in flight; cookies are never sent,
+  // so every vote is a new voter.
+  const conns: Connection[] = [];
   try {
-    const optionIds = opts.optionIds ?? (await fetchOptionIds(agent, base, requestTimeoutMs));
+    const optionIds = opts.optionIds ?? (await fetchOptionIds(base, requestTimeoutMs));
+    const voteRequests = optionIds.map((optionId) =>
+      requestBytes('POST', base.host, '/api/vote', { 'Content-Type': 'application/json', Accept: 'application/json' }, JSON.stringify({ optionId })));
     const failures: Record<string, number> = {};
     const latencies: number[] = [];
     const acknowledged: Ack[] = [];
@@ -171,6 +143,8 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
       : undefined;
 
     async function voter(): Promise<void> {
+      const conn = new Connection(base.hostname, Number(base.port || 80), requestTimeoutMs);
+      conns.push(conn);
       for (;;) {
         if (opts.signal?.aborted || performance.now() > deadline) {
           if (next < opts.votes) stoppedEarly = true;
@@ -181,7 +155,7 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
         const optionId = optionIds[i % optionIds.length]!;
         const t0 = performance.now();
         try {
-          const r = await post(agent, base, '/api/vote', JSON.stringify({ optionId }), requestTimeoutMs);
+          const r = await conn.exchange(voteRequests[i % optionIds.length]!);
           if (r.status === 201) {
             const voterId = voterIdFrom(r);
             if (voterId === undefined) failures['201-without-voter-id'] = (failures['201-without-voter-id'] ?? 0) + 1;
@@ -225,7 +199,7 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
       stoppedEarly,
     };
   } finally {
-    agent.destroy();
+    for (const c of conns) c.close();
   }
 }
 
