@@ -162,6 +162,9 @@ export async function startCountingProxy(kc: KubeConfig, dir: string): Promise<C
           watch: url.searchParams.get('watch') === 'true',
         });
         res.writeHead(upRes.statusCode ?? 502, upRes.headers);
+        // Node holds headers back until the first body byte; a watch's first
+        // byte may be minutes away, and its client waits for the headers.
+        res.flushHeaders();
         upRes.pipe(res);
       },
     );
