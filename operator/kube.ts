@@ -17,6 +17,7 @@ import {
   KubernetesObjectApi,
   type KubernetesObject,
   PatchStrategy,
+  type RequestContext,
 } from '@kubernetes/client-node';
 import type { JsonPatchOp, KObject, KubeApi, ObjectRef } from './context.ts';
 
@@ -24,6 +25,8 @@ type Action = 'create' | 'read' | 'patch' | 'delete' | 'list' | 'replace';
 
 /** KubernetesObjectApi with its URL building and transport opened up to raw JSON calls. */
 export class RawKubeApi extends KubernetesObjectApi {
+  private dispatcher: ReturnType<RequestContext['getDispatcher']>;
+
   /** The resource path for an object (discovery is cached per group/version). */
   async pathOf(ref: { apiVersion: string; kind: string; namespace?: string; name?: string }, action: Action): Promise<string> {
     const spec: KubernetesObject = {
@@ -48,6 +51,15 @@ export class RawKubeApi extends KubernetesObjectApi {
     }
     const auth = this.configuration.authMethods.default;
     if (auth?.applySecurityAuthentication) await auth.applySecurityAuthentication(ctx);
+    // client-node builds a new undici Agent (a new TLS connection) for every
+    // request; one agent for all keeps connections alive. The TLS options
+    // are the kubeconfig's and don't change (tokens travel in headers).
+    const made = ctx.getDispatcher();
+    if (made) {
+      this.dispatcher ??= made;
+      if (made !== this.dispatcher) void made.close().catch(() => {});
+      ctx.setDispatcher(this.dispatcher);
+    }
     const rsp = await this.configuration.httpApi.send(ctx).toPromise();
     const text = await rsp.body.text();
     let json: unknown = undefined;
