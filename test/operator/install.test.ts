@@ -24,6 +24,7 @@ describe('operator install manifests', () => {
       'Role',
       'RoleBinding',
       'Deployment',
+      'NetworkPolicy',
       'PodDisruptionBudget',
     ]);
     expect(find(objs, 'CustomResourceDefinition').metadata.name).toBe('securevotes.securevote.dev');
