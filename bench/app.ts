@@ -7,9 +7,10 @@
 // Goals (ratios of the same run): votes/s >= 50% of pgbench tps with p99 < 50 ms;
 // results reads >= 50% of the nginx static ceiling.
 // Fairness: every measure has 30 in flight, a warm-up (not counted) and the
-// same duration, and all run on the same cores as the stack. The four run in
-// BENCH_ROUNDS interleaved rounds (others' work on a shared machine comes and
-// goes); each ratio is taken within a round, and the table shows medians.
+// same duration, and all run on the same cores as the stack. Others' work on
+// a shared machine comes and goes, so each round runs the four in alternating
+// slices of about 2 s (pgbench, votes, static, results, again...), each ratio
+// is taken within a round, and the table shows the median of BENCH_ROUNDS.
 import { execFile } from 'node:child_process';
 import { chmodSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
@@ -63,7 +64,7 @@ async function pgbenchOn(stack: StackState, dir: string): Promise<Pgbench> {
       const tps = /tps = ([\d.]+) \(without initial connection time\)/.exec(stdout);
       const lat = /latency average = ([\d.]+) ms/.exec(stdout);
       if (!tps) throw new Error(`pgbench: no tps in its output:\n${stdout}`);
-      return { name: 'pgbench insert', what: `pgbench -c ${CLIENTS} -j 2 -T ${SECONDS}, 1 INSERT/tx`, perSecond: Number(tps[1]), p50: lat ? Number(lat[1]) : undefined };
+      return { name: 'pgbench insert', what: `pgbench -c ${CLIENTS} -j 2 -T ${seconds}, 1 INSERT/tx`, perSecond: Number(tps[1]), p50: lat ? Number(lat[1]) : undefined };
     },
   };
 }
@@ -102,10 +103,10 @@ function medianRow(rows: Row[]): Row {
 
 const load1 = (): string => loadavg()[0]!.toFixed(2);
 
-async function votesRow(url: string, name: string, what: (ok: number, failed: number) => string, seconds = SECONDS): Promise<Row & { failed: number }> {
+async function votesRow(url: string, name: string, what: (ok: number, failed: number) => string, seconds = SECONDS): Promise<Row & { failed: number; ok: number }> {
   const load = await runLoad({ url, votes: 1_000_000, parallel: CLIENTS, maxDurationMs: seconds * 1000, progress: false });
   const failed = Object.values(load.failures).reduce((a, b) => a + b, 0);
-  return { name, what: what(load.succeeded, failed), perSecond: load.votesPerSecond, p50: load.latency.p50, p99: load.latency.p99, failed };
+  return { name, what: what(load.succeeded, failed), perSecond: load.votesPerSecond, p50: load.latency.p50, p99: load.latency.p99, failed, ok: load.succeeded };
 }
 
 async function main(): Promise<number> {
@@ -131,16 +132,37 @@ async function main(): Promise<number> {
     const resultsUrl = `${stack.url}/api/results`;
     const W = WARMUP_SECONDS;
 
+    // Within a round each pair (pgbench and votes, static and results) runs in
+    // alternating slices, so both halves of a ratio meet the same bursts of
+    // others' work: per second is the mean of the slices, p50 their median,
+    // p99 the worst slice's.
+    const slices = Math.max(1, Math.min(5, Math.floor(SECONDS)));
+    const slice = Math.floor(SECONDS / slices);
+    const combine = (parts: Row[], name: string, what: string): Row => ({
+      name, what,
+      perSecond: parts.reduce((a, r) => a + r.perSecond, 0) / parts.length,
+      p50: parts.every((r) => r.p50 !== undefined) ? median(parts.map((r) => r.p50!)) : undefined,
+      p99: parts.every((r) => r.p99 !== undefined) ? Math.max(...parts.map((r) => r.p99!)) : undefined,
+    });
     for (let i = 1; i <= ROUNDS; i++) {
-      say(`round ${i}/${ROUNDS} (load average ${load1()}): pgbench, nginx static, votes, results; ${W} s warm-up + ${SECONDS} s each`);
+      say(`round ${i}/${ROUNDS} (load average ${load1()}): ${W} s warm-up each, then ${slices} x ${slice} s of pgbench, votes, nginx static, results`);
       await pgbench.run(W);
-      const pg = await pgbench.run(SECONDS);
-      await wrk('', '', staticUrl, W);
-      const stat = await wrk('nginx static', `wrk -t2 -c${CLIENTS} -d${SECONDS}s /static/bench.json`, staticUrl);
       await votesRow(stack.url, '', () => '', W);
-      const votes = await votesRow(stack.url, 'votes (load tool)', (ok, failed) => `${CLIENTS} parallel new voters, ${SECONDS} s, ${ok} ok / ${failed} failed`);
+      await wrk('', '', staticUrl, W);
       await wrk('', '', resultsUrl, W);
-      const results = await wrk('results reads', `wrk -t2 -c${CLIENTS} -d${SECONDS}s /api/results`, resultsUrl);
+      const parts: { pg: Row[]; votes: Array<Row & { failed: number; ok: number }>; stat: Row[]; results: Row[] } = { pg: [], votes: [], stat: [], results: [] };
+      for (let k = 0; k < slices; k++) {
+        parts.pg.push(await pgbench.run(slice));
+        parts.votes.push(await votesRow(stack.url, '', () => '', slice));
+        parts.stat.push(await wrk('', '', staticUrl, slice));
+        parts.results.push(await wrk('', '', resultsUrl, slice));
+      }
+      const ok = parts.votes.reduce((a, r) => a + r.ok, 0);
+      const failed = parts.votes.reduce((a, r) => a + r.failed, 0);
+      const pg = combine(parts.pg, 'pgbench insert', `pgbench -c ${CLIENTS} -j 2, 1 INSERT/tx`);
+      const votes = { ...combine(parts.votes, 'votes (load tool)', `${CLIENTS} parallel new voters, ${ok} ok / ${failed} failed`), failed };
+      const stat = combine(parts.stat, 'nginx static', `wrk -t2 -c${CLIENTS} /static/bench.json`);
+      const results = combine(parts.results, 'results reads', `wrk -t2 -c${CLIENTS} /api/results`);
       rounds.push({ pg, stat, votes, results, load: load1() });
       say(`round ${i}: pgbench ${fmt(pg.perSecond)} tps, static ${fmt(stat.perSecond)}/s, votes ${fmt(votes.perSecond)}/s (p99 ${fmt(votes.p99, 2)} ms), results ${fmt(results.perSecond)}/s`);
     }
@@ -191,7 +213,7 @@ async function main(): Promise<number> {
     ...diagnostics.map((d): [Row, string] => [d, '']),
   ];
   const lines = [
-    `command: make bench (node bench/app.ts, BENCH_SECONDS=${SECONDS}, BENCH_ROUNDS=${ROUNDS}, ${WARMUP_SECONDS} s warm-up before each measure)`,
+    `command: make bench (node bench/app.ts, BENCH_SECONDS=${SECONDS} per measure per round in alternating slices, BENCH_ROUNDS=${ROUNDS}, ${WARMUP_SECONDS} s warm-up before each measure)`,
     `machine: ${cpus().length} cores (${cpu}), ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, ${new Date().toISOString()}`,
     `load average: ${loadAtStart} at the start, ${loadavg().map((l) => l.toFixed(2)).join(' ')} at the end (${rounds.map((r) => r.load).join(', ')} after each round; other work on the machine skews every figure)`,
     '',
@@ -201,7 +223,7 @@ async function main(): Promise<number> {
     '',
     `votes/s ÷ pgbench tps   = ${(voteRatio * 100).toFixed(1)}% (median of rounds: ${pct(voteRatios)}; goal ≥ 50%, p99 ${fmt(votes.p99, 2)} ms < 50 ms, no failure): ${voteOk ? 'MET' : 'NOT MET'}`,
     `results reads ÷ static  = ${(readRatio * 100).toFixed(1)}% (median of rounds: ${pct(readRatios)}; goal ≥ 50%): ${readOk ? 'MET' : 'NOT MET'}`,
-    '(pgbench p50 column: its latency average; p50/p99 of a median row: the round nearest the median; rows in parentheses: diagnostics, not goals, measured once after the rounds)',
+    '(pgbench p50 column: its latency average; per second: mean of a round\'s slices, p50 their median, p99 the worst slice; a median row\'s p50/p99: the round nearest the median; rows in parentheses: diagnostics, not goals, measured once after the rounds)',
   ];
   const report = lines.join('\n');
   console.log(report);
