@@ -20,9 +20,10 @@ test-containers: images ## Run the container tests: the five services under the 
 
 TEST_DEPS += images
 
-# kind, for a user with kind and its node image (none can be pulled on the
-# build machine: test-kind then skips, saying what to run).
-KIND ?= kind
+# kind, for a user with kind and its node image; where none can be pulled,
+# scripts/kind-cluster.sh uses the one `make kind-image` builds here (and
+# our kind from the build cache when none is on PATH).
+KIND ?= $(shell scripts/kind-cluster.sh kind)
 KIND_CLUSTER ?= securevote
 # Lazy (=): read only when a kind target runs.
 IMAGE_VERSION = $(shell node -p "require('./package.json').version")
@@ -31,7 +32,7 @@ KIND_IMAGES = $(foreach n,postgres redis backend frontend proxy operator,securev
 .PHONY: kind-up
 kind-up: images synth ## Create a kind cluster (the seed's kubelet log rotation), load the images, install the operator, apply the sample until Ready
 	$(DOCKER_ENGINE) up --privileged
-	$(KIND) get clusters 2>/dev/null | grep -qx '$(KIND_CLUSTER)' || $(KIND) create cluster --name $(KIND_CLUSTER) --config dist/kind/cluster.yaml $${KIND_NODE_IMAGE:+--image "$$KIND_NODE_IMAGE"} --wait 180s
+	KIND=$(KIND) scripts/kind-cluster.sh up $(KIND_CLUSTER)
 	$(KIND) load docker-image --name $(KIND_CLUSTER) $(KIND_IMAGES)
 	$(MAKE) --no-print-directory deploy
 	kubectl create namespace securevote --dry-run=client -o yaml | kubectl apply -f -

@@ -34,6 +34,11 @@ k8s_version=$(required "$mods/go.mod" k8s.io/kubernetes)
 etcd_version=$(required "$mods/etcd/go.mod" go.etcd.io/etcd/server/v3)
 kwok_version=$(required "$mods/kwok/go.mod" sigs.k8s.io/kwok)
 linter_version=$(required "$mods/kube-linter/go.mod" golang.stackrox.io/kube-linter)
+# The kind node image's own commands (images/kind-node/go/*: one wrapper module each).
+kmods="$root/images/kind-node/go"
+kind_version=$(required "$kmods/kind/go.mod" sigs.k8s.io/kind)
+crictl_version=$(required "$kmods/cri-tools/go.mod" sigs.k8s.io/cri-tools)
+coredns_version=$(required "$kmods/coredns/go.mod" github.com/coredns/coredns)
 
 # Per binary: wrapper module dir, main package, cache dir.
 spec() { # <binary> -> sets moddir pkg dir
@@ -43,6 +48,9 @@ spec() { # <binary> -> sets moddir pkg dir
     etcd) moddir=$mods/etcd pkg=go.etcd.io/etcd/server/v3 dir="$cache/etcd-$etcd_version" ;;
     kwok) moddir=$mods/kwok pkg=sigs.k8s.io/kwok/cmd/kwok dir="$cache/kwok-$kwok_version" ;;
     kube-linter) moddir=$mods/kube-linter pkg=golang.stackrox.io/kube-linter/cmd/kube-linter dir="$cache/kube-linter-$linter_version" ;;
+    kind) moddir=$kmods/kind pkg=sigs.k8s.io/kind dir="$cache/kind-$kind_version" ;;
+    crictl) moddir=$kmods/cri-tools pkg=sigs.k8s.io/cri-tools/cmd/crictl dir="$cache/cri-tools-$crictl_version" ;;
+    coredns) moddir=$kmods/coredns pkg=github.com/coredns/coredns dir="$cache/coredns-$coredns_version" ;;
     *) echo "controlplane-build: unknown binary '$1'" >&2; exit 2 ;;
   esac
 }
@@ -67,7 +75,7 @@ GO_TOOLCHAIN=1.26.8
 GO_TOOLCHAIN_SHA256=30c2b1bf7dcc88d3eb0a1364e47ddd9128edb3110a30e8a0ef61cd5856b31de7 # linux-amd64
 ensure_go() { # once, before the first build
   [[ -n "${go_ready:-}" ]] && return 0
-  go_needed=$(awk '$1 == "go" { print $2 }' "$mods"/go.mod "$mods"/*/go.mod | sort -V | tail -1)
+  go_needed=$(awk '$1 == "go" { print $2 }' "$mods"/go.mod "$mods"/*/go.mod "$kmods"/*/go.mod | sort -V | tail -1)
   go_have=$(go env GOVERSION 2>/dev/null | sed 's/^go//' || true)
   if [[ -z "$go_have" || "$(printf '%s\n' "$go_needed" "$go_have" | sort -V | head -1)" != "$go_needed" ]]; then
     goroot="$cache/go-$GO_TOOLCHAIN"
@@ -110,6 +118,7 @@ ldflags() { # <binary>
         done
       done ;;
     golang.stackrox.io/kube-linter/*) flags+=" -X 'golang.stackrox.io/kube-linter/internal/version.version=$linter_version'" ;;
+    sigs.k8s.io/cri-tools/*) flags+=" -X 'sigs.k8s.io/cri-tools/pkg/version.Version=$crictl_version'" ;;
   esac
   echo "$flags"
 }

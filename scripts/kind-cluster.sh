@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# Creates (or deletes) a kind cluster from the node image kind-image.sh builds,
+# when no other node image is named or present.
+#
+#   scripts/kind-cluster.sh up [NAME]     # default name: securevote; waits for Ready
+#   scripts/kind-cluster.sh down [NAME]
+#   scripts/kind-cluster.sh kind          # print the kind binary used
+#   scripts/kind-cluster.sh image         # print the node image used (building ours if needed)
+#
+# kind: KIND, else `kind` on PATH, else ours from the build cache (built once).
+# Node image: KIND_NODE_IMAGE / SECUREVOTE_KIND_NODE_IMAGE, else kindest/node:<v>
+# when the engine has it, else securevote/kind-node:<v> (scripts/kind-image.sh).
+# Config: dist/kind/cluster.yaml (make synth: the seed's log rotation), plus,
+# on a cgroup v1 host, the kubelet's failCgroupV1: false, written to
+# $WORK/kind/cluster.yaml. Needs a Docker engine that runs privileged
+# containers (make kind-up starts one: scripts/docker-engine.sh up --privileged).
+set -euo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+work="${WORK:-$root/.work}/kind"
+k8s_version=$(awk '$1 == "require" && $2 == "k8s.io/kubernetes" { print $3 }' "$root/test/controlplane/go.mod")
+
+kind_bin() {
+  if [[ -n "${KIND:-}" && "${KIND}" != kind ]]; then echo "$KIND"; return; fi
+  if command -v kind >/dev/null; then command -v kind; return; fi
+  local p; p=$("$root/scripts/controlplane-build.sh" --path kind)
+  [[ -x $p ]] || nice -n 15 "$root/scripts/controlplane-build.sh" kind >&2
+  echo "$p"
+}
+
+node_image() {
+  local named=${KIND_NODE_IMAGE:-${SECUREVOTE_KIND_NODE_IMAGE:-}}
+  if [[ -n $named ]]; then echo "$named"; return; fi
+  if docker image inspect "kindest/node:$k8s_version" >/dev/null 2>&1; then echo "kindest/node:$k8s_version"; return; fi
+  "$root/scripts/kind-image.sh" | tail -n 1
+}
+
+config() { # -> path of the kind config to use
+  mkdir -p "$work"
+  cp "$root/dist/kind/cluster.yaml" "$work/cluster.yaml.tmp"
+  if [[ ! -f /sys/fs/cgroup/cgroup.controllers ]]; then
+    # cgroup v1: Kubernetes 1.35 refuses it by default; say so explicitly here.
+    (cd "$root" && node -e '
+      const fs = require("node:fs"); const YAML = require("yaml");
+      const [file] = process.argv.slice(1);
+      const doc = YAML.parseDocument(fs.readFileSync(file, "utf8"));
+      for (const n of doc.get("nodes").items) {
+        const patches = n.get("kubeadmConfigPatches") ?? doc.createNode([]);
+        patches.add("kind: KubeletConfiguration\nfailCgroupV1: false\n");
+        n.set("kubeadmConfigPatches", patches);
+      }
+      fs.writeFileSync(file, "# dist/kind/cluster.yaml, plus failCgroupV1: false (this host is on cgroup v1)\n" + doc.toString());
+    ' "$work/cluster.yaml.tmp")
+  fi
+  mv "$work/cluster.yaml.tmp" "$work/cluster.yaml"
+  echo "$work/cluster.yaml"
+}
+
+cmd=${1:-}; name=${2:-securevote}
+case $cmd in
+  up)
+    kind=$(kind_bin)
+    if "$kind" get clusters 2>/dev/null | grep -qx "$name"; then echo "kind-cluster: $name exists" >&2; exit 0; fi
+    image=$(node_image); cfg=$(config)
+    echo "kind-cluster: creating $name from $image ($cfg)" >&2
+    start=$SECONDS
+    "$kind" create cluster --name "$name" --config "$cfg" --image "$image" --wait 300s
+    echo "kind-cluster: $name Ready in $((SECONDS - start))s" >&2 ;;
+  down)
+    kind=$(kind_bin)
+    if "$kind" get clusters 2>/dev/null | grep -qx "$name"; then "$kind" delete cluster --name "$name"; fi ;;
+  kind) kind_bin ;;
+  image) node_image ;;
+  *) sed -n '2,16p' "$0" >&2; exit 2 ;;
+esac
