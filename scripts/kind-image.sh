@@ -40,7 +40,7 @@ done_() { printf '==> kind-image: %-40s %s in %ds\n' "$1" "$2" $((SECONDS - step
 
 # -- 1. binaries ---------------------------------------------------------------
 step "binaries (scripts/controlplane-build.sh)"
-BINS=(kubelet kubeadm kubectl kube-proxy kube-apiserver kube-controller-manager kube-scheduler etcd kind crictl coredns)
+BINS=(kubelet kubeadm kubectl kube-proxy kube-apiserver kube-controller-manager kube-scheduler etcd kind crictl coredns local-path-provisioner)
 "${NICE[@]}" "$build" "${BINS[@]}" >&2
 declare -A bin
 for b in "${BINS[@]}"; do bin[$b]=$("$build" --path "$b"); done
@@ -68,10 +68,22 @@ BASE=$("$root/images/base/build.sh")
 done_ base "$BASE"
 
 mapfile -t required_images < <("${bin[kubeadm]}" config images list --kubernetes-version "$k8s_version")
-sandbox=$(awk -F'"' '/sandbox_image/ { print $2 }' "$(cd "$here/go/kind" && GOFLAGS=-mod=mod GOMODCACHE="${SECUREVOTE_GOMODCACHE:-$cache/go-mod}" \
-  go mod download -json "sigs.k8s.io/kind@$kind_version" | awk -F'"' '$2 == "Dir" { print $4 }')/images/base/files/etc/containerd/config.toml")
+kind_dir=$(cd "$here/go/kind" && GOFLAGS=-mod=mod GOMODCACHE="${SECUREVOTE_GOMODCACHE:-$cache/go-mod}" \
+  go mod download -json "sigs.k8s.io/kind@$kind_version" | awk -F'"' '$2 == "Dir" { print $4 }')
+sandbox=$(awk -F'"' '/sandbox_image/ { print $2 }' "$kind_dir/images/base/files/etc/containerd/config.toml")
 [[ " ${required_images[*]} " == *" $sandbox "* ]] || required_images+=("$sandbox")
 required_images+=("$CNI_IMAGE")
+# kind's default storage (local-path-provisioner), its manifest and image
+# names from the kind module (pkg/build/nodeimage/const_storage.go).
+storage_go=$kind_dir/pkg/build/nodeimage/const_storage.go
+storage_image() { awk -F'"' -v c="$1" '$0 ~ "^const " c " = " { print $2 }' "$storage_go"; }
+provisioner_image=$(storage_image storageProvisionerImage)
+helper_image=$(storage_image storageHelperImage)
+required_images+=("$provisioner_image" "$helper_image")
+mkdir -p "$work"
+awk '/^const defaultStorageManifest = `/ { on = 1; next } on && /^`/ { exit } on' "$storage_go" \
+  | sed -e "s|\` + storageProvisionerImage + \`|$provisioner_image|g" -e "s|\` + storageHelperImage + \`|$helper_image|g" >"$work/default-storage.yaml"
+grep -q "$provisioner_image" "$work/default-storage.yaml" || { echo "kind-image: no storage manifest found in $storage_go" >&2; exit 1; }
 
 # A label that changes whenever what goes into an image does (not its base's date).
 inputs() { # files... -> hash
@@ -94,21 +106,24 @@ component() { # image
   local image=$1 name file files=() extra=() ctx hash
   name=${image##*/}; name=${name%%:*}
   case $name in
-    kube-apiserver | kube-controller-manager | kube-scheduler | etcd)
+    kube-apiserver | kube-controller-manager | kube-scheduler | etcd | local-path-provisioner)
       file=Dockerfile; files=("${bin[$name]}"); extra=(--build-arg "BIN=$name") ;;
     kube-proxy) file=Dockerfile.kube-proxy; files=("${bin[kube-proxy]}" "$here/components/kube-proxy-entry") ;;
     coredns) file=Dockerfile.coredns; files=("${bin[coredns]}") ;;
     pause) file=Dockerfile.pause; files=("${bin[pause]}") ;;
     kind-cni) file=Dockerfile.cni; files=("$here/components/cni-entry") ;;
+    local-path-helper) file=Dockerfile.helper; files=() ;;
     *) echo "kind-image: kubeadm needs $image, which this script does not build" >&2; exit 1 ;;
   esac
   step "image $image"
   # The binaries' cache paths carry their versions; our own files count by content.
-  hash=$(inputs "$here/components/$file" "${files[@]:1}" <(printf '%s\n' "${files[@]#"$cache"}"))
+  local f own=()
+  for f in "${files[@]}"; do [[ $f == "$cache"/* ]] || own+=("$f"); done
+  hash=$(inputs "$here/components/$file" "${own[@]}" <(printf '%s\n' "${files[@]#"$cache"}"))
   if cached_image "$image" "$hash"; then done_ "$name" cached; return 0; fi
   ctx=$work/ctx-$name
   rm -rf "$ctx"; mkdir -p "$ctx"
-  cp "${files[@]}" "$ctx/"
+  ((${#files[@]})) && cp "${files[@]}" "$ctx/"
   dbuild -f "$here/components/$file" --build-arg "BASE=$BASE" "${extra[@]}" \
     --label "securevote.kind.inputs=$hash" --label "org.opencontainers.image.vendor=SecureVote" \
     -t "$image" "$ctx"
@@ -119,9 +134,7 @@ for image in "${required_images[@]}"; do component "$image"; done
 
 # -- 3. the node's base --------------------------------------------------------
 step "node base image (images/kind-node/Dockerfile)"
-kind_dir=$(cd "$here/go/kind" && GOFLAGS=-mod=mod GOMODCACHE="${SECUREVOTE_GOMODCACHE:-$cache/go-mod}" \
-  go mod download -json "sigs.k8s.io/kind@$kind_version" | awk -F'"' '$2 == "Dir" { print $4 }')
-node_hash=$(inputs "$here/Dockerfile" "$here/default-cni.yaml" "$root/scripts/docker-runc-wrapper" \
+node_hash=$(inputs "$here/Dockerfile" "$here/default-cni.yaml" "$work/default-storage.yaml" "$root/scripts/docker-runc-wrapper" \
   "$here/files/usr/local/bin/securevote-node-entrypoint" "$0" <(printf '%s\n' "${required_images[@]}"))
 node_base=securevote/kind-node-base:$k8s_version
 if cached_image "$NODE_IMAGE" "$node_hash"; then
@@ -153,6 +166,7 @@ trap 'docker rm -f -v "$id" >/dev/null 2>&1 || true; rm -f "$work/images.tar"' E
 in_node() { docker exec -i "$id" "$@"; }
 echo -n "$k8s_version" | in_node sh -c 'cat > /kind/version'
 sed "s|__CNI_IMAGE__|docker.io/$CNI_IMAGE|" "$here/default-cni.yaml" | in_node sh -c 'mkdir -p /kind/manifests && cat > /kind/manifests/default-cni.yaml'
+in_node sh -c 'cat > /kind/manifests/default-storage.yaml' <"$work/default-storage.yaml"
 docker save -o "$work/images.tar" "${required_images[@]}"
 in_node bash -c 'nohup containerd >/dev/null 2>&1 &'
 in_node bash -c 'for i in $(seq 1 30); do ctr version >/dev/null 2>&1 && exit 0; sleep 1; done; echo "containerd did not start" >&2; exit 1'
