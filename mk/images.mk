@@ -45,5 +45,5 @@ kind-down: ## Delete the kind cluster kind-up created, then the dockerd it start
 	$(DOCKER_ENGINE) down
 
 .PHONY: test-kind
-test-kind: images ## Run the kind tests on a cluster of their own (skip with the reason and the command when kind or its node image is missing)
-	vitest run test/containers/kind.test.ts
+test-kind: images ## Run the kind tests on a cluster of their own (kind and a node image built here when none can be had)
+	$(DOCKER_ENGINE) run --privileged -- bash -c 'KIND="$(KIND)" SECUREVOTE_KIND_NODE_IMAGE="$$(scripts/kind-cluster.sh image)" vitest run test/containers/kind.test.ts'
