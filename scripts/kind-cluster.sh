@@ -10,9 +10,9 @@
 # kind: KIND, else `kind` on PATH, else ours from the build cache (built once).
 # Node image: KIND_NODE_IMAGE / SECUREVOTE_KIND_NODE_IMAGE, else kindest/node:<v>
 # when the engine has it, else securevote/kind-node:<v> (scripts/kind-image.sh).
-# Config: dist/kind/cluster.yaml (make synth: the seed's log rotation), plus,
+# Config: KIND_CONFIG, else dist/kind/cluster.yaml (make synth: the seed's log rotation), plus,
 # on a cgroup v1 host, the kubelet's failCgroupV1: false, written to
-# $WORK/kind/cluster.yaml. Needs a Docker engine that runs privileged
+# $WORK/kind/cluster-<name>.yaml. Needs a Docker engine that runs privileged
 # containers (make kind-up starts one: scripts/docker-engine.sh up --privileged).
 set -euo pipefail
 
@@ -35,9 +35,10 @@ node_image() {
   "$root/scripts/kind-image.sh" | tail -n 1
 }
 
-config() { # -> path of the kind config to use
+config() { # <name> -> path of the kind config to use
+  local out=$work/cluster-$1.yaml
   mkdir -p "$work"
-  cp "$root/dist/kind/cluster.yaml" "$work/cluster.yaml.tmp"
+  cp "${KIND_CONFIG:-$root/dist/kind/cluster.yaml}" "$out.tmp"
   if [[ ! -f /sys/fs/cgroup/cgroup.controllers ]]; then
     # cgroup v1: Kubernetes 1.35 refuses it by default; say so explicitly here.
     (cd "$root" && node -e '
@@ -50,10 +51,10 @@ config() { # -> path of the kind config to use
         n.set("kubeadmConfigPatches", patches);
       }
       fs.writeFileSync(file, "# dist/kind/cluster.yaml, plus failCgroupV1: false (this host is on cgroup v1)\n" + doc.toString());
-    ' "$work/cluster.yaml.tmp")
+    ' "$out.tmp")
   fi
-  mv "$work/cluster.yaml.tmp" "$work/cluster.yaml"
-  echo "$work/cluster.yaml"
+  mv "$out.tmp" "$out"
+  echo "$out"
 }
 
 cmd=${1:-}; name=${2:-securevote}
@@ -61,7 +62,7 @@ case $cmd in
   up)
     kind=$(kind_bin)
     if "$kind" get clusters 2>/dev/null | grep -qx "$name"; then echo "kind-cluster: $name exists" >&2; exit 0; fi
-    image=$(node_image); cfg=$(config)
+    image=$(node_image); cfg=$(config "$name")
     echo "kind-cluster: creating $name from $image ($cfg)" >&2
     start=$SECONDS
     "$kind" create cluster --name "$name" --config "$cfg" --image "$image" --wait 300s
