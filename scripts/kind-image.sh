@@ -46,14 +46,20 @@ declare -A bin
 for b in "${BINS[@]}"; do bin[$b]=$("$build" --path "$b"); done
 done_ binaries ready
 
+# A module's source: the module cache the builds above filled, else a download.
+modcache="${SECUREVOTE_GOMODCACHE:-$cache/go-mod}"
+module_dir() { # <wrapper dir> <module> <version>
+  if [[ -d "$modcache/$2@$3" ]]; then echo "$modcache/$2@$3"; return; fi
+  (cd "$1" && GOFLAGS=-mod=mod GOMODCACHE="$modcache" go mod download -json "$2@$3" | awk -F'"' '$2 == "Dir" { print $4 }')
+}
+
 # pause: kubernetes/build/pause/linux/pause.c, as its Makefile compiles it.
 step "pause (C source of k8s.io/kubernetes $k8s_version)"
 pause_dir=$cache/pause-$k8s_version
 if [[ -x $pause_dir/pause ]]; then
   done_ pause "cached $pause_dir/pause"
 else
-  k8s_dir=$(cd "$root/test/controlplane" && GOFLAGS=-mod=mod GOMODCACHE="${SECUREVOTE_GOMODCACHE:-$cache/go-mod}" \
-    go mod download -json "k8s.io/kubernetes@$k8s_version" | awk -F'"' '$2 == "Dir" { print $4 }')
+  k8s_dir=$(module_dir "$root/test/controlplane" k8s.io/kubernetes "$k8s_version")
   pause_tag=$(awk '$1 == "TAG" && $2 == "?=" { print $3 }' "$k8s_dir/build/pause/Makefile")
   mkdir -p "$pause_dir"
   "${NICE[@]}" gcc -Os -Wall -Werror -static "-DVERSION=v$pause_tag-securevote" -o "$pause_dir/.pause.tmp" "$k8s_dir/build/pause/linux/pause.c"
@@ -68,8 +74,7 @@ BASE=$("$root/images/base/build.sh")
 done_ base "$BASE"
 
 mapfile -t required_images < <("${bin[kubeadm]}" config images list --kubernetes-version "$k8s_version")
-kind_dir=$(cd "$here/go/kind" && GOFLAGS=-mod=mod GOMODCACHE="${SECUREVOTE_GOMODCACHE:-$cache/go-mod}" \
-  go mod download -json "sigs.k8s.io/kind@$kind_version" | awk -F'"' '$2 == "Dir" { print $4 }')
+kind_dir=$(module_dir "$here/go/kind" sigs.k8s.io/kind "$kind_version")
 sandbox=$(awk -F'"' '/sandbox_image/ { print $2 }' "$kind_dir/images/base/files/etc/containerd/config.toml")
 [[ " ${required_images[*]} " == *" $sandbox "* ]] || required_images+=("$sandbox")
 required_images+=("$CNI_IMAGE")
