@@ -27,7 +27,11 @@ const sizes = arg('sizes', '1,100,1000').split(',').map(Number);
 const deadlineMs = Number(arg('deadline-s', '300')) * 1000;
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
+// A timeout's SIGTERM must still stop what we started ('exit' handlers: the
+// operator child, the control plane's processes, the directories).
+for (const sig of ['SIGTERM', 'SIGINT'] as const) process.once(sig, () => process.exit(143));
 const dir = mkdtempSync(join(tmpdir(), 'sv-op-bench-'));
+process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
 const cp = await startControlPlane({ controllers: true, scheduler: true, kwokNodes: 1 });
 const results: Record<string, unknown>[] = [];
 let peakRss = 0;

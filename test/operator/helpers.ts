@@ -70,8 +70,16 @@ export async function startOperator(opts: {
   });
   child.stdout?.pipe(out);
   child.stderr?.pipe(out);
+  // If this process ends without stopping it (a timeout kill, a crash), take it along.
+  const reap = (): void => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  };
+  process.once('exit', reap);
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((res) =>
-    child.once('exit', (code, signal) => res({ code, signal })),
+    child.once('exit', (code, signal) => {
+      process.off('exit', reap);
+      res({ code, signal });
+    }),
   );
   const get = async (path: string): Promise<{ status: number; body: string }> => {
     const r = await fetch(`http://127.0.0.1:${port}${path}`);
