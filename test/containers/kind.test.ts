@@ -7,6 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { COMPONENTS, DATABASE, RESOURCES } from '../../charts/rules.ts';
 import { childNames } from '../../charts/names.ts';
+import { quantityValue } from '../../charts/quantity.ts';
 import { kindPrerequisites, startKind, type KindStack } from '../fixtures/containers-kind.ts';
 import { ensureDockerEngine, type DockerEngine } from '../fixtures/docker-engine.ts';
 import { runKill } from '../load/kill.ts';
@@ -83,8 +84,11 @@ if (!pre.ok) {
         const pod = pods.items.find((p) => p.metadata.labels?.['app.kubernetes.io/component'] === c);
         expect(pod, c).toBeDefined();
         const main = pod?.spec.containers[0];
-        expect(main?.resources?.limits, c).toMatchObject(RESOURCES[c].limits);
-        expect(main?.resources?.requests, c).toMatchObject(RESOURCES[c].requests);
+        // Compared as quantities: the API server writes 1000m back as 1.
+        const amounts = (r: { readonly cpu?: string | number; readonly memory?: string | number } | undefined) =>
+          r && { cpu: quantityValue(r.cpu ?? 0), memory: quantityValue(r.memory ?? 0) };
+        expect(amounts(main?.resources?.limits), c).toEqual(amounts(RESOURCES[c].limits));
+        expect(amounts(main?.resources?.requests), c).toEqual(amounts(RESOURCES[c].requests));
       }
     });
 
