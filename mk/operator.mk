@@ -21,7 +21,7 @@ deploy: operator-manifests ## Apply the install manifests (CRD, namespace, RBAC,
 	$(OPERATOR_KUBECTL) wait --for=condition=Established crd/securevotes.securevote.dev --timeout=60s
 
 .PHONY: demo
-demo: deps ## The main command: a cluster (KUBECONFIG's, else a local one with kwok nodes), the operator, the sample, until Ready
+demo: deps $(if $(KUBECONFIG),,controlplane) ## The main command: a cluster (KUBECONFIG's, else a local one with kwok nodes), the operator, the sample, until Ready
 	@mkdir -p $(WORK)
 	node test/operator/demo.ts
 
