@@ -7,6 +7,7 @@
 //    edited it by hand (the server's defaults and other managers' extra
 //    fields are fine, SSA leaves them alone too).
 import { createHash } from 'node:crypto';
+import { isQuantity, quantityValue } from '../charts/quantity.ts';
 import type { KObject } from './context.ts';
 
 export const HASH_ANNOTATION = 'securevote.dev/desired-hash';
@@ -39,33 +40,9 @@ export function withHash(obj: KObject): KObject {
   return out;
 }
 
-const QUANTITY = /^([+-]?(?:\d+\.?\d*|\.\d+))(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei|[eE][+-]?\d+)?$/;
-const SUFFIX: Record<string, number> = {
-  '': 1,
-  m: 1e-3,
-  k: 1e3,
-  M: 1e6,
-  G: 1e9,
-  T: 1e12,
-  P: 1e15,
-  E: 1e18,
-  Ki: 2 ** 10,
-  Mi: 2 ** 20,
-  Gi: 2 ** 30,
-  Ti: 2 ** 40,
-  Pi: 2 ** 50,
-  Ei: 2 ** 60,
-};
-
 /** A Kubernetes quantity as a number ("0.5" and "500m" are equal), or undefined. */
 export function parseQuantity(s: string): number | undefined {
-  const m = QUANTITY.exec(s);
-  if (!m) return undefined;
-  const n = Number(m[1]);
-  const suffix = m[2] ?? '';
-  if (/^[eE]/.test(suffix)) return n * 10 ** Number(suffix.slice(1));
-  const mult = SUFFIX[suffix];
-  return mult === undefined ? undefined : n * mult;
+  return isQuantity(s) ? quantityValue(s) : undefined;
 }
 
 function isEmpty(v: unknown): boolean {
