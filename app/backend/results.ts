@@ -5,6 +5,7 @@
 // also calls it directly for this hottest read (express's per-request set-up
 // costs several times the work of the read itself).
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { coalesced } from './coalesced.ts';
 import type { AppContext } from './context.ts';
 import { isUnavailable, reasonOf } from './db.ts';
 import { logError, toHttpError, unavailable } from './errors.ts';
@@ -22,33 +23,6 @@ function send(res: ServerResponse, status: number, body: string, extra: Record<s
 }
 
 export type ResultsHandler = (req: IncomingMessage, res: ServerResponse) => Promise<void>;
-
-/**
- * Runs `fn` for every caller, but shares runs: a call joins the next run that
- * STARTS after the call (never one already in flight, which may have read the
- * cache before a vote the caller saw acknowledged). At most one run is in
- * flight and one queued, however many readers poll at once.
- */
-export function coalesced<T>(fn: () => Promise<T>): () => Promise<T> {
-  let inflight: Promise<T> | undefined;
-  let queued: Promise<T> | undefined;
-  const call = (): Promise<T> => {
-    if (!inflight) {
-      inflight = fn().finally(() => {
-        inflight = undefined;
-      });
-      return inflight;
-    }
-    queued ??= inflight
-      .catch(() => {})
-      .then(() => {
-        queued = undefined;
-        return call();
-      });
-    return queued;
-  };
-  return call;
-}
 
 export function resultsHandler(ctx: AppContext): ResultsHandler {
   const { cache, config, database, metrics, pool, state } = ctx;

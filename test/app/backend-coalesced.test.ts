@@ -1,8 +1,8 @@
-// coalesced() (app/backend/results.ts): readers share runs, but a reader never
+// coalesced() (app/backend/coalesced.ts): readers share runs, but a reader never
 // gets a run that started before it asked (it could predate a vote the reader
 // saw acknowledged).
 import { describe, expect, it } from 'vitest';
-import { coalesced } from '../../app/backend/results.ts';
+import { coalesced } from '../../app/backend/coalesced.ts';
 
 function deferred(): { promise: Promise<void>; resolve(): void } {
   let resolve!: () => void;
