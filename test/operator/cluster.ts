@@ -4,7 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ControlPlane } from '../fixtures/controlplane.ts';
-import { KWOK_ANNOTATION } from '../fixtures/controlplane.ts';
+import { kwokNode } from '../fixtures/controlplane.ts';
 import type { KObject } from '../../operator/context.ts';
 import { makeRawKubeApi } from '../../operator/kube.ts';
 import { HttpMethod } from '@kubernetes/client-node';
@@ -37,19 +37,8 @@ export async function createVolumes(cp: ControlPlane, count: number, prefix = 'p
 
 /** One kwok node big enough for many stacks (the fixture's nodes hold 110 pods each). */
 export async function createBigNode(cp: ControlPlane, name = 'kwok-big'): Promise<void> {
-  const capacity = { cpu: '4000', memory: '16Ti', pods: '20000', 'ephemeral-storage': '100Ti' };
-  await cp.kubectl(['apply', '-f', '-'], {
-    input: JSON.stringify({
-      apiVersion: 'v1',
-      kind: 'Node',
-      metadata: {
-        name,
-        annotations: { [KWOK_ANNOTATION]: 'fake', 'node.alpha.kubernetes.io/ttl': '0' },
-        labels: { type: 'kwok', 'kubernetes.io/hostname': name, 'kubernetes.io/os': 'linux', 'kubernetes.io/arch': 'amd64' },
-      },
-      status: { capacity, allocatable: capacity },
-    }),
-  });
+  const node = kwokNode(name, { cpu: '4000', memory: '16Ti', pods: '20000', 'ephemeral-storage': '100Ti' });
+  await cp.kubectl(['apply', '-f', '-'], { input: JSON.stringify(node) });
 }
 
 export class Api {
