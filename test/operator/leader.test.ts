@@ -4,38 +4,7 @@
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { type Lease, LeaderElector, type LeaseStore, microTime } from '../../operator/leader.ts';
-import type { Timers } from '../../operator/queue.ts';
-
-class Clock implements Timers {
-  t = 1_000_000;
-  private seq = 0;
-  private readonly pending = new Map<number, { at: number; fn: () => void }>();
-  now(): number {
-    return this.t;
-  }
-  setTimeout(fn: () => void, ms: number): unknown {
-    const id = ++this.seq;
-    this.pending.set(id, { at: this.t + ms, fn });
-    return id;
-  }
-  clearTimeout(h: unknown): void {
-    this.pending.delete(h as number);
-  }
-  /** Advance in 100 ms steps, firing timers and letting promises settle. */
-  async advance(ms: number): Promise<void> {
-    const end = this.t + ms;
-    while (this.t < end) {
-      this.t = Math.min(end, this.t + 100);
-      for (const [id, p] of [...this.pending]) {
-        if (p.at <= this.t) {
-          this.pending.delete(id);
-          p.fn();
-        }
-      }
-      for (let i = 0; i < 10; i++) await new Promise((r) => setImmediate(r));
-    }
-  }
-}
+import { FakeTimers } from './fake-timers.ts';
 
 class MemoryLeases implements LeaseStore {
   lease: Lease | undefined;
@@ -61,7 +30,7 @@ class MemoryLeases implements LeaseStore {
 
 const log = pino({ level: 'silent' });
 
-function candidate(id: string, store: LeaseStore, clock: Clock, events: string[]): LeaderElector {
+function candidate(id: string, store: LeaseStore, clock: FakeTimers, events: string[]): LeaderElector {
   return new LeaderElector({
     store,
     namespace: 'ns',
@@ -76,15 +45,15 @@ function candidate(id: string, store: LeaseStore, clock: Clock, events: string[]
 
 describe('LeaderElector', () => {
   it('one of two candidates leads; the other takes over within the lease duration after the leader dies', async () => {
-    const clock = new Clock();
+    const clock = new FakeTimers(1_000_000);
     const store = new MemoryLeases();
     const events: string[] = [];
     const a = candidate('a', store, clock, events);
     const b = candidate('b', store, clock, events);
     a.start();
-    await clock.advance(100);
+    await clock.advanceSettling(100);
     b.start();
-    await clock.advance(6_000);
+    await clock.advanceSettling(6_000);
     expect(events).toEqual(['a:start']);
     expect(a.isLeader).toBe(true);
     expect(b.isLeader).toBe(false);
@@ -93,7 +62,7 @@ describe('LeaderElector', () => {
     // a dies without a word: its timers stop, nothing is released.
     (a as unknown as { running: boolean }).running = false;
     const died = clock.now();
-    await clock.advance(15_000);
+    await clock.advanceSettling(15_000);
     expect(b.isLeader).toBe(true);
     expect(store.lease?.spec?.holderIdentity).toBe('b');
     expect(store.lease?.spec?.leaseTransitions).toBe(1);
@@ -102,39 +71,39 @@ describe('LeaderElector', () => {
   });
 
   it('stop() releases the lease so the other candidate takes it at its next try', async () => {
-    const clock = new Clock();
+    const clock = new FakeTimers(1_000_000);
     const store = new MemoryLeases();
     const events: string[] = [];
     const a = candidate('a', store, clock, events);
     const b = candidate('b', store, clock, events);
     a.start();
-    await clock.advance(100);
+    await clock.advanceSettling(100);
     b.start();
-    await clock.advance(3_000);
+    await clock.advanceSettling(3_000);
     const stopping = a.stop();
-    await clock.advance(100);
+    await clock.advanceSettling(100);
     await stopping;
     expect(store.lease?.spec?.holderIdentity).toBeNull();
-    await clock.advance(2_100);
+    await clock.advanceSettling(2_100);
     expect(b.isLeader).toBe(true);
     expect(events).toEqual(['a:start', 'a:stop', 'b:start']);
     // a stopped its work before it handed the lease over.
   });
 
   it('a leader that cannot renew past the deadline stops leading', async () => {
-    const clock = new Clock();
+    const clock = new FakeTimers(1_000_000);
     const store = new MemoryLeases();
     const events: string[] = [];
     const a = candidate('a', store, clock, events);
     a.start();
-    await clock.advance(2_000);
+    await clock.advanceSettling(2_000);
     expect(a.isLeader).toBe(true);
     store.down = true;
-    await clock.advance(9_000);
+    await clock.advanceSettling(9_000);
     expect(a.isLeader).toBe(false);
     expect(events).toEqual(['a:start', 'a:stop']);
     store.down = false;
-    await clock.advance(3_000);
+    await clock.advanceSettling(3_000);
     expect(a.isLeader).toBe(true);
   });
 
