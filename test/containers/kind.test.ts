@@ -8,23 +8,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { COMPONENTS, DATABASE, RESOURCES } from '../../charts/rules.ts';
 import { childNames } from '../../charts/names.ts';
 import { quantityValue } from '../../charts/quantity.ts';
-import { kindPrerequisites, startKind, type KindStack } from '../fixtures/containers-kind.ts';
-import { ensureDockerEngine, type DockerEngine } from '../fixtures/docker-engine.ts';
+import { kindReadiness, startKind, type KindStack } from '../fixtures/containers-kind.ts';
 import { runKill } from '../load/kill.ts';
 import { runLoad, type Ack } from '../load/load.ts';
 
-// kind and kubectl first (no engine is started for nothing), then the engine
-// (privileged containers), then the node image and the project's images.
-let pre = await kindPrerequisites();
-let engine: DockerEngine | undefined;
-if (pre.ok || !/kind binary|kubectl/.test(pre.reason)) {
-  const e = await ensureDockerEngine({ privileged: true });
-  if (!e.ok) pre = { ok: false, reason: e.reason, command: 'start Docker, then make test-kind' };
-  else {
-    engine = e.engine;
-    pre = await kindPrerequisites();
-  }
-}
+const { pre, engine } = await kindReadiness();
 
 interface PodList {
   items: {

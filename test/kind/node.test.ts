@@ -14,21 +14,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { kindClusterYaml } from '../../charts/kind.ts';
 import { LOG_ROTATION } from '../../charts/rules.ts';
-import { kindPrerequisites, kubernetesVersion, removeLeftoverClusters } from '../fixtures/containers-kind.ts';
-import { ensureDockerEngine, REPO, type DockerEngine } from '../fixtures/docker-engine.ts';
+import { kindReadiness, kubernetesVersion, removeLeftoverClusters } from '../fixtures/containers-kind.ts';
+import { REPO } from '../fixtures/docker-engine.ts';
 
 const run = promisify(execFile);
 
-let pre = await kindPrerequisites();
-let engine: DockerEngine | undefined;
-if (pre.ok || !/kind binary|kubectl/.test(pre.reason)) {
-  const e = await ensureDockerEngine({ privileged: true });
-  if (!e.ok) pre = { ok: false, reason: e.reason, command: 'start Docker, then make test-kind' };
-  else {
-    engine = e.engine;
-    pre = await kindPrerequisites();
-  }
-}
+const { pre, engine } = await kindReadiness();
 
 // A pod image every node built here holds (our base with a shell).
 const SHELL_IMAGE = `docker.io/securevote/kind-cni:${kubernetesVersion()}`;
