@@ -40,6 +40,7 @@ kind_version=$(required "$kmods/kind/go.mod" sigs.k8s.io/kind)
 crictl_version=$(required "$kmods/cri-tools/go.mod" sigs.k8s.io/cri-tools)
 coredns_version=$(required "$kmods/coredns/go.mod" github.com/coredns/coredns)
 lpp_version=$(required "$kmods/local-path-provisioner/go.mod" github.com/rancher/local-path-provisioner)
+kube_router_version=$(required "$kmods/kube-router/go.mod" github.com/cloudnativelabs/kube-router/v2)
 
 # Per binary: wrapper module dir, main package, cache dir.
 spec() { # <binary> -> sets moddir pkg dir
@@ -53,6 +54,7 @@ spec() { # <binary> -> sets moddir pkg dir
     crictl) moddir=$kmods/cri-tools pkg=sigs.k8s.io/cri-tools/cmd/crictl dir="$cache/cri-tools-$crictl_version" ;;
     coredns) moddir=$kmods/coredns pkg=github.com/coredns/coredns dir="$cache/coredns-$coredns_version" ;;
     local-path-provisioner) moddir=$kmods/local-path-provisioner pkg=github.com/rancher/local-path-provisioner dir="$cache/local-path-provisioner-$lpp_version" ;;
+    kube-router) moddir=$kmods/kube-router pkg=github.com/cloudnativelabs/kube-router/v2/cmd/kube-router dir="$cache/kube-router-$kube_router_version" ;;
     *) echo "controlplane-build: unknown binary '$1'" >&2; exit 2 ;;
   esac
 }
@@ -122,6 +124,7 @@ ldflags() { # <binary>
     golang.stackrox.io/kube-linter/*) flags+=" -X 'golang.stackrox.io/kube-linter/internal/version.version=$linter_version'" ;;
     sigs.k8s.io/cri-tools/*) flags+=" -X 'sigs.k8s.io/cri-tools/pkg/version.Version=$crictl_version'" ;;
     github.com/rancher/local-path-provisioner) flags+=" -X 'main.VERSION=$lpp_version'" ;;
+    github.com/cloudnativelabs/kube-router/*) flags+=" -X 'github.com/cloudnativelabs/kube-router/v2/pkg/version.Version=$kube_router_version'" ;;
   esac
   echo "$flags"
 }
