@@ -40,7 +40,7 @@ done_() { printf '==> kind-image: %-40s %s in %ds\n' "$1" "$2" $((SECONDS - step
 
 # -- 1. binaries ---------------------------------------------------------------
 step "binaries (scripts/controlplane-build.sh)"
-BINS=(kubelet kubeadm kubectl kube-proxy kube-apiserver kube-controller-manager kube-scheduler etcd kind crictl coredns local-path-provisioner)
+BINS=(kubelet kubeadm kubectl kube-proxy kube-apiserver kube-controller-manager kube-scheduler etcd kind crictl coredns local-path-provisioner kube-router)
 "${NICE[@]}" "$build" "${BINS[@]}" >&2
 declare -A bin
 for b in "${BINS[@]}"; do bin[$b]=$("$build" --path "$b"); done
@@ -113,10 +113,10 @@ component() { # image
   case $name in
     kube-apiserver | kube-controller-manager | kube-scheduler | etcd | local-path-provisioner)
       file=Dockerfile; files=("${bin[$name]}"); extra=(--build-arg "BIN=$name") ;;
-    kube-proxy) file=Dockerfile.kube-proxy; files=("${bin[kube-proxy]}" "$here/components/kube-proxy-entry") ;;
+    kube-proxy) file=Dockerfile.kube-proxy; files=("${bin[kube-proxy]}" "$here/components/iptables-select") ;;
     coredns) file=Dockerfile.coredns; files=("${bin[coredns]}") ;;
     pause) file=Dockerfile.pause; files=("${bin[pause]}") ;;
-    kind-cni) file=Dockerfile.cni; files=("$here/components/cni-entry") ;;
+    kind-cni) file=Dockerfile.cni; files=("$here/components/cni-entry" "$here/components/iptables-select" "${bin[kube-router]}") ;;
     local-path-helper) file=Dockerfile.helper; files=() ;;
     *) echo "kind-image: kubeadm needs $image, which this script does not build" >&2; exit 1 ;;
   esac
