@@ -1,10 +1,12 @@
 // Wrapper module for etcd: its own go.mod replaces sibling modules with
-// local paths, which only hold inside etcd's repository.
+// local paths, which only hold inside etcd's repository. v3.5.24 is the etcd
+// kubeadm v1.33 deploys (`kubeadm config images list`: etcd:3.5.24-0), so the
+// test control plane and the kind node's etcd image run the same, truly named.
 module securevote.local/controlplane/etcd
 
 go 1.26.0
 
-require go.etcd.io/etcd/server/v3 v3.5.35
+require go.etcd.io/etcd/server/v3 v3.5.24
 
 require (
 	github.com/beorn7/perks v1.0.1 // indirect
@@ -43,12 +45,12 @@ require (
 	github.com/tmc/grpc-websocket-proxy v0.0.0-20201229170055-e5319fda7802 // indirect
 	github.com/xiang90/probing v0.0.0-20190116061207-43a291ad63a2 // indirect
 	go.etcd.io/bbolt v1.3.12 // indirect
-	go.etcd.io/etcd/api/v3 v3.5.35 // indirect
-	go.etcd.io/etcd/client/pkg/v3 v3.5.35 // indirect
-	go.etcd.io/etcd/client/v2 v2.305.35 // indirect
-	go.etcd.io/etcd/client/v3 v3.5.35 // indirect
-	go.etcd.io/etcd/pkg/v3 v3.5.35 // indirect
-	go.etcd.io/etcd/raft/v3 v3.5.35 // indirect
+	go.etcd.io/etcd/api/v3 v3.5.24 // indirect
+	go.etcd.io/etcd/client/pkg/v3 v3.5.24 // indirect
+	go.etcd.io/etcd/client/v2 v2.305.24 // indirect
+	go.etcd.io/etcd/client/v3 v3.5.24 // indirect
+	go.etcd.io/etcd/pkg/v3 v3.5.24 // indirect
+	go.etcd.io/etcd/raft/v3 v3.5.24 // indirect
 	go.opentelemetry.io/auto/sdk v1.2.1 // indirect
 	go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc v0.46.0 // indirect
 	go.opentelemetry.io/otel v1.45.0 // indirect
