@@ -34,7 +34,5 @@ include $(sort $(wildcard mk/*.mk))
 ##@ Tests
 
 .PHONY: test
-test: deps typecheck $(TEST_DEPS) ## Run every test; installs and starts what it needs, leaves nothing running
-	@mkdir -p $(WORK)
-	vitest run --reporter=default --reporter=json --outputFile.json=$(WORK)/vitest.json
-	@node scripts/test-summary.mjs $(WORK)/vitest.json
+test: deps typecheck $(TEST_DEPS) ## Run every test; installs and starts what it needs, leaves nothing running (KIND_TESTS=auto|yes|no)
+	scripts/test-run.sh

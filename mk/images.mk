@@ -46,7 +46,7 @@ kind-down: ## Delete the kind cluster kind-up created, then the dockerd it start
 
 .PHONY: test-kind
 test-kind: images ## Run the kind tests on a cluster of their own (kind and a node image built here when none can be had)
-	$(DOCKER_ENGINE) run --privileged -- bash -c 'KIND="$(KIND)" SECUREVOTE_KIND_NODE_IMAGE="$$(scripts/kind-cluster.sh image)" vitest run test/containers/kind.test.ts test/kind'
+	scripts/test-kind.sh
 
 .PHONY: kind-test
 kind-test: test-kind ## Same as test-kind (the name issue 6 used)

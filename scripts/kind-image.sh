@@ -18,6 +18,8 @@
 # securevote.kind.inputs label matches (versions + our build files), is never
 # built again. Each step prints what it does and how long it took. Needs a
 # Docker engine (make kind-image starts one). Prints the node image's name last.
+#
+#   scripts/kind-image.sh --missing   # the binaries not built yet, one a line (no engine needed)
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -39,8 +41,14 @@ step() { step_start=$SECONDS; printf '==> kind-image: %s\n' "$*" >&2; }
 done_() { printf '==> kind-image: %-40s %s in %ds\n' "$1" "$2" $((SECONDS - step_start)) >&2; }
 
 # -- 1. binaries ---------------------------------------------------------------
-step "binaries (scripts/controlplane-build.sh)"
 BINS=(kubelet kubeadm kubectl kube-proxy kube-apiserver kube-controller-manager kube-scheduler etcd kind crictl coredns local-path-provisioner kube-router)
+pause_dir=$cache/pause-$k8s_version
+if [[ "${1:-}" == --missing ]]; then
+  for b in "${BINS[@]}"; do [[ -x "$("$build" --path "$b")" ]] || echo "$b"; done
+  [[ -x $pause_dir/pause ]] || echo pause
+  exit 0
+fi
+step "binaries (scripts/controlplane-build.sh)"
 "${NICE[@]}" "$build" "${BINS[@]}" >&2
 declare -A bin
 for b in "${BINS[@]}"; do bin[$b]=$("$build" --path "$b"); done
@@ -55,7 +63,6 @@ module_dir() { # <wrapper dir> <module> <version>
 
 # pause: kubernetes/build/pause/linux/pause.c, as its Makefile compiles it.
 step "pause (C source of k8s.io/kubernetes $k8s_version)"
-pause_dir=$cache/pause-$k8s_version
 if [[ -x $pause_dir/pause ]]; then
   done_ pause "cached $pause_dir/pause"
 else

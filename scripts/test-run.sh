@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# make test: every test file, then the kind tests when they can run here, then
+# one line of totals (scripts/test-summary.mjs).
+#
+# The kind tests need the kind node image, whose binaries take long to build
+# cold (BENCHMARKS.md). KIND_TESTS=auto (the default) runs them when every one
+# of those binaries is already in the build cache (`scripts/kind-image.sh
+# --missing` prints none; the images themselves are rebuilt from it when their
+# inputs changed) and otherwise says in one line that they were skipped and
+# which command runs them. KIND_TESTS=yes builds what is missing first;
+# KIND_TESTS=no skips them.
+set -uo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+work=${SECUREVOTE_WORK:-$PWD/.work}
+mkdir -p "$work"
+rm -f "$work"/vitest*.json
+# The kind test files (scripts/test-kind.sh runs them), out of the first run.
+EXCLUDE=(--exclude='**/test/containers/kind.test.ts' --exclude='**/test/kind/**')
+
+mode=${KIND_TESTS:-auto}
+case $mode in
+  yes) why= ;;
+  no) why="KIND_TESTS=no" ;;
+  auto)
+    missing=$(scripts/kind-image.sh --missing | xargs)
+    why=${missing:+"the kind node image's binaries are not built yet (missing: $missing)"} ;;
+  *) echo "test-run: KIND_TESTS must be auto, yes or no (got '$mode')" >&2; exit 2 ;;
+esac
+line=
+[[ -n $why ]] && line="kind tests skipped: $why; to run them: make test-kind (builds what is missing)"
+[[ -n $line ]] && echo "$line"
+
+rc=0
+vitest run --reporter=default --reporter=json --outputFile.json="$work/vitest.json" \
+  "${EXCLUDE[@]}" || rc=$?
+if [[ -z $why ]]; then
+  echo "==> the kind tests (scripts/test-kind.sh)"
+  scripts/test-kind.sh --reporter=default --reporter=json --outputFile.json="$work/vitest-kind.json" || rc=$?
+  line="kind tests: ran (scripts/test-kind.sh)"
+fi
+node scripts/test-summary.mjs "$work"/vitest*.json || rc=$?
+echo "$line"
+exit "$rc"
