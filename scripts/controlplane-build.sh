@@ -149,7 +149,7 @@ for bin in "$@"; do
   if ! (cd "$moddir" && CGO_ENABLED=0 go build -trimpath -ldflags "$(ldflags "$bin")" -o "$tmp" "$pkg"); then
     rm -f "$tmp"; trap - EXIT
     if [[ " ${optional[*]} " == *" $bin "* ]]; then
-      printf '==> %-24s WARNING: not built (see the error above); its test will fail until it is\n' "$bin"
+      printf '==> %-24s WARNING: not built (see the error above); its tests skip, saying so, until it is\n' "$bin"
       continue
     fi
     exit 1
