@@ -80,7 +80,7 @@ const strip = (rules: readonly ExplainedRule[]): PolicyRule[] =>
 export interface OperatorInstallProps {
   /** Path of the CRD manifest. @default 'crds/securevote.yaml' */
   readonly crdPath?: string;
-  /** @default 'securevote-system' */
+  /** @default OPERATOR_NAMESPACE */
   readonly namespace?: string;
   /** @default `securevote/operator:${IMAGE_TAG}` */
   readonly image?: string;
@@ -91,12 +91,13 @@ export interface OperatorInstallProps {
 }
 
 export const OPERATOR_NAME = 'securevote-operator';
+export const OPERATOR_NAMESPACE = 'securevote-system';
 export const HEALTH_PORT = 8081;
 
 export class OperatorInstall extends Chart {
   constructor(scope: Construct, id: string, props: OperatorInstallProps = {}) {
     super(scope, id, { disableResourceNameHashes: true });
-    const namespace = props.namespace ?? 'securevote-system';
+    const namespace = props.namespace ?? OPERATOR_NAMESPACE;
     const image = props.image ?? `securevote/operator:${IMAGE_TAG}`;
     const replicas = props.replicas ?? 2;
     if (!Number.isInteger(replicas) || replicas < 1) throw new Error(`OperatorInstallProps.replicas must be an integer >= 1, got ${replicas}`);

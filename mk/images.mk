@@ -30,14 +30,15 @@ IMAGE_VERSION = $(shell node -p "require('./package.json').version")
 KIND_IMAGES = $(foreach n,postgres redis backend frontend proxy operator,securevote/$(n):$(IMAGE_VERSION))
 
 .PHONY: kind-up
-kind-up: images synth ## Create a kind cluster (the seed's kubelet log rotation), load the images, install the operator, apply the sample until Ready
+kind-up: images synth ## Create a kind cluster (the seed's kubelet log rotation), load the images, install the operator; then make demo runs on it
 	$(DOCKER_ENGINE) up --privileged
 	KIND=$(KIND) scripts/kind-cluster.sh up $(KIND_CLUSTER)
 	$(KIND) load docker-image --name $(KIND_CLUSTER) $(KIND_IMAGES)
-	$(MAKE) --no-print-directory deploy
-	kubectl create namespace securevote --dry-run=client -o yaml | kubectl apply -f -
-	kubectl -n securevote apply -f samples/securevote.yaml
-	kubectl -n securevote wait --for=condition=Ready securevote/securevote --timeout=420s
+	@mkdir -p $(WORK)
+	$(KIND) get kubeconfig --name $(KIND_CLUSTER) > $(WORK)/kind-$(KIND_CLUSTER).kubeconfig
+	KUBECONFIG=$(WORK)/kind-$(KIND_CLUSTER).kubeconfig $(MAKE) --no-print-directory deploy
+	$(OPERATOR_KUBECTL) --kubeconfig $(WORK)/kind-$(KIND_CLUSTER).kubeconfig -n securevote-system wait --for=condition=Available deployment/securevote-operator --timeout=180s
+	@echo "kind cluster $(KIND_CLUSTER) is up with the operator. Next: make demo KUBECONFIG=$(WORK)/kind-$(KIND_CLUSTER).kubeconfig"
 
 .PHONY: kind-down
 kind-down: ## Delete the kind cluster kind-up created, then the dockerd it started (if any)

@@ -6,10 +6,17 @@
 // apply samples/securevote.yaml, wait for Ready, print `kubectl get sv` and
 // what the operator created. Everything it started is stopped at the end
 // (DEMO_KEEP=1 keeps a local cluster: `make cluster-down` removes it).
+// Where the cluster already runs the operator (`make deploy`, `make kind-up`)
+// that one reconciles; on a cluster with real nodes the demo then fetches
+// the vote page through the proxy's Service on 127.0.0.1.
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { createWriteStream, existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { childNames } from '../../charts/names.ts';
+import { OPERATOR_NAME, OPERATOR_NAMESPACE } from '../../charts/operator-install.ts';
+import { PORTS } from '../../charts/rules.ts';
 import { type ControlPlane, binaryPath, startControlPlane } from '../fixtures/controlplane.ts';
+import { portForward } from '../fixtures/port-forward.ts';
 import { REPO } from './helpers.ts';
 
 const work = process.env.SECUREVOTE_WORK ?? join(REPO, '.work');
@@ -55,15 +62,20 @@ async function main(): Promise<void> {
   process.stdout.write(kubectl(['apply', '--server-side', '--field-manager=securevote-install', '-f', join(REPO, 'crds/securevote.yaml')]));
   kubectl(['wait', '--for=condition=Established', 'crd/securevotes.securevote.dev', '--timeout=60s']);
 
-  say(`Running the operator (node operator/main.ts, log in ${join(demoDir, 'operator.log')})`);
-  const log = createWriteStream(join(demoDir, 'operator.log'));
-  operator = spawn(process.execPath, [join(REPO, 'operator/main.ts')], {
-    cwd: REPO,
-    env: { ...process.env, KUBECONFIG: kubeconfig, LEADER_ELECT: 'false', HEALTH_ADDR: '127.0.0.1:0' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  operator.stdout?.pipe(log);
-  operator.stderr?.pipe(log);
+  const inCluster = !cp && operatorAvailable();
+  if (inCluster) {
+    say(`The operator already runs in the cluster (${OPERATOR_NAMESPACE}/${OPERATOR_NAME}): it reconciles`);
+  } else {
+    say(`Running the operator (node operator/main.ts, log in ${join(demoDir, 'operator.log')})`);
+    const log = createWriteStream(join(demoDir, 'operator.log'));
+    operator = spawn(process.execPath, [join(REPO, 'operator/main.ts')], {
+      cwd: REPO,
+      env: { ...process.env, KUBECONFIG: kubeconfig, LEADER_ELECT: 'false', HEALTH_ADDR: '127.0.0.1:0' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    operator.stdout?.pipe(log);
+    operator.stderr?.pipe(log);
+  }
 
   say(`Applying samples/securevote.yaml in namespace ${ns}`);
   process.stdout.write(kubectl(['apply', '-f', '-'], kubectl(['create', 'namespace', ns, '--dry-run=client', '-o', 'json'])));
@@ -82,7 +94,37 @@ async function main(): Promise<void> {
   );
   say('Pods and the database volume claim');
   process.stdout.write(kubectl(['get', 'pods,pvc', '-n', ns, '-o', 'wide']));
-  if (cp) console.log('\n    Again: these pods run on kwok\'s SIMULATED nodes; for real containers use a real cluster (KUBECONFIG=... make demo).');
+  if (cp) {
+    console.log('\n    Again: these pods run on kwok\'s SIMULATED nodes; for real containers use a real cluster (KUBECONFIG=... make demo).');
+  } else {
+    await votePage();
+  }
+}
+
+/** The in-cluster operator's Deployment has an available replica. */
+function operatorAvailable(): boolean {
+  try {
+    return Number(kubectl(['get', 'deployment', OPERATOR_NAME, '-n', OPERATOR_NAMESPACE, '-o', 'jsonpath={.status.availableReplicas}']) || 0) > 0;
+  } catch {
+    return false; // not installed
+  }
+}
+
+/** GET / through the proxy's Service, port-forwarded to 127.0.0.1 as a user would. */
+async function votePage(): Promise<void> {
+  const service = childNames('securevote').service('proxy');
+  say(`The vote page through the proxy's Service (kubectl port-forward svc/${service})`);
+  const pf = await portForward(kubectlBin, kubeconfig ?? '', ns, service, PORTS.proxy);
+  try {
+    const url = `http://127.0.0.1:${pf.localPort}/`;
+    const res = await fetch(url, { signal: AbortSignal.timeout(10_000) });
+    const title = /<title>([^<]*)<\/title>/i.exec(await res.text())?.[1] ?? '(no title)';
+    console.log(`    GET ${url} -> ${res.status} "${title}"`);
+    if (!res.ok) throw new Error(`the vote page answered ${res.status}`);
+    console.log(`    To open it yourself: kubectl -n ${ns} port-forward svc/${service} ${PORTS.proxy}:${PORTS.proxy}, then http://127.0.0.1:${PORTS.proxy}/`);
+  } finally {
+    pf.child.kill('SIGTERM');
+  }
 }
 
 async function cleanup(): Promise<void> {
