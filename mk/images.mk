@@ -42,6 +42,7 @@ kind-up: images synth ## Create a kind cluster (the seed's kubelet log rotation)
 
 .PHONY: kind-down
 kind-down: ## Delete the kind cluster kind-up created, then the dockerd it started (if any)
+	$(DOCKER_ENGINE) up --privileged
 	$(KIND) delete cluster --name $(KIND_CLUSTER)
 	rm -f $(WORK)/kind-$(KIND_CLUSTER).kubeconfig
 	$(DOCKER_ENGINE) down
