@@ -16,6 +16,25 @@ const tick = async (): Promise<void> => {
   for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
 };
 
+/** A queue whose every run waits on a gate the test opens; tracks the most runs at once. */
+function gatedQueue(concurrency: number) {
+  let active = 0;
+  let most = 0;
+  const gates: Array<ReturnType<typeof deferred>> = [];
+  const q = new WorkQueue(
+    async () => {
+      active++;
+      most = Math.max(most, active);
+      const d = deferred();
+      gates.push(d);
+      await d.promise;
+      active--;
+    },
+    { timers: new FakeTimers(), concurrency },
+  );
+  return { q, gates, maxActive: () => most };
+}
+
 describe('WorkQueue', () => {
   it('dedupes a key added many times before it runs', async () => {
     const runs: string[] = [];
@@ -29,20 +48,7 @@ describe('WorkQueue', () => {
   });
 
   it('never runs one key twice at once, and reruns it once if added while running', async () => {
-    let active = 0;
-    let maxActive = 0;
-    const gates: Array<ReturnType<typeof deferred>> = [];
-    const q = new WorkQueue(
-      async () => {
-        active++;
-        maxActive = Math.max(maxActive, active);
-        const d = deferred();
-        gates.push(d);
-        await d.promise;
-        active--;
-      },
-      { timers: new FakeTimers(), concurrency: 4 },
-    );
+    const { q, gates, maxActive } = gatedQueue(4);
     q.add('ns/a');
     await tick();
     expect(q.isRunning('ns/a')).toBe(true);
@@ -56,24 +62,11 @@ describe('WorkQueue', () => {
     gates[1]!.resolve();
     await q.whenIdle();
     expect(gates).toHaveLength(2);
-    expect(maxActive).toBe(1);
+    expect(maxActive()).toBe(1);
   });
 
   it('caps concurrency across keys', async () => {
-    let active = 0;
-    let maxActive = 0;
-    const gates: Array<ReturnType<typeof deferred>> = [];
-    const q = new WorkQueue(
-      async () => {
-        active++;
-        maxActive = Math.max(maxActive, active);
-        const d = deferred();
-        gates.push(d);
-        await d.promise;
-        active--;
-      },
-      { timers: new FakeTimers(), concurrency: 2 },
-    );
+    const { q, gates, maxActive } = gatedQueue(2);
     for (const k of ['a', 'b', 'c', 'd', 'e']) q.add(`ns/${k}`);
     await tick();
     expect(q.runningCount()).toBe(2);
@@ -84,7 +77,7 @@ describe('WorkQueue', () => {
       await tick();
     }
     await q.whenIdle();
-    expect(maxActive).toBe(2);
+    expect(maxActive()).toBe(2);
   });
 
   it('one slow key does not block the others', async () => {
