@@ -37,7 +37,6 @@ kind-up: images synth ## Create a kind cluster (the seed's kubelet log rotation)
 	@mkdir -p $(WORK)
 	$(KIND) get kubeconfig --name $(KIND_CLUSTER) > $(WORK)/kind-$(KIND_CLUSTER).kubeconfig
 	KUBECONFIG=$(WORK)/kind-$(KIND_CLUSTER).kubeconfig $(MAKE) --no-print-directory deploy
-	$(OPERATOR_KUBECTL) --kubeconfig $(WORK)/kind-$(KIND_CLUSTER).kubeconfig -n securevote-system wait --for=condition=Available deployment/securevote-operator --timeout=180s
 	@echo "kind cluster $(KIND_CLUSTER) is up with the operator. Next: make demo KUBECONFIG=$(WORK)/kind-$(KIND_CLUSTER).kubeconfig"
 
 .PHONY: kind-down

@@ -15,10 +15,13 @@ operator-manifests: deps ## Synthesize the operator's install manifests into dis
 run: deps ## Run the operator locally against the current KUBECONFIG (one replica, no leader election)
 	LEADER_ELECT=$${LEADER_ELECT:-false} HEALTH_ADDR=$${HEALTH_ADDR:-127.0.0.1:8081} node operator/main.ts
 
+# The namespace and Deployment name below are charts/operator-install.ts's
+# OPERATOR_NAMESPACE and OPERATOR_NAME.
 .PHONY: deploy
-deploy: operator-manifests ## Apply the install manifests (CRD, namespace, RBAC, 2-replica Deployment) to the current context
+deploy: operator-manifests ## Apply the install manifests (CRD, namespace, RBAC, 2-replica Deployment) to the current context; waits until the operator is Available
 	$(OPERATOR_KUBECTL) apply --server-side --field-manager=securevote-install -f $(OPERATOR_DIST)/
 	$(OPERATOR_KUBECTL) wait --for=condition=Established crd/securevotes.securevote.dev --timeout=60s
+	$(OPERATOR_KUBECTL) -n securevote-system wait --for=condition=Available deployment/securevote-operator --timeout=180s
 
 .PHONY: demo
 demo: deps $(if $(KUBECONFIG),,controlplane) ## The main command: a cluster (KUBECONFIG's, else a local one with kwok nodes), the operator, the sample, until Ready
