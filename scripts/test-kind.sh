@@ -2,11 +2,19 @@
 # The kind tests (test/containers/kind.test.ts, test/kind) on clusters of their
 # own, under a Docker engine that runs privileged containers (started here when
 # none answers): kind and its node image are built here when none can be had.
-# Extra arguments go to vitest.
+# Then the day-two scenarios (test/kind/scenarios), which share one cluster.
+# Extra arguments go to vitest; a reporter's --outputFile.json=F becomes F and
+# F with -scenarios before .json.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 exec scripts/docker-engine.sh run --privileged -- bash -c '
   set -euo pipefail
   kind=$(scripts/kind-cluster.sh kind)
   image=$(scripts/kind-cluster.sh image)
-  KIND=$kind SECUREVOTE_KIND_NODE_IMAGE=$image exec vitest run test/containers/kind.test.ts test/kind "$@"' _ "$@"
+  export KIND=$kind SECUREVOTE_KIND_NODE_IMAGE=$image
+  rc=0
+  vitest run test/containers/kind.test.ts test/kind/node.test.ts "$@" || rc=$?
+  scenario_args=()
+  for a in "$@"; do scenario_args+=("${a/%.json/-scenarios.json}"); done
+  vitest run --config test/kind/scenarios/vitest.config.ts "${scenario_args[@]}" || rc=$?
+  exit $rc' _ "$@"

@@ -1,0 +1,72 @@
+// One kind cluster for every day-two scenario file (vitest globalSetup): the
+// operator installed, a SecureVote Ready, the proxy reached on 127.0.0.1
+// through a NodePort that kind maps (so the proxy itself can roll under load).
+// The files run one after another against it, each leaving the stack Ready.
+// Where kind can't run, the files skip with the reason and the command.
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import type { TestProject } from 'vitest/node';
+import { KIND_IMAGES, kindReadiness, startKind, type KindStack } from '../../fixtures/containers-kind.ts';
+import { BROKEN_MIGRATION_SUFFIX, NEXT_SUFFIX, SCENARIO_SECUREVOTE } from './stack-spec.ts';
+
+const run = promisify(execFile);
+
+/**
+ * The images the scenarios roll to, loaded into the node once: each app
+ * image under a second name (same content: what a user's new tag looks like
+ * to the cluster) and a backend whose schema migration fails.
+ */
+async function scenarioImages(kind: string, cluster: string): Promise<void> {
+  const images: string[] = [];
+  for (const img of KIND_IMAGES.filter((i) => /\/(backend|frontend|proxy):/.test(i))) {
+    await run('docker', ['tag', img, `${img}${NEXT_SUFFIX}`]);
+    images.push(`${img}${NEXT_SUFFIX}`);
+  }
+  const backend = KIND_IMAGES.find((i) => i.includes('/backend:'));
+  const dir = mkdtempSync(join(tmpdir(), 'securevote-broken-'));
+  try {
+    writeFileSync(join(dir, 'migrate.ts'), "console.error('migration failed: this image is broken on purpose'); process.exit(1);\n");
+    writeFileSync(join(dir, 'Dockerfile'), `FROM ${backend}\nCOPY migrate.ts /srv/securevote/app/backend/migrate.ts\n`);
+    await run('docker', ['build', '-q', '-t', `${backend}${BROKEN_MIGRATION_SUFFIX}`, dir], { timeout: 120_000 });
+    images.push(`${backend}${BROKEN_MIGRATION_SUFFIX}`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  await run(kind, ['load', 'docker-image', '--name', cluster, ...images], { timeout: 600_000 });
+}
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    /** The shared cluster, or why there is none. */
+    scenarioCluster:
+      | { ok: true; kubectl: string; kubeconfig: string; namespace: string; url: string; name: string }
+      | { ok: false; line: string };
+  }
+}
+
+export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  const { pre, engine } = await kindReadiness();
+  let stack: KindStack | undefined;
+  if (!pre.ok) {
+    project.provide('scenarioCluster', { ok: false, line: `kind scenario tests skipped: ${pre.reason}; to run them: ${pre.command}` });
+  } else {
+    stack = await startKind(pre, undefined, { suffix: 'scenarios', secureVote: SCENARIO_SECUREVOTE, entry: 'node-port' });
+    try {
+      await scenarioImages(pre.kind, stack.name);
+    } catch (err) {
+      await stack.stop();
+      await engine?.release();
+      throw err;
+    }
+    project.provide('scenarioCluster', {
+      ok: true, kubectl: pre.kubectl, kubeconfig: stack.kubeconfig, namespace: stack.namespace, url: stack.url, name: stack.name,
+    });
+  }
+  return async () => {
+    await stack?.stop();
+    await engine?.release();
+  };
+}

@@ -1,0 +1,176 @@
+// What every day-two scenario needs from the shared cluster (cluster.setup.ts):
+// kubectl on it, the SecureVote's spec and status, pod identities, the votes
+// of record, and `underLoad`, which runs the seed's load through the proxy for
+// the whole scenario and then checks every acknowledged vote against
+// PostgreSQL.
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { describe, inject, it } from 'vitest';
+import { DATABASE, type Component } from '../../../charts/rules.ts';
+import { runLoad, type Ack, type LoadResult } from '../../load/load.ts';
+
+const run = promisify(execFile);
+
+export interface Stack {
+  readonly namespace: string;
+  /** The proxy's entry on 127.0.0.1 (a NodePort kind maps). */
+  readonly url: string;
+  kubectl(args: string[], opts?: { timeoutMs?: number; input?: string }): Promise<string>;
+}
+
+/**
+ * A describe block on the shared cluster, or one skipped test naming why
+ * there is none and the command that runs the scenarios.
+ */
+export function describeScenario(title: string, body: (stack: () => Stack) => void): void {
+  const c = inject('scenarioCluster');
+  if (!c.ok) {
+    console.warn(c.line);
+    describe(title, () => it.skip(c.line, () => {}));
+    return;
+  }
+  const stack: Stack = {
+    namespace: c.namespace,
+    url: c.url,
+    kubectl: async (args, opts = {}) => {
+      const p = run(c.kubectl, ['--kubeconfig', c.kubeconfig, ...args], { timeout: opts.timeoutMs ?? 120_000, maxBuffer: 64 * 1024 * 1024 });
+      if (opts.input !== undefined) p.child.stdin?.end(opts.input);
+      return (await p).stdout.trim();
+    },
+  };
+  describe(title, () => body(() => stack));
+}
+
+const SV = 'securevote/securevote';
+
+/** Merge-patches the SecureVote's spec (what a user's `kubectl patch` or `apply` does). */
+export async function patchSpec(s: Stack, spec: Record<string, unknown>): Promise<void> {
+  await s.kubectl(['-n', s.namespace, 'patch', SV, '--type', 'merge', '-p', JSON.stringify({ spec })]);
+}
+
+export interface Condition { type: string; status: string; reason?: string; message?: string; observedGeneration?: number }
+
+export async function secureVote(s: Stack): Promise<{ generation: number; status?: { observedGeneration?: number; conditions?: Condition[]; [k: string]: unknown } }> {
+  const o = JSON.parse(await s.kubectl(['-n', s.namespace, 'get', SV, '-o', 'json'])) as {
+    metadata: { generation: number };
+    status?: { observedGeneration?: number; conditions?: Condition[] };
+  };
+  return { generation: o.metadata.generation, status: o.status };
+}
+
+/** Polls until `pred` holds for the SecureVote's current condition of `type` at its current generation. */
+export async function waitCondition(s: Stack, type: string, pred: (c: Condition) => boolean, timeoutMs: number): Promise<Condition> {
+  const until = Date.now() + timeoutMs;
+  let last: Condition | undefined;
+  for (;;) {
+    const sv = await secureVote(s);
+    last = sv.status?.conditions?.find((c) => c.type === type);
+    if (last && (last.observedGeneration ?? -1) >= sv.generation && pred(last)) return last;
+    if (Date.now() > until) throw new Error(`${type} not as expected after ${timeoutMs} ms: ${JSON.stringify(last)}`);
+    await new Promise((r) => setTimeout(r, 1_000));
+  }
+}
+
+/** Ready=True for the current generation: every component rolled out and ready. */
+export const waitReady = (s: Stack, timeoutMs = 300_000): Promise<Condition> => waitCondition(s, 'Ready', (c) => c.status === 'True', timeoutMs);
+
+export interface PodIdentity { name: string; uid: string; restarts: number; image: string }
+
+/** The pods of one component, with what says whether they were replaced or restarted. */
+export async function podsOf(s: Stack, component: Component): Promise<PodIdentity[]> {
+  const list = JSON.parse(await s.kubectl(['-n', s.namespace, 'get', 'pods', '-l', `app.kubernetes.io/component=${component}`, '-o', 'json'])) as {
+    items: { metadata: { name: string; uid: string; deletionTimestamp?: string }; spec: { containers: { image: string }[] }; status: { containerStatuses?: { restartCount: number }[] } }[];
+  };
+  return list.items
+    .filter((p) => !p.metadata.deletionTimestamp)
+    .map((p) => ({
+      name: p.metadata.name,
+      uid: p.metadata.uid,
+      restarts: (p.status.containerStatuses ?? []).reduce((n, c) => n + c.restartCount, 0),
+      image: p.spec.containers[0]?.image ?? '',
+    }));
+}
+
+/** Every vote of record, voter id → option, read with psql inside the database pod (local socket). */
+export async function votesOfRecord(s: Stack): Promise<Map<string, string>> {
+  const [db] = await podsOf(s, 'database');
+  if (!db) throw new Error('no database pod');
+  const out = await s.kubectl(['-n', s.namespace, 'exec', db.name, '--', 'psql', '-X', '-q', '-A', '-t', '-F', ' ', '-h', '/var/run/postgresql',
+    '-U', DATABASE.user, '-d', DATABASE.name, '-c', 'SELECT voter_id, option_id FROM votes'], { timeoutMs: 60_000 });
+  return new Map(out.split('\n').filter(Boolean).map((l) => l.split(' ') as [string, string]));
+}
+
+export interface StoredCheck {
+  /** Acknowledged votes with no row. */
+  missing: number;
+  /** Acknowledged votes whose row names another option. */
+  wrongOption: number;
+  /** Voters acknowledged more than once by the load (a vote counted twice). */
+  acknowledgedTwice: number;
+}
+
+/** What checkStored returns when every acknowledged vote is stored exactly once. */
+export const checkStoredOk: StoredCheck = { missing: 0, wrongOption: 0, acknowledgedTwice: 0 };
+
+/** Every acknowledged vote is in PostgreSQL exactly once: its row (the voter id is the key), with its option, acknowledged once. */
+export async function checkStored(s: Stack, acks: readonly Ack[]): Promise<StoredCheck> {
+  const record = await votesOfRecord(s);
+  const seen = new Set<string>();
+  let acknowledgedTwice = 0;
+  let missing = 0;
+  let wrongOption = 0;
+  for (const a of acks) {
+    if (seen.has(a.voterId)) acknowledgedTwice++;
+    seen.add(a.voterId);
+    const option = record.get(a.voterId);
+    if (option === undefined) missing++;
+    else if (option !== a.optionId) wrongOption++;
+  }
+  return { missing, wrongOption, acknowledgedTwice };
+}
+
+export interface UnderLoad<T> {
+  value: T;
+  load: LoadResult;
+  stored: StoredCheck;
+}
+
+/** The seed's load: 30 voters in parallel, each vote a new voter. */
+export const SEED_PARALLEL = 30;
+
+/**
+ * Runs the seed's load through the proxy from before the scenario starts
+ * until `tailMs` after it ends (bounded: at most `maxVotes` votes and
+ * `maxDurationMs`), then checks every acknowledged vote in PostgreSQL.
+ */
+export async function underLoad<T>(
+  s: Stack,
+  scenario: () => Promise<T>,
+  opts: { maxVotes?: number; maxDurationMs?: number; tailMs?: number; leadMs?: number } = {},
+): Promise<UnderLoad<T>> {
+  const stop = new AbortController();
+  const load = runLoad({
+    url: s.url,
+    votes: opts.maxVotes ?? 200_000,
+    parallel: SEED_PARALLEL,
+    maxDurationMs: opts.maxDurationMs ?? 600_000,
+    progress: false,
+    signal: stop.signal,
+  });
+  let value: T;
+  try {
+    await new Promise((r) => setTimeout(r, opts.leadMs ?? 2_000));
+    value = await scenario();
+    await new Promise((r) => setTimeout(r, opts.tailMs ?? 3_000));
+  } finally {
+    stop.abort();
+  }
+  const result = await load;
+  return { value, load: result, stored: await checkStored(s, result.acknowledged) };
+}
+
+/** One line for a scenario's figures (the test log, BENCHMARKS.md). */
+export function figures(name: string, r: LoadResult): string {
+  const failed = Object.entries(r.failures).map(([k, v]) => `${k}:${v}`).join(' ') || 'none';
+  return `${name}: ${(r.durationMs / 1000).toFixed(1)} s, ${r.attempted} attempted, ${r.succeeded} acknowledged, failed ${failed}, p99 ${r.latency.p99} ms`;
+}
