@@ -1,7 +1,10 @@
 // One kind cluster for every day-two scenario file (vitest globalSetup): the
-// operator installed, a SecureVote Ready, the proxy reached on 127.0.0.1
-// through a NodePort that kind maps (so the proxy itself can roll under load).
-// The files run one after another against it, each leaving the stack Ready.
+// PREVIOUS release's operator installed (scripts/previous-release.sh builds it
+// from its commit), its SecureVote Ready, this release's images loaded beside
+// its own, the proxy reached on 127.0.0.1 through a NodePort that kind maps
+// (so the proxy itself can roll under load). The upgrade scenario runs first
+// and installs this release's operator; the other files run after it, one
+// after another, each leaving the stack Ready.
 // Where kind can't run, the files skip with the reason and the command.
 import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -10,9 +13,13 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { TestProject } from 'vitest/node';
 import { KIND_IMAGES, kindReadiness, startKind, type KindStack } from '../../fixtures/containers-kind.ts';
+import { REPO } from '../../fixtures/docker-engine.ts';
 import { BROKEN_MIGRATION_SUFFIX, NEXT_SUFFIX, SCENARIO_SECUREVOTE } from './stack-spec.ts';
 
 const run = promisify(execFile);
+
+/** What the previous release ran: every image scripts/previous-release.sh builds. */
+const PREVIOUS_RELEASE_IMAGES = ['postgres', 'redis', 'backend', 'frontend', 'proxy', 'operator'];
 
 /**
  * The images the scenarios roll to, loaded into the node once: each app
@@ -47,13 +54,26 @@ declare module 'vitest' {
   }
 }
 
+/** The previous release's images (built from its commit when missing) and install manifests. */
+async function previousRelease(): Promise<{ manifests: string; images: string[] }> {
+  const script = join(REPO, 'scripts/previous-release.sh');
+  const version = (await run(script, ['version'])).stdout.trim();
+  await run(script, ['images'], { timeout: 1_200_000, maxBuffer: 16 * 1024 * 1024 });
+  const manifests = mkdtempSync(join(tmpdir(), 'securevote-previous-'));
+  await run(script, ['manifests', manifests], { timeout: 120_000 });
+  return { manifests, images: PREVIOUS_RELEASE_IMAGES.map((n) => `securevote/${n}:${version}`) };
+}
+
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   const { pre, engine } = await kindReadiness();
   let stack: KindStack | undefined;
+  let manifests: string | undefined;
   if (!pre.ok) {
     project.provide('scenarioCluster', { ok: false, line: `kind scenario tests skipped: ${pre.reason}; to run them: ${pre.command}` });
   } else {
-    stack = await startKind(pre, undefined, { suffix: 'scenarios', secureVote: SCENARIO_SECUREVOTE, entry: 'node-port' });
+    const previous = await previousRelease();
+    manifests = previous.manifests;
+    stack = await startKind(pre, undefined, { suffix: 'scenarios', secureVote: SCENARIO_SECUREVOTE, entry: 'node-port', operator: previous });
     try {
       await scenarioImages(pre.kind, stack.name);
     } catch (err) {
@@ -67,6 +87,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
   }
   return async () => {
     await stack?.stop();
+    if (manifests) rmSync(manifests, { recursive: true, force: true });
     await engine?.release();
   };
 }
