@@ -160,6 +160,8 @@ export class LeaderElector {
       if (!isConflict(err)) this.o.log.warn({ err: (err as Error).message }, 'lease request failed');
     }
     if (!won || !this.running) return;
+    // Stopping: keep renewing a term in progress, never start one.
+    if (this.stopping && !this.leading) return;
     // The server saw our renewal no earlier than `began`: a candidate can't
     // take over before began + leaseDuration; we stop writing at began + renewDeadline.
     this.fence.openUntil(began + this.o.renewDeadlineMs);
