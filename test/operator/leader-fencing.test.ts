@@ -29,6 +29,8 @@ interface Forwarded {
 interface StallingProxy {
   readonly kubeconfigPath: string;
   readonly forwarded: Forwarded[];
+  /** Every request that reached the proxy, stalled or not. */
+  readonly arrived: Array<{ readonly method: string; readonly path: string; readonly at: number }>;
   /** Requests whose path matches are held from now on: never forwarded, never answered. */
   stall(match: RegExp): void;
   /** Writes to anything but the Lease. */
@@ -45,9 +47,11 @@ async function startStallingProxy(kc: KubeConfig, dir: string, name: string): Pr
   const tls: RequestOptions = {};
   await kc.applyToHTTPSOptions(tls);
   const forwarded: Forwarded[] = [];
+  const arrived: StallingProxy['arrived'] = [];
   let stalled: RegExp | undefined;
   const server: Server = createServer((req: IncomingMessage, res) => {
     const path = new URL(req.url ?? '/', 'http://x').pathname;
+    arrived.push({ method: req.method ?? 'GET', path, at: Date.now() });
     if (stalled?.test(path)) {
       // A black hole: the request is read and forgotten; the client's own deadline must end it.
       req.resume();
@@ -96,6 +100,7 @@ async function startStallingProxy(kc: KubeConfig, dir: string, name: string): Pr
   return {
     kubeconfigPath,
     forwarded,
+    arrived,
     stall: (match) => (stalled = match),
     writes: () => forwarded.filter((f) => f.method !== 'GET' && !LEASE_PATH.test(f.path)),
     close: () =>
@@ -185,5 +190,50 @@ describe('a leader whose lease requests stall', () => {
     expect(exitA?.code).toBe(1);
     expect(a.logLines().map((l) => l.msg)).toEqual(expect.arrayContaining(['lost the lease; writes are fenced off']));
     await b.stop();
+  });
+
+  it('when every request of the leader hangs, it attempts no write after its term, and exits 1', async () => {
+    const ns = 'blackhole';
+    await createNamespace(cp, ns);
+    const proxyC = await startStallingProxy(cp.kubeConfig, dir, 'proxy-c');
+    const proxyD = await startStallingProxy(cp.kubeConfig, dir, 'proxy-d');
+    proxies.push(proxyC, proxyD);
+    const c = await startOperator({ kubeconfigPath: proxyC.kubeconfigPath, dir, name: 'fence-c' });
+    running.push(c);
+    await waitFor('fence-c leads and is ready', async () => (await holder()) === 'fence-c' && (await c.get('/readyz')).status === 200, 30_000);
+    const d = await startOperator({ kubeconfigPath: proxyD.kubeconfigPath, dir, name: 'fence-d' });
+    running.push(d);
+    let changing = true;
+    let n = 0;
+    const changes = (async () => {
+      while (changing) {
+        await cp.kubectl(['apply', '-n', ns, '-f', '-'], { input: svYaml('holed', { frontend: { replicas: 1 + (n++ % 2) } }) });
+        await new Promise((r) => setTimeout(r, 300));
+      }
+    })();
+    await waitFor('fence-c writes', async () => proxyC.writes().length >= 5, 30_000);
+
+    const lastRenewal = Math.max(...proxyC.forwarded.filter((f) => LEASE_PATH.test(f.path) && f.method === 'PUT').map((f) => f.sentAt));
+    // Everything new hangs; the watches already open keep delivering events.
+    proxyC.stall(/./);
+    const stalledAt = Date.now();
+    const exitC = await Promise.race([c.exited, new Promise<undefined>((r) => setTimeout(() => r(undefined), 30_000))]);
+    await waitFor('fence-d leads', async () => (await holder()) === 'fence-d', 30_000);
+    await waitFor('fence-d writes', async () => proxyD.writes().length >= 3, 30_000);
+    changing = false;
+    await changes;
+
+    const attempts = proxyC.arrived.filter((r) => r.method !== 'GET' && !LEASE_PATH.test(r.path));
+    const lastAttempt = Math.max(...attempts.map((r) => r.at));
+    const dFirst = Math.min(...proxyD.writes().map((w) => w.sentAt));
+    console.log(
+      `black-holed leader: stall +${stalledAt - lastRenewal} ms, last write attempt +${lastAttempt - lastRenewal} ms, ` +
+        `exit ${exitC?.code}; new leader's first write +${dFirst - lastRenewal} ms`,
+    );
+    // No write left the process after its term (renew deadline 6 s after the last renewal).
+    expect(lastAttempt - lastRenewal).toBeLessThanOrEqual(6_000);
+    expect(lastAttempt).toBeLessThan(dFirst);
+    expect(exitC?.code).toBe(1);
+    await d.stop();
   });
 });
