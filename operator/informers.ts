@@ -101,15 +101,16 @@ export class Informers implements ObjectCache {
       const path = paths[key];
       if (!path) throw new Error(`no watch path for ${key}`);
       const listOnce = list(spec);
+      let state: KindState | undefined;
       const listed: ListPromise<KubernetesObject> = async () => {
         const result = await listOnce();
         // ListWatch puts the items in its cache right after this resolves,
         // in the same tick, before its start() can resolve.
-        state.listed = true;
+        if (state) state.listed = true;
         return result;
       };
       const inf = factory(path, listed, spec.labelSelector);
-      const state: KindState = { key, informer: inf, synced: false, failures: 0, listed: false, failed: false, restart: undefined, starting: false };
+      state = { key, informer: inf, synced: false, failures: 0, listed: false, failed: false, restart: undefined, starting: false };
       const handler = (obj: KubernetesObject): void => {
         // The cache keeps this very object: managedFields are a large share
         // of it and nothing here reads them.
@@ -124,8 +125,9 @@ export class Informers implements ObjectCache {
       inf.on('add', handler);
       inf.on('update', handler);
       inf.on('delete', handler);
-      inf.on('error', (err: unknown) => this.failed(state, err));
-      this.kinds.set(key, state);
+      const s = state;
+      inf.on('error', (err: unknown) => this.failed(s, err));
+      this.kinds.set(key, s);
       this.metrics?.informerSynced.set({ kind: key }, 0);
     }
   }
