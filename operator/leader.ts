@@ -264,6 +264,8 @@ export interface Term {
   stop(): Promise<void>;
   /** Caches synced and reconciling. */
   readonly ready: boolean;
+  /** What it waits for before reconciling (kinds not listed yet). */
+  waitingFor?(): string[];
 }
 
 export type Phase = 'idle' | 'campaigning' | 'leading' | 'stopping';
@@ -306,6 +308,12 @@ export class Leadership {
   ready(): boolean {
     if (this.phaseNow === 'campaigning') return true;
     return this.phaseNow === 'leading' && (this.term?.ready ?? false);
+  }
+
+  /** For /readyz: the phase, and what a leader's term still waits for. */
+  detail(): { phase: Phase; waitingFor?: string[] } {
+    const waiting = this.phaseNow === 'leading' ? this.term?.waitingFor?.() : undefined;
+    return waiting && waiting.length > 0 ? { phase: this.phaseNow, waitingFor: waiting } : { phase: this.phaseNow };
   }
 
   /** The lease is ours: start a term (not awaited by the elector). */

@@ -66,7 +66,7 @@ async function main(): Promise<void> {
     onLeading: (on) => metrics.leader.set(on ? 1 : 0),
   });
 
-  const server = await startServer({ host: config.healthHost, port: config.healthPort, metrics, probe: { ready: () => leadership.ready() } });
+  const server = await startServer({ host: config.healthHost, port: config.healthPort, metrics, probe: { ready: () => leadership.ready(), detail: () => leadership.detail() } });
   log.info({ addr: `${config.healthHost}:${server.port}`, identity: election.identity, leaderElect: election.enabled }, 'operator started');
 
   if (election.enabled) {

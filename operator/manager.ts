@@ -77,6 +77,11 @@ export class Manager implements Term {
     return !this.stopping && this.queue !== undefined;
   }
 
+  waitingFor(): string[] {
+    if (this.queue) return [];
+    return this.cache ? this.cache.unsynced() : ['discovery'];
+  }
+
   start(): Promise<void> {
     this.started ??= this.run();
     return this.started;

@@ -108,10 +108,12 @@ describe('Manager', () => {
     await settle();
     expect(handled).toEqual([]);
     expect(m.ready).toBe(false);
+    expect(m.waitingFor()).toEqual(['x']);
     cache.sync();
     await started;
     await settle();
     expect(m.ready).toBe(true);
+    expect(m.waitingFor()).toEqual([]);
     expect(handled).toEqual(['ns/early']);
     await m.stop();
   });
