@@ -2,58 +2,122 @@
 // resources and on every kind they own, label-selected. They feed the queue
 // with keys and answer the reconcile's reads. Every event, whatever its type,
 // becomes "look at this key again": the reconcile reads the world itself.
-// client-node's informer reconnects a dropped watch, but stops on any other
-// error; here it is restarted with a capped backoff (never a process exit).
-import { type Informer, type KubeConfig, makeInformer } from '@kubernetes/client-node';
-import type { KubernetesObject } from '@kubernetes/client-node';
+//
+// Two things client-node's ListWatch doesn't do, done here:
+// - "synced" means the first list succeeded and is in the cache. Its start()
+//   resolves even when that list failed (it emits an error and returns), and
+//   its 'connect' fires before the list, so neither says the cache is filled.
+// - It reconnects a dropped watch but stops on any other error (a list or
+//   watch refused: a removed CRD, a revoked permission, a server down). Here
+//   a kind is restarted with a capped exponential backoff that only a
+//   successful list resets, so a lasting failure settles at one try per
+//   maxDelayMs, logged and counted with its reason (never a process exit).
+// Once synced a kind stays synced, as client-go's HasSynced does: after a
+// watch error its cache is stale, not empty, and the restart catches it up.
+import { type Informer, type KubeConfig, type KubernetesObject, type ListPromise, makeInformer } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import type { KObject, ObjectCache, ObjectRef } from './context.ts';
+import { httpStatus } from './errors.ts';
 import type { RawKubeApi } from './kube.ts';
+import type { Metrics } from './metrics.ts';
+import { type Timers, realTimers } from './queue.ts';
 
 export interface Kind {
   readonly apiVersion: string;
   readonly kind: string;
 }
 
-type CachingInformer = Informer<KubernetesObject> & {
+export type CachingInformer = Informer<KubernetesObject> & {
   get(name: string, namespace?: string): KubernetesObject | undefined;
   list(namespace?: string): ReadonlyArray<KubernetesObject>;
 };
 
+/** Builds one informer; tests pass client-node's ListWatch over a fake watch. */
+export type InformerFactory = (path: string, list: ListPromise<KubernetesObject>, labelSelector: string | undefined) => CachingInformer;
+
 export const kindKey = (k: Kind): string => `${k.apiVersion}/${k.kind}`;
 
-export class Informers implements ObjectCache {
-  private readonly informers = new Map<string, CachingInformer>();
-  private readonly synced = new Map<string, boolean>();
-  private readonly restarts = new Map<string, NodeJS.Timeout>();
-  private stopped = false;
-  private readonly log: Logger;
+export interface InformerSpec {
+  readonly kind: Kind;
+  readonly labelSelector?: string;
+  readonly onObject: (obj: KObject) => void;
+}
 
-  constructor(
-    kc: KubeConfig,
-    raw: RawKubeApi,
-    log: Logger,
-    kinds: { readonly kind: Kind; readonly labelSelector?: string; readonly onObject: (obj: KObject) => void }[],
-    private_paths: Record<string, string>,
-  ) {
-    this.log = log;
-    for (const { kind, labelSelector, onObject } of kinds) {
-      const key = kindKey(kind);
-      const path = private_paths[key];
+export interface InformersOptions {
+  readonly log: Logger;
+  readonly metrics?: Metrics;
+  readonly timers?: Timers;
+  /** First restart delay. @default 500 */
+  readonly baseDelayMs?: number;
+  /** Restart delay ceiling. @default 30_000 */
+  readonly maxDelayMs?: number;
+}
+
+interface KindState {
+  readonly key: string;
+  readonly informer: CachingInformer;
+  synced: boolean;
+  /** Consecutive failed starts since the last successful list. */
+  failures: number;
+  /** A list succeeded during the current start. */
+  listed: boolean;
+  /** An error was reported during the current start. */
+  failed: boolean;
+  restart: unknown;
+  starting: boolean;
+}
+
+/** Why an informer failed, as a metric label. */
+export function failureReason(err: unknown): string {
+  const status = httpStatus(err);
+  if (status === 403) return 'forbidden';
+  if (status === 404) return 'not-found';
+  if (status === 401) return 'unauthorized';
+  if (status !== undefined) return status >= 500 ? 'server-error' : `http-${status}`;
+  const name = (err as { name?: unknown } | undefined)?.name;
+  if (name === 'TimeoutError') return 'timeout';
+  if (name === 'AbortError') return 'aborted';
+  return 'network';
+}
+
+export class Informers implements ObjectCache {
+  private readonly kinds = new Map<string, KindState>();
+  private stopped = true;
+  private readonly log: Logger;
+  private readonly metrics: Metrics | undefined;
+  private readonly timers: Timers;
+  private readonly baseDelayMs: number;
+  private readonly maxDelayMs: number;
+  private syncWaiters: Array<() => void> = [];
+
+  constructor(specs: readonly InformerSpec[], paths: Record<string, string>, list: (spec: InformerSpec) => ListPromise<KubernetesObject>, factory: InformerFactory, opts: InformersOptions) {
+    this.log = opts.log;
+    this.metrics = opts.metrics;
+    this.timers = opts.timers ?? realTimers;
+    this.baseDelayMs = opts.baseDelayMs ?? 500;
+    this.maxDelayMs = opts.maxDelayMs ?? 30_000;
+    for (const spec of specs) {
+      const key = kindKey(spec.kind);
+      const path = paths[key];
       if (!path) throw new Error(`no watch path for ${key}`);
-      const inf = makeInformer<KubernetesObject>(
-        kc,
-        path,
-        () => raw.listRaw(kind.apiVersion, kind.kind, labelSelector) as never,
-        labelSelector,
-      ) as CachingInformer;
+      const listOnce = list(spec);
+      let state: KindState | undefined;
+      const listed: ListPromise<KubernetesObject> = async () => {
+        const result = await listOnce();
+        // ListWatch puts the items in its cache right after this resolves,
+        // in the same tick, before its start() can resolve.
+        if (state) state.listed = true;
+        return result;
+      };
+      const inf = factory(path, listed, spec.labelSelector);
+      state = { key, informer: inf, synced: false, failures: 0, listed: false, failed: false, restart: undefined, starting: false };
       const handler = (obj: KubernetesObject): void => {
         // The cache keeps this very object: managedFields are a large share
         // of it and nothing here reads them.
         if (obj.metadata) delete (obj.metadata as { managedFields?: unknown }).managedFields;
         try {
           // Watch events carry apiVersion/kind; keep them uniform anyway.
-          onObject({ ...(obj as KObject), apiVersion: kind.apiVersion, kind: kind.kind });
+          spec.onObject({ ...(obj as KObject), apiVersion: spec.kind.apiVersion, kind: spec.kind.kind });
         } catch (err) {
           this.log.error({ err, kind: key }, 'event handler failed');
         }
@@ -61,10 +125,22 @@ export class Informers implements ObjectCache {
       inf.on('add', handler);
       inf.on('update', handler);
       inf.on('delete', handler);
-      inf.on('connect', () => this.synced.set(key, true));
-      inf.on('error', (err: unknown) => this.restart(key, err));
-      this.informers.set(key, inf);
+      const s = state;
+      inf.on('error', (err: unknown) => this.failed(s, err));
+      this.kinds.set(key, s);
+      this.metrics?.informerSynced.set({ kind: key }, 0);
     }
+  }
+
+  /** Informers on the API server behind `raw` (lists) and `kc` (watches). */
+  static forCluster(kc: KubeConfig, raw: RawKubeApi, specs: readonly InformerSpec[], paths: Record<string, string>, opts: InformersOptions): Informers {
+    return new Informers(
+      specs,
+      paths,
+      (spec) => () => raw.listRaw(spec.kind.apiVersion, spec.kind.kind, spec.labelSelector) as never,
+      (path, list, labelSelector) => makeInformer<KubernetesObject>(kc, path, list, labelSelector) as CachingInformer,
+      opts,
+    );
   }
 
   /** The watch paths (cluster-wide) for these kinds, found by discovery. */
@@ -74,48 +150,113 @@ export class Informers implements ObjectCache {
     return out;
   }
 
-  async start(): Promise<void> {
+  /** Start every kind; each syncs (or keeps retrying) on its own. */
+  start(): void {
+    if (!this.stopped) return;
     this.stopped = false;
-    // start() resolves once the first list is in the cache and the watch is open.
-    await Promise.all([...this.informers.values()].map((i) => i.start()));
+    for (const s of this.kinds.values()) void this.attempt(s);
   }
 
+  /** Every kind has listed successfully at least once. */
+  get synced(): boolean {
+    for (const s of this.kinds.values()) if (!s.synced) return false;
+    return true;
+  }
+
+  /** Kinds not synced yet (for logs). */
+  unsynced(): string[] {
+    return [...this.kinds.values()].filter((s) => !s.synced).map((s) => s.key);
+  }
+
+  /** Resolves once every kind is synced, or once stopped (check `synced`). */
+  whenSynced(): Promise<void> {
+    if (this.synced || this.stopped) return Promise.resolve();
+    return new Promise((resolve) => this.syncWaiters.push(resolve));
+  }
+
+  /** Stop the watches and the restarts. The cache keeps what it holds. */
   async stop(): Promise<void> {
     this.stopped = true;
-    for (const t of this.restarts.values()) clearTimeout(t);
-    this.restarts.clear();
-    await Promise.all([...this.informers.values()].map((i) => i.stop()));
+    for (const s of this.kinds.values()) {
+      if (s.restart !== undefined) this.timers.clearTimeout(s.restart);
+      s.restart = undefined;
+    }
+    this.wakeSyncWaiters();
+    await Promise.all([...this.kinds.values()].map((s) => s.informer.stop()));
   }
 
-  private restart(key: string, err: unknown): void {
-    if (this.stopped || this.restarts.has(key)) return;
-    const attempt = (this.failures.get(key) ?? 0) + 1;
-    this.failures.set(key, attempt);
-    const ms = Math.min(30_000, 500 * 2 ** (attempt - 1));
-    this.log.warn({ kind: key, err: errText(err), retryMs: ms }, 'informer stopped; restarting');
-    const t = setTimeout(() => {
-      this.restarts.delete(key);
-      const inf = this.informers.get(key);
-      if (!inf || this.stopped) return;
-      inf.start().then(
-        () => this.failures.delete(key),
-        (e: unknown) => this.restart(key, e),
-      );
-    }, ms);
-    t.unref();
-    this.restarts.set(key, t);
+  /** Consecutive failures of a kind since its last successful list. */
+  failuresOf(kind: Kind): number {
+    return this.kinds.get(kindKey(kind))?.failures ?? 0;
   }
 
-  private readonly failures = new Map<string, number>();
+  /** The delay before the restart that follows the n-th consecutive failure. */
+  backoff(n: number): number {
+    return Math.min(this.maxDelayMs, this.baseDelayMs * 2 ** Math.min(n - 1, 30));
+  }
+
+  private async attempt(s: KindState): Promise<void> {
+    if (this.stopped) return;
+    s.listed = false;
+    s.failed = false;
+    s.starting = true;
+    try {
+      await s.informer.start();
+    } catch (err) {
+      this.failed(s, err);
+    } finally {
+      s.starting = false;
+    }
+    if (this.stopped) return;
+    if (s.listed) {
+      // Only a successful list resets the backoff: a start that merely
+      // returned (its list refused) must not retry at the base delay again.
+      s.failures = 0;
+      if (!s.synced && !s.failed) {
+        s.synced = true;
+        this.metrics?.informerSynced.set({ kind: s.key }, 1);
+        this.log.info({ kind: s.key, objects: s.informer.list().length }, 'informer synced');
+        if (this.synced) this.wakeSyncWaiters();
+      }
+    }
+    if (s.failed) this.scheduleRestart(s);
+  }
+
+  private failed(s: KindState, err: unknown): void {
+    if (this.stopped) return;
+    s.failed = true;
+    s.failures++;
+    const reason = failureReason(err);
+    this.metrics?.informerFailures.inc({ kind: s.key, reason });
+    const retryMs = this.backoff(s.failures);
+    this.log.warn({ kind: s.key, reason, err: errText(err), failures: s.failures, retryMs, synced: s.synced }, 'informer failed; restarting after a backoff');
+    // An error during start() is handled when start() returns (attempt());
+    // one later (a watch refused on reconnect) schedules the restart here.
+    if (!s.starting) this.scheduleRestart(s);
+  }
+
+  private scheduleRestart(s: KindState): void {
+    if (this.stopped || s.restart !== undefined) return;
+    s.restart = this.timers.setTimeout(() => {
+      s.restart = undefined;
+      void this.attempt(s);
+    }, this.backoff(Math.max(1, s.failures)));
+  }
+
+  private wakeSyncWaiters(): void {
+    const waiters = this.syncWaiters;
+    this.syncWaiters = [];
+    for (const w of waiters) w();
+  }
 
   get(ref: ObjectRef): KObject | undefined {
-    const inf = this.informers.get(kindKey(ref));
+    const inf = this.kinds.get(kindKey(ref))?.informer;
     const obj = inf?.get(ref.name, ref.namespace);
     return obj ? ({ ...(obj as KObject), apiVersion: ref.apiVersion, kind: ref.kind }) : undefined;
   }
 
   list(kind: Kind, namespace?: string): KObject[] {
-    const inf = this.informers.get(kindKey(kind));
+    const inf = this.kinds.get(kindKey(kind))?.informer;
     return (inf?.list(namespace) ?? []).map((o) => ({ ...(o as KObject), apiVersion: kind.apiVersion, kind: kind.kind }));
   }
 

@@ -2,6 +2,13 @@
 // configuration (TLS, auth), URL building (discovery) and transport, with
 // plain JSON bodies both ways.
 //
+// Every request has a deadline (client-node sets none; undici's default is
+// 300 s), so a hung API server can't hold a reconcile or a lease renewal
+// past the lease's renew deadline. Watches aren't sent here: client-node's
+// Watch has its own idle timeout (30 s without a byte) and reconnects. Every
+// write (POST, PUT, PATCH, DELETE) also asks the write fence (fence.ts) just
+// before it is sent, and is aborted when the leader's term ends.
+//
 // Why not client-node's `KubernetesObjectApi.patch()` for server-side apply:
 // it does send `Content-Type: application/apply-patch+yaml` with fieldManager
 // and force, but it first runs built-in kinds through its typed models, which
@@ -20,12 +27,23 @@ import {
   type RequestContext,
 } from '@kubernetes/client-node';
 import type { JsonPatchOp, KObject, KubeApi, ObjectRef } from './context.ts';
+import { type WriteGuard, noFence } from './fence.ts';
 
 type Action = 'create' | 'read' | 'patch' | 'delete' | 'list' | 'replace';
 
 /** KubernetesObjectApi with its URL building and transport opened up to raw JSON calls. */
 export class RawKubeApi extends KubernetesObjectApi {
   private dispatcher: ReturnType<RequestContext['getDispatcher']>;
+  /** Deadline of each request, discovery included. */
+  timeoutMs = 5000;
+  /** Asked before every write. */
+  fence: WriteGuard = noFence;
+
+  // Discovery (the resource paths) goes through here, not through send().
+  protected override requestPromise<T extends KubernetesObject>(ctx: RequestContext, type?: string, options?: Parameters<KubernetesObjectApi['create']>[4]): Promise<T> {
+    ctx.setSignal(AbortSignal.timeout(this.timeoutMs));
+    return super.requestPromise<T>(ctx, type, options);
+  }
 
   /** The resource path for an object (discovery is cached per group/version). */
   async pathOf(ref: { apiVersion: string; kind: string; namespace?: string; name?: string }, action: Action): Promise<string> {
@@ -51,6 +69,10 @@ export class RawKubeApi extends KubernetesObjectApi {
     }
     const auth = this.configuration.authMethods.default;
     if (auth?.applySecurityAuthentication) await auth.applySecurityAuthentication(ctx);
+    const signals = [AbortSignal.timeout(this.timeoutMs)];
+    // Asked last, after every await: nothing between the check and the send.
+    if (method !== HttpMethod.GET) signals.push(this.fence.admit());
+    ctx.setSignal(AbortSignal.any(signals));
     // client-node builds a new undici Agent (a new TLS connection) for every
     // request; one agent for all keeps connections alive. The TLS options
     // are the kubeconfig's and don't change (tokens travel in headers).
@@ -86,10 +108,12 @@ export class RawKubeApi extends KubernetesObjectApi {
   }
 }
 
-export function makeRawKubeApi(kc: KubeConfig): RawKubeApi {
+export function makeRawKubeApi(kc: KubeConfig, opts: { timeoutMs?: number; fence?: WriteGuard } = {}): RawKubeApi {
   const api = kc.makeApiClient(RawKubeApi);
   // KubernetesObjectApi.makeApiClient does this too: honour the context's namespace.
   (api as unknown as { setDefaultNamespace(k: KubeConfig): string }).setDefaultNamespace(kc);
+  if (opts.timeoutMs !== undefined) api.timeoutMs = opts.timeoutMs;
+  if (opts.fence) api.fence = opts.fence;
   return api;
 }
 

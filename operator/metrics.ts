@@ -10,6 +10,8 @@ export class Metrics {
   readonly apiRequests: Counter<'verb'>;
   readonly queueDepth: Gauge;
   readonly leader: Gauge;
+  readonly informerSynced: Gauge<'kind'>;
+  readonly informerFailures: Counter<'kind' | 'reason'>;
 
   constructor(opts: { processMetrics?: boolean } = {}) {
     this.registry = new Registry();
@@ -47,6 +49,18 @@ export class Metrics {
     this.leader = new Gauge({
       name: 'securevote_operator_leader',
       help: '1 while this replica holds the lease',
+      registers,
+    });
+    this.informerSynced = new Gauge({
+      name: 'securevote_operator_informer_synced',
+      help: '1 once the kind\'s first list succeeded (the cache is filled), by kind',
+      labelNames: ['kind'],
+      registers,
+    });
+    this.informerFailures = new Counter({
+      name: 'securevote_operator_informer_failures_total',
+      help: 'Failed informer lists or watches, each followed by a backoff, by kind and reason',
+      labelNames: ['kind', 'reason'],
       registers,
     });
     if (opts.processMetrics) collectDefaultMetrics({ register: this.registry, prefix: 'securevote_operator_' });

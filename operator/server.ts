@@ -8,6 +8,8 @@ import type { Metrics } from './metrics.ts';
 
 export interface Probe {
   ready(): boolean;
+  /** Why (not) ready, added to the /readyz body. */
+  detail?(): Record<string, unknown>;
 }
 
 export async function startServer(opts: { host: string; port: number; metrics: Metrics; probe: Probe }): Promise<{ server: Server; port: number; close(): Promise<void> }> {
@@ -21,7 +23,7 @@ export async function startServer(opts: { host: string; port: number; metrics: M
     if (url === '/healthz') return reply(200, JSON.stringify({ status: 'ok' }));
     if (url === '/readyz') {
       const ok = opts.probe.ready();
-      return reply(ok ? 200 : 503, JSON.stringify({ status: ok ? 'ready' : 'not ready' }));
+      return reply(ok ? 200 : 503, JSON.stringify({ status: ok ? 'ready' : 'not ready', ...opts.probe.detail?.() }));
     }
     if (url === '/metrics') {
       opts.metrics.registry.metrics().then(
