@@ -8,7 +8,7 @@
 import { FormatRegistry, Type, type Static, type TSchema } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import pkg from '../package.json' with { type: 'json' };
-import { defaultImages, resolveImage } from './images.ts';
+import { IMAGE_TABLE, defaultImages, resolveImage, type ImageTable } from './images.ts';
 import { quantityValue, QUANTITY_PATTERN } from './quantity.ts';
 import { COMPONENTS, DATABASE, PART_OF, RESOURCES, type Component } from './rules.ts';
 
@@ -439,9 +439,10 @@ export function transitionErrors(old: SecureVoteSpec, next: SecureVoteSpec): str
 /**
  * Parse a SecureVote spec as the API server would: prune unknown fields,
  * apply the defaults, check types and bounds, then the cross-field rules.
+ * Images not pinned come from `images` (this release's table).
  * Errors name the field (`spec.backend.replicas: ...`).
  */
-export function parseSpec(input: unknown): ParseResult {
+export function parseSpec(input: unknown, images: ImageTable = IMAGE_TABLE): ParseResult {
   if (input !== undefined && input !== null && (typeof input !== 'object' || Array.isArray(input))) {
     return { ok: false, errors: ['spec: must be an object'] };
   }
@@ -455,7 +456,8 @@ export function parseSpec(input: unknown): ParseResult {
   });
   if (errors.length > 0) return { ok: false, errors: [...new Set(errors)] };
   const spec = defaulted as SecureVoteSpec;
-  for (const c of COMPONENTS) spec[c].image = resolveImage(c, spec[c].image);
+  // Images: the spec's pin, else this release's default (see charts/images.ts).
+  for (const c of COMPONENTS) spec[c].image = resolveImage(c, spec[c].image, images);
   const rules = ruleErrors(spec);
   if (rules.length > 0) return { ok: false, errors: rules };
   return { ok: true, spec };
