@@ -189,8 +189,6 @@ const DIAGNOSIS_ORDER: readonly Reason[] = [
   Reason.WaitingForDependency,
 ];
 
-const seconds = (ms: number): string => `${Math.ceil(ms / 1000)} s`;
-
 /** The status for an observation, keeping transition times from `prev`. */
 export function computeStatus(prev: SecureVoteStatus | undefined, obs: Observation, now: Date): SecureVoteStatus {
   const components: Record<string, ComponentStatus> = {};
@@ -223,7 +221,9 @@ export function computeStatus(prev: SecureVoteStatus | undefined, obs: Observati
     if (mj?.lastFailure) parts[0] += `: ${mj.lastFailure}`;
     const pods = obs.diagnoses?.migration ?? [];
     if (pods.length > 0) parts.push(pods.map((d) => d.message).join('; '));
-    if (mj) parts.push(`failed attempts: ${mj.attempts + 1}${mj.retryInMs !== undefined ? `; re-created in ${seconds(mj.retryInMs)}` : ''}`);
+    // An absolute time: the message stays the same from one reconcile to the next (no status write per pass).
+    const at = mj?.retryInMs !== undefined ? new Date(now.getTime() + mj.retryInMs).toISOString().replace(/\.\d{3}Z$/, 'Z') : undefined;
+    if (mj) parts.push(`failed attempts: ${mj.attempts + 1}${at !== undefined ? `; re-created at ${at}` : ''}`);
     return parts.join('; ');
   };
 

@@ -302,7 +302,7 @@ describe('status: images, operator version, progress reasons', () => {
     expect(s.conditions?.find((c) => c.type === 'Degraded')).toMatchObject({
       status: 'True',
       reason: Reason.MigrationFailed,
-      message: 'the schema migration Job sv-migrate-1 failed: BackoffLimitExceeded: Job has reached the specified backoff limit; failed attempts: 2; re-created in 60 s',
+      message: 'the schema migration Job sv-migrate-1 failed: BackoffLimitExceeded: Job has reached the specified backoff limit; failed attempts: 2; re-created at 2026-01-01T00:01:00Z',
     });
     expect(s.migration).toMatchObject({ attempts: 1, lastFailure: expect.stringContaining('BackoffLimitExceeded') });
   });
