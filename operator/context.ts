@@ -68,8 +68,6 @@ export interface ObjectCache {
   get(ref: ObjectRef): KObject | undefined;
   /** Objects of a kind in a namespace that a given owner controls. */
   listOwned(apiVersion: string, kind: string, namespace: string, ownerUid: string): KObject[];
-  /** Every cached object of a kind (in a namespace); read-only kinds (pods, claims) are read this way. */
-  list?(kind: { readonly apiVersion: string; readonly kind: string }, namespace?: string): KObject[];
 }
 
 export interface EventRecorder {

@@ -63,19 +63,43 @@ export function observe(ctx: Context, sv: KObject, desired: readonly KObject[]):
     generation: sv.metadata.generation ?? 0,
     components: components as Observation['components'],
     url: urlOf(proxyService, proxyName, sv.metadata.namespace ?? 'default'),
-    diagnoses: diagnoseInstance(ctx, sv),
+    diagnoses: diagnoseInstance(ctx, sv, desired),
     operatorVersion: PROJECT_VERSION,
   };
   return migration ? { ...out, migration } : out;
 }
 
-/** The instance's pods and claims (read-only informers), diagnosed per component. */
-function diagnoseInstance(ctx: Context, sv: KObject): Observation['diagnoses'] {
-  if (!ctx.cache.list) return {};
+/**
+ * The instance's pods and claims (read-only informers), diagnosed per
+ * component. Found through the cache's owner index: Deployment → its
+ * ReplicaSets → their pods; StatefulSet and Job → their pods; the
+ * StatefulSet's claims by name (`<template>-<set>-<ordinal>`).
+ */
+function diagnoseInstance(ctx: Context, sv: KObject, desired: readonly KObject[]): Observation['diagnoses'] {
   const ns = sv.metadata.namespace;
-  const mine = (o: KObject): boolean => o.metadata.labels?.['app.kubernetes.io/instance'] === sv.metadata.name;
-  const pods = ctx.cache.list({ apiVersion: 'v1', kind: 'Pod' }, ns).filter(mine);
-  const claims = ctx.cache.list({ apiVersion: 'v1', kind: 'PersistentVolumeClaim' }, ns).filter(mine);
+  if (!ns) return {};
+  const pods: KObject[] = [];
+  const claims: KObject[] = [];
+  const podsOf = (uid: string | undefined): KObject[] => (uid ? ctx.cache.listOwned('v1', 'Pod', ns, uid) : []);
+  for (const d of desired) {
+    if (d.kind !== 'Deployment' && d.kind !== 'StatefulSet' && d.kind !== 'Job') continue;
+    const live = ctx.cache.get(refOf(d));
+    if (!live?.metadata.uid) continue;
+    if (d.kind === 'Deployment') {
+      for (const rs of ctx.cache.listOwned('apps/v1', 'ReplicaSet', ns, live.metadata.uid)) pods.push(...podsOf(rs.metadata.uid));
+    } else {
+      pods.push(...podsOf(live.metadata.uid));
+    }
+    if (d.kind === 'StatefulSet') {
+      const spec = live.spec as { replicas?: number; volumeClaimTemplates?: Array<{ metadata?: { name?: string } }> } | undefined;
+      for (const t of spec?.volumeClaimTemplates ?? []) {
+        for (let i = 0; i < (spec?.replicas ?? 1); i++) {
+          const pvc = ctx.cache.get({ apiVersion: 'v1', kind: 'PersistentVolumeClaim', namespace: ns, name: `${t.metadata?.name ?? 'data'}-${live.metadata.name}-${i}` });
+          if (pvc) claims.push(pvc);
+        }
+      }
+    }
+  }
   return diagnose(pods, claims);
 }
 

@@ -9,8 +9,12 @@
  *
  * Read-only (`readOnly: true`): pods and persistent volume claims, watched
  * so that status can say why a component isn't ready (unschedulable, a
- * claim no provisioner binds, an image that can't be pulled, a crash loop).
- * Never written, never pruned: RBAC grants list and watch only.
+ * claim no provisioner binds, an image that can't be pulled, a crash loop),
+ * and the ReplicaSets between a Deployment and its pods (the reconcile finds
+ * a workload's pods by their controller references: Deployment →
+ * ReplicaSet → Pod, StatefulSet → Pod, Job → Pod; the database's claims by
+ * their names). All carry the instance label, copied from the pod and claim
+ * templates. Never written, never pruned: RBAC grants list and watch only.
  */
 export const OWNED_KINDS = [
   { apiVersion: 'v1', kind: 'ConfigMap', plural: 'configmaps', group: '', readOnly: false },
@@ -21,6 +25,7 @@ export const OWNED_KINDS = [
   { apiVersion: 'batch/v1', kind: 'Job', plural: 'jobs', group: 'batch', readOnly: false },
   { apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', plural: 'networkpolicies', group: 'networking.k8s.io', readOnly: false },
   { apiVersion: 'policy/v1', kind: 'PodDisruptionBudget', plural: 'poddisruptionbudgets', group: 'policy', readOnly: false },
+  { apiVersion: 'apps/v1', kind: 'ReplicaSet', plural: 'replicasets', group: 'apps', readOnly: true },
   { apiVersion: 'v1', kind: 'Pod', plural: 'pods', group: '', readOnly: true },
   { apiVersion: 'v1', kind: 'PersistentVolumeClaim', plural: 'persistentvolumeclaims', group: '', readOnly: true },
 ] as const;
