@@ -288,3 +288,32 @@ describe('volume claim templates', () => {
     expect((after.spec as { volumeClaimTemplates: unknown }).volumeClaimTemplates).toEqual([{ ...old[0], status: undefined }].map(({ status: _s, ...r }) => r));
   });
 });
+
+describe('why not ready, from the pods the workloads own', () => {
+  it('finds Deployment pods through their ReplicaSet and StatefulSet pods and claims directly', async () => {
+    const f = await new Fixture().steady();
+    const own = (o: KObject) => [{ apiVersion: o.apiVersion, kind: o.kind, name: o.metadata.name, uid: o.metadata.uid as string, controller: true }];
+    const sts = f.world.get({ apiVersion: 'apps/v1', kind: 'StatefulSet', namespace: 'ns', name: 'demo-database' })!;
+    const dep = f.world.get({ apiVersion: 'apps/v1', kind: 'Deployment', namespace: 'ns', name: 'demo-frontend' })!;
+    sts.status = { ...(sts.status as object), readyReplicas: 0 };
+    dep.status = { ...(dep.status as object), readyReplicas: 0 };
+    const rs = f.world.put({ apiVersion: 'apps/v1', kind: 'ReplicaSet', metadata: { name: 'demo-frontend-abc', namespace: 'ns', ownerReferences: own(dep) } });
+    const labels = (c: string) => ({ 'app.kubernetes.io/component': c, 'app.kubernetes.io/instance': 'demo' });
+    f.world.put({
+      apiVersion: 'v1', kind: 'Pod',
+      metadata: { name: 'demo-database-0', namespace: 'ns', labels: labels('database'), ownerReferences: own(sts) },
+      status: { containerStatuses: [{ name: 'postgres', restartCount: 3, state: { waiting: { reason: 'CrashLoopBackOff' } }, lastState: { terminated: { exitCode: 1, reason: 'Error' } } }] },
+    });
+    f.world.put({
+      apiVersion: 'v1', kind: 'Pod',
+      metadata: { name: 'demo-frontend-abc-x', namespace: 'ns', labels: labels('frontend'), ownerReferences: own(rs) },
+      spec: { containers: [{ name: 'frontend', image: 'securevote/frontend:nope' }] },
+      status: { containerStatuses: [{ name: 'frontend', state: { waiting: { reason: 'ErrImagePull' } } }] },
+    });
+    f.world.put({ apiVersion: 'v1', kind: 'PersistentVolumeClaim', metadata: { name: 'data-demo-database-0', namespace: 'ns', labels: labels('database') }, spec: {}, status: { phase: 'Bound' } });
+    await f.reconcile();
+    expect(f.cond('Ready')).toMatchObject({ status: 'False', reason: Reason.ImagePullFailed });
+    expect(f.cond('Ready')?.message).toContain('database 0/1 (pod demo-database-0: container postgres crash-looping (last exit code 1, Error; 3 restarts))');
+    expect(f.cond('Ready')?.message).toContain("frontend 0/1 (pod demo-frontend-abc-x: image securevote/frontend:nope can't be pulled (ErrImagePull))");
+  });
+});
