@@ -235,8 +235,10 @@ describe('refusals', () => {
     expect(degraded?.message).toMatch(/Deployment\/refused-frontend/);
     expect(degraded?.message).toMatch(/at most 3 replicas per Deployment in this namespace/);
     expect((sv.status as { phase: string }).phase).toBe('Degraded');
-    const events = await api.list('v1', 'Event', NS);
-    expect(events.filter((e) => (e.involvedObject as { name: string }).name === 'refused').map((e) => e.type)).toContain('Warning');
+    // The Event follows the status write: wait for it rather than race it.
+    await waitFor('a Warning Event on refused', async () =>
+      (await api.list('v1', 'Event', NS)).some((e) => (e.involvedObject as { name: string }).name === 'refused' && e.type === 'Warning'),
+    );
     // The operator is still alive, and the other children were applied.
     expect((await op.get('/healthz')).status).toBe(200);
     expect(await api.get('apps/v1', 'Deployment', NS, 'refused-backend')).toBeDefined();
