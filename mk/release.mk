@@ -6,4 +6,4 @@ release: deps ## Set the project version (VERSION=x.y.z) and re-tag only the ima
 	node charts/release.ts $(VERSION)
 	node charts/crd.ts
 	node charts/import-crd.ts imports
-	@echo "Next: review git diff (package.json, charts/images.json, crds/), run the chart tests, make images, commit."
+	@echo "Next: review git diff (package.json, charts/images.json, crds/), refresh the dist snapshot (vitest run test/charts -u: versions moved), make images, commit."

@@ -201,7 +201,11 @@ export async function errorPolicy(sv: KObject, err: ReconcileError, ctx: Context
     let base: Omit<Observation, 'failure'> = { generation: sv.metadata.generation ?? 0, components: {} };
     try {
       const parsed = parseSpec(sv.spec);
-      if (parsed.ok) base = observe(ctx, sv, ctx.desired.get(sv, parsed.spec));
+      if (parsed.ok) {
+        const desired = ctx.desired.get(sv, parsed.spec);
+        const plan = planRollout({ desired, live: (r) => ctx.cache.get(r), previous: (sv.status as SecureVoteStatus | undefined)?.migration, now: ctx.now() });
+        base = { ...observe(ctx, sv, plan.effective), held: plan.held, ...(plan.migrationJob ? { migrationJob: plan.migrationJob } : {}) };
+      }
     } catch {
       // Can't render: report the failure without component counts.
     }
