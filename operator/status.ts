@@ -32,6 +32,8 @@ export const Reason = {
   CrashLooping: 'CrashLooping',
   ContainerConfigError: 'ContainerConfigError',
   WaitingForDependency: 'WaitingForDependency',
+  /** A run-once pod (the migration Job's) whose container exited non-zero. */
+  ContainerFailed: 'ContainerFailed',
 } as const;
 export type Reason = (typeof Reason)[keyof typeof Reason];
 
@@ -219,8 +221,9 @@ export function computeStatus(prev: SecureVoteStatus | undefined, obs: Observati
   const migrationFailure = (): string => {
     const parts = [`the schema migration Job ${mj?.job ?? ''} failed`.replace(/ +failed/, ' failed')];
     if (mj?.lastFailure) parts[0] += `: ${mj.lastFailure}`;
-    const pods = obs.diagnoses?.migration ?? [];
-    if (pods.length > 0) parts.push(pods.map((d) => d.message).join('; '));
+    // The last pod's own words (exit code, termination message) say more than the Job's condition.
+    const last = (obs.diagnoses?.migration ?? []).filter((d) => d.reason === Reason.ContainerFailed).at(-1);
+    if (last) parts.push(last.message);
     // An absolute time: the message stays the same from one reconcile to the next (no status write per pass).
     const at = mj?.retryInMs !== undefined ? new Date(now.getTime() + mj.retryInMs).toISOString().replace(/\.\d{3}Z$/, 'Z') : undefined;
     if (mj) parts.push(`failed attempts: ${mj.attempts + 1}${at !== undefined ? `; re-created at ${at}` : ''}`);
@@ -285,7 +288,7 @@ type ContainerStatus = {
   name?: string;
   image?: string;
   restartCount?: number;
-  state?: { waiting?: { reason?: string; message?: string }; running?: object; terminated?: { exitCode?: number; reason?: string } };
+  state?: { waiting?: { reason?: string; message?: string }; running?: object; terminated?: { exitCode?: number; reason?: string; message?: string } };
   lastState?: { terminated?: { exitCode?: number; reason?: string; message?: string } };
 };
 type PodStatus = {
@@ -328,6 +331,10 @@ export function diagnosePod(pod: KObject): Diagnosis[] {
         const last = c.lastState?.terminated;
         const detail = last ? `last exit code ${last.exitCode ?? '?'}${last.reason ? `, ${last.reason}` : ''}` : 'no exit recorded';
         out.push({ reason: Reason.CrashLooping, message: `pod ${name}: container ${c.name} crash-looping (${detail}; ${c.restartCount ?? 0} restarts)` });
+      } else if (st.phase === 'Failed' && c.state?.terminated && (c.state.terminated.exitCode ?? 0) !== 0) {
+        const t = c.state.terminated;
+        const said = t.message ? `: ${t.message.trim().split('\n').slice(-1)[0]?.slice(0, 300)}` : '';
+        out.push({ reason: Reason.ContainerFailed, message: `pod ${name}: container ${c.name} exited with code ${t.exitCode}${t.reason ? ` (${t.reason})` : ''}${said}` });
       } else if (init && c.state?.running && c.name?.startsWith(WAIT_PREFIX)) {
         out.push({ reason: Reason.WaitingForDependency, message: `pod ${name}: waiting for the ${c.name.slice(WAIT_PREFIX.length)} (init container ${c.name})` });
       }

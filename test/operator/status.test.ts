@@ -227,6 +227,20 @@ describe('diagnosing pods and claims', () => {
     expect(diagnosePod(p)).toEqual([{ reason: Reason.CrashLooping, message: 'pod sv-cache-1: container redis crash-looping (last exit code 137, OOMKilled; 4 restarts)' }]);
   });
 
+  it('a failed run-once pod (the migration Job) gives its exit code and its last message line', () => {
+    const p = pod('sv-migrate-1-abc', 'migration', {
+      phase: 'Failed',
+      containerStatuses: [{ name: 'migrate', state: { terminated: { exitCode: 1, reason: 'Error', message: 'connecting\nrelation "votes" already exists\n' } } }],
+    });
+    expect(diagnosePod(p)).toEqual([{ reason: Reason.ContainerFailed, message: 'pod sv-migrate-1-abc: container migrate exited with code 1 (Error): relation "votes" already exists' }]);
+    const s = computeStatus(
+      undefined,
+      { ...new Obs().all(1).migration('failed').build(), diagnoses: diagnose([p], []), migrationJob: { job: 'sv-migrate-1', image: 'b', attempts: 0, lastFailure: 'BackoffLimitExceeded: Job has reached the specified backoff limit' } },
+      T0,
+    );
+    expect(s.conditions?.find((c) => c.type === 'Degraded')?.message).toContain('pod sv-migrate-1-abc: container migrate exited with code 1 (Error): relation "votes" already exists');
+  });
+
   it('an init container waiting on a dependency', () => {
     const p = pod('sv-frontend-1', 'frontend', { phase: 'Pending', initContainerStatuses: [{ name: 'wait-for-backend', state: { running: {} } }] });
     expect(diagnosePod(p)).toEqual([{ reason: Reason.WaitingForDependency, message: 'pod sv-frontend-1: waiting for the backend (init container wait-for-backend)' }]);
