@@ -11,6 +11,7 @@
  * small: it runs once, and is only created when the database is Ready.
  */
 import { createHash } from 'node:crypto';
+import { ApiObject, JsonPatch } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
 import { databaseEnv } from './backend.ts';
@@ -74,5 +75,8 @@ export class Migration extends Construct {
     const pod = { workload: this.job, path: '/spec/template' };
     setResources(pod, MIGRATION_RESOURCES, waits);
     finishPodTemplate(pod);
+    // A failed migration's last log lines become its termination message:
+    // the operator quotes it in the MigrationFailed condition.
+    ApiObject.of(this.job).addJsonPatch(JsonPatch.add('/spec/template/spec/containers/0/terminationMessagePolicy', 'FallbackToLogsOnError'));
   }
 }
