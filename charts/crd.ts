@@ -108,6 +108,7 @@ export function secureVoteCrd(): Json {
             { name: 'Ready', type: 'string', jsonPath: '.status.conditions[?(@.type=="Ready")].status', description: 'The Ready condition.' },
             { name: 'Phase', type: 'string', jsonPath: '.status.phase', description: 'Pending, Progressing, Ready or Degraded.' },
             { name: 'URL', type: 'string', jsonPath: '.status.url', description: 'Where the vote page answers.' },
+            { name: 'Version', type: 'string', jsonPath: '.status.operatorVersion', description: 'The operator version that last reconciled it.' },
             { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
           ],
           schema: {

@@ -6,7 +6,7 @@
 import { ApiObject, JsonPatch } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
-import { objectLabels, podLabels, selectorLabels } from './labels.ts';
+import { claimTemplateLabels, objectLabels, podLabels, selectorLabels } from './labels.ts';
 import type { StackContext } from './names.ts';
 import { configHashAnnotations, PORT_NAMES } from './workload.ts';
 import {
@@ -106,7 +106,7 @@ export class Database extends Construct {
       service: this.service,
       replicas: spec.replicas,
       select: false,
-      podMetadata: { labels: podLabels(ctx.identity, 'database'), annotations: configHashAnnotations(files) },
+      podMetadata: { labels: podLabels(ctx.identity, 'database', spec.image), annotations: configHashAnnotations(files) },
       securityContext: podSecurityContext(uid),
       automountServiceAccountToken: false,
       // Let a new pod start during a rolling update only when the old one is gone (one writer).
@@ -151,7 +151,7 @@ export class Database extends Construct {
     obj.addJsonPatch(
       JsonPatch.add('/spec/volumeClaimTemplates', [
         {
-          metadata: { name: 'data', labels: objectLabels(ctx.identity, 'database') },
+          metadata: { name: 'data', labels: claimTemplateLabels(ctx.identity, 'database') },
           spec: {
             accessModes: ['ReadWriteOnce'],
             resources: { requests: { storage: quantity(spec.storage.size) } },

@@ -2,7 +2,14 @@
  * The one helper for labels and selectors: every object of an instance gets
  * the app.kubernetes.io/* labels, pods also the seed's log labels
  * (service=<name>, env=production); selectors use only the stable subset.
+ *
+ * Versions: non-pod objects carry the project's version; a pod template
+ * carries its image's version (so an operator release that leaves an image
+ * alone leaves its pods alone); an immutable field (a StatefulSet's volume
+ * claim template) carries only the stable selector labels, nothing that a
+ * release or a different manager (cdk8s vs the operator) changes.
  */
+import { imageVersion } from './images.ts';
 import { PART_OF, seedLogLabels, type Workload } from './rules.ts';
 
 /** What every label of one SecureVote instance derives from. */
@@ -45,9 +52,20 @@ export function objectLabels(id: InstanceIdentity, workload: Workload): Record<s
   };
 }
 
-/** Labels of a workload's pods: the object labels plus the seed's log labels. */
-export function podLabels(id: InstanceIdentity, workload: Workload): Record<string, string> {
-  return { ...objectLabels(id, workload), ...seedLogLabels(workload) };
+/**
+ * Labels of a workload's pods: the object labels, with the version of the
+ * image the pods run instead of the project's, plus the seed's log labels.
+ */
+export function podLabels(id: InstanceIdentity, workload: Workload, image: string): Record<string, string> {
+  return { ...objectLabels(id, workload), 'app.kubernetes.io/version': imageVersion(image), ...seedLogLabels(workload) };
+}
+
+/**
+ * Labels of a volume claim template: immutable once the StatefulSet exists,
+ * so only what never changes for the instance (no version, no manager).
+ */
+export function claimTemplateLabels(id: InstanceIdentity, workload: Workload): Record<string, string> {
+  return selectorLabels(id, workload);
 }
 
 /** Labels of instance-wide objects (network policies that span components). */

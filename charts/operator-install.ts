@@ -39,7 +39,7 @@ export const CLUSTER_RULES: readonly ExplainedRule[] = [
     verbs: ['patch'],
     why: 'server-side apply of the status subresource',
   },
-  ...groupKinds(OWNED_KINDS.filter((k) => k.kind !== 'Secret')).map((r) => ({
+  ...groupKinds(OWNED_KINDS.filter((k) => k.kind !== 'Secret' && !k.readOnly)).map((r) => ({
     ...r,
     verbs: ['list', 'watch', 'create', 'patch', 'delete'],
     why: 'informers (label-selected), server-side apply (create+patch), pruning (delete)',
@@ -50,6 +50,11 @@ export const CLUSTER_RULES: readonly ExplainedRule[] = [
     verbs: ['list', 'watch', 'create', 'delete'],
     why: 'generated credentials: created once (never patched), pruned with the resource; informer label-selected',
   },
+  ...groupKinds(OWNED_KINDS.filter((k) => k.readOnly)).map((r) => ({
+    ...r,
+    verbs: ['list', 'watch'],
+    why: 'read only (label-selected informers): status says why a component is not ready; never written or pruned',
+  })),
   {
     apiGroups: [''],
     resources: ['events'],

@@ -8,6 +8,7 @@
 import { FormatRegistry, Type, type Static, type TSchema } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import pkg from '../package.json' with { type: 'json' };
+import { IMAGE_TABLE, defaultImages, resolveImage, type ImageTable } from './images.ts';
 import { quantityValue, QUANTITY_PATTERN } from './quantity.ts';
 import { COMPONENTS, DATABASE, PART_OF, RESOURCES, type Component } from './rules.ts';
 
@@ -31,13 +32,17 @@ export const SECUREVOTE_API = {
 export const INSTANCE_NAME_PATTERN = '^[a-z]([-a-z0-9]*[a-z0-9])?$';
 export const INSTANCE_NAME_MAX_LENGTH = 30;
 
-/** The images' tag: the project's version (images engineer's contract). */
+/**
+ * The project's version: the operator's image tag, the version the operator
+ * reports in status.operatorVersion, and app.kubernetes.io/version on
+ * non-pod objects. Component images are versioned on their own
+ * (charts/images.json).
+ */
 export const IMAGE_TAG: string = pkg.version;
+export const PROJECT_VERSION: string = pkg.version;
 
-/** The default image of each component. */
-export const DEFAULT_IMAGES: Readonly<Record<Component, string>> = Object.fromEntries(
-  COMPONENTS.map((c) => [c, `securevote/${c === 'database' ? 'postgres' : c === 'cache' ? 'redis' : c}:${IMAGE_TAG}`]),
-) as Record<Component, string>;
+/** The default image of each component: this release's table (charts/images.ts). */
+export const DEFAULT_IMAGES: Readonly<Record<Component, string>> = defaultImages();
 
 /** The vote options when the spec gives none. */
 export const DEFAULT_OPTIONS: readonly VoteOption[] = [
@@ -122,13 +127,16 @@ function resources(c: Component) {
   );
 }
 
+// No schema `default`: the API server would store it in every resource, and
+// an operator upgrade would then never upgrade the app. The running
+// operator's release fills it in (parseSpec), and an image that was an
+// earlier release's default counts as unset (charts/images.ts).
 const image = (c: Component) =>
   Type.Optional(
     Type.String({
       minLength: 1,
       maxLength: 512,
-      default: DEFAULT_IMAGES[c],
-      description: `Container image of the ${c}. Default: ${DEFAULT_IMAGES[c]}.`,
+      description: `Container image of the ${c}. Unset: the running operator's default for its release (this one: ${DEFAULT_IMAGES[c]}), so upgrading the operator upgrades the ${c}; an earlier release's default image counts as unset. Set it to pin an image.`,
     }),
   );
 
@@ -337,6 +345,7 @@ const componentStatus = (c: Component) =>
       {
         ready: Type.Integer({ minimum: 0, description: `Ready ${c} pods.` }),
         desired: Type.Integer({ minimum: 0, description: `Desired ${c} pods.` }),
+        image: Type.Optional(Type.String({ maxLength: 512, description: `The image the ${c} workload runs (its live pod template).` })),
       },
       { description: `Pods of the ${c}.`, additionalProperties: false },
     ),
@@ -345,6 +354,7 @@ const componentStatus = (c: Component) =>
 export const SecureVoteStatusSchema = Type.Object(
   {
     observedGeneration: Type.Optional(Type.Integer({ minimum: 0, description: 'The metadata.generation last reconciled.' })),
+    operatorVersion: Type.Optional(Type.String({ maxLength: 64, description: 'The version of the operator that last reconciled this resource.' })),
     phase: Type.Optional(enumOf(PHASES, { description: 'Pending, Progressing, Ready or Degraded: a summary of the conditions.' })),
     url: Type.Optional(Type.String({ maxLength: 2048, description: 'Where the vote page answers (the proxy Service).' })),
     conditions: Type.Optional(
@@ -361,11 +371,21 @@ export const SecureVoteStatusSchema = Type.Object(
         additionalProperties: false,
       }),
     ),
+    migration: Type.Optional(
+      Type.Object(
+        {
+          job: Type.String({ maxLength: 253, description: 'The schema migration Job of the current backend image.' }),
+          attempts: Type.Integer({ minimum: 0, description: 'Times that Job failed and was re-created (the retry backoff doubles with each, from 30 s up to 5 min).' }),
+          lastFailure: Type.Optional(Type.String({ maxLength: 4096, description: "The last failure's message (the Job's Failed condition)." })),
+        },
+        { description: 'The schema migration: which Job, and its failed attempts.', additionalProperties: false },
+      ),
+    ),
   },
   { description: 'What the operator observed.', additionalProperties: false },
 );
 export type SecureVoteStatus = Static<typeof SecureVoteStatusSchema>;
-export type ComponentStatus = { ready: number; desired: number };
+export type ComponentStatus = { ready: number; desired: number; image?: string };
 
 // ---- parsing -----------------------------------------------------------------
 
@@ -419,9 +439,10 @@ export function transitionErrors(old: SecureVoteSpec, next: SecureVoteSpec): str
 /**
  * Parse a SecureVote spec as the API server would: prune unknown fields,
  * apply the defaults, check types and bounds, then the cross-field rules.
+ * Images not pinned come from `images` (this release's table).
  * Errors name the field (`spec.backend.replicas: ...`).
  */
-export function parseSpec(input: unknown): ParseResult {
+export function parseSpec(input: unknown, images: ImageTable = IMAGE_TABLE): ParseResult {
   if (input !== undefined && input !== null && (typeof input !== 'object' || Array.isArray(input))) {
     return { ok: false, errors: ['spec: must be an object'] };
   }
@@ -435,6 +456,8 @@ export function parseSpec(input: unknown): ParseResult {
   });
   if (errors.length > 0) return { ok: false, errors: [...new Set(errors)] };
   const spec = defaulted as SecureVoteSpec;
+  // Images: the spec's pin, else this release's default (see charts/images.ts).
+  for (const c of COMPONENTS) spec[c].image = resolveImage(c, spec[c].image, images);
   const rules = ruleErrors(spec);
   if (rules.length > 0) return { ok: false, errors: rules };
   return { ok: true, spec };

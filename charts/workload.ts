@@ -40,7 +40,7 @@ export function hardenedDeployment(scope: Construct, ctx: StackContext, o: Harde
     replicas: o.replicas,
     ...(o.strategy !== undefined ? { strategy: o.strategy } : {}),
     select: false,
-    podMetadata: { labels: podLabels(ctx.identity, o.component), annotations: configHashAnnotations(o.configFiles) },
+    podMetadata: { labels: podLabels(ctx.identity, o.component, o.container.image), annotations: configHashAnnotations(o.configFiles) },
     securityContext: podSecurityContext(uid),
     automountServiceAccountToken: false,
     containers: [

@@ -27,7 +27,8 @@ KIND ?= $(shell scripts/kind-cluster.sh kind)
 KIND_CLUSTER ?= securevote
 # Lazy (=): read only when a kind target runs.
 IMAGE_VERSION = $(shell node -p "require('./package.json').version")
-KIND_IMAGES = $(foreach n,postgres redis backend frontend proxy operator,securevote/$(n):$(IMAGE_VERSION))
+# Each component image at its own tag (charts/images.json), the operator at the project's version.
+KIND_IMAGES = $(shell node -p "Object.entries(require('./charts/images.json').images).map(([n, i]) => 'securevote/' + n + ':' + i.tag).join(' ')") securevote/operator:$(IMAGE_VERSION)
 
 .PHONY: kind-up
 kind-up: images synth ## Create a kind cluster (the seed's kubelet log rotation), load the images, install the operator; then make demo runs on it

@@ -4,16 +4,17 @@
 // and reports status. It never asks which event woke it: an add, an update,
 // a deletion of a child, a resync all lead here with the same key.
 // `errorPolicy` turns a failure into the next action (and Degraded status).
-import { SECUREVOTE_API, type SecureVoteStatus, parseSpec } from '../charts/spec.ts';
+import { PROJECT_VERSION, SECUREVOTE_API, type SecureVoteStatus, parseSpec } from '../charts/spec.ts';
 import { COMPONENTS, PUBLIC_ENTRY, type Component } from '../charts/rules.ts';
 import { applyChildren, idOf, pruneChildren, refOf } from './apply.ts';
 import type { Context, KObject } from './context.ts';
 import { canonicalJson } from './diff.ts';
-import { INSTANCE_LABEL, OWNED_KINDS, instanceLabels, ownerReferenceOf } from './desired.ts';
+import { INSTANCE_LABEL, WRITABLE_KINDS, instanceLabels, ownerReferenceOf } from './desired.ts';
 import { ErrorClass, ReconcileError, classify, isNotFound } from './errors.ts';
 import { type WorkQueue } from './queue.ts';
 import { credentialsName, credentialsSecret, ensureCredentials } from './secret.ts';
-import { type Observation, computeStatus, jobState, statusChanged, transitions, urlOf, workloadState } from './status.ts';
+import { planRollout } from './rollout.ts';
+import { type Observation, computeStatus, diagnose, jobState, statusChanged, transitions, urlOf, workloadDetails, workloadState } from './status.ts';
 
 export type Action =
   | { readonly type: 'requeue'; readonly afterMs: number }
@@ -47,8 +48,9 @@ export function observe(ctx: Context, sv: KObject, desired: readonly KObject[]):
     if (!c) continue;
     if (d.kind === 'Deployment' || d.kind === 'StatefulSet') {
       if (c !== 'migration') {
-        const w = workloadState(ctx.cache.get(refOf(d)), d);
-        if (w) components[c] = w;
+        const live = ctx.cache.get(refOf(d));
+        const w = workloadState(live, d);
+        if (w) components[c] = { ...w, ...workloadDetails(live) };
       }
     } else if (d.kind === 'Job') {
       migration = jobState(ctx.cache.get(refOf(d)));
@@ -61,8 +63,44 @@ export function observe(ctx: Context, sv: KObject, desired: readonly KObject[]):
     generation: sv.metadata.generation ?? 0,
     components: components as Observation['components'],
     url: urlOf(proxyService, proxyName, sv.metadata.namespace ?? 'default'),
+    diagnoses: diagnoseInstance(ctx, sv, desired),
+    operatorVersion: PROJECT_VERSION,
   };
   return migration ? { ...out, migration } : out;
+}
+
+/**
+ * The instance's pods and claims (read-only informers), diagnosed per
+ * component. Found through the cache's owner index: Deployment → its
+ * ReplicaSets → their pods; StatefulSet and Job → their pods; the
+ * StatefulSet's claims by name (`<template>-<set>-<ordinal>`).
+ */
+function diagnoseInstance(ctx: Context, sv: KObject, desired: readonly KObject[]): Observation['diagnoses'] {
+  const ns = sv.metadata.namespace;
+  if (!ns) return {};
+  const pods: KObject[] = [];
+  const claims: KObject[] = [];
+  const podsOf = (uid: string | undefined): KObject[] => (uid ? ctx.cache.listOwned('v1', 'Pod', ns, uid) : []);
+  for (const d of desired) {
+    if (d.kind !== 'Deployment' && d.kind !== 'StatefulSet' && d.kind !== 'Job') continue;
+    const live = ctx.cache.get(refOf(d));
+    if (!live?.metadata.uid) continue;
+    if (d.kind === 'Deployment') {
+      for (const rs of ctx.cache.listOwned('apps/v1', 'ReplicaSet', ns, live.metadata.uid)) pods.push(...podsOf(rs.metadata.uid));
+    } else {
+      pods.push(...podsOf(live.metadata.uid));
+    }
+    if (d.kind === 'StatefulSet') {
+      const spec = live.spec as { replicas?: number; volumeClaimTemplates?: Array<{ metadata?: { name?: string } }> } | undefined;
+      for (const t of spec?.volumeClaimTemplates ?? []) {
+        for (let i = 0; i < (spec?.replicas ?? 1); i++) {
+          const pvc = ctx.cache.get({ apiVersion: 'v1', kind: 'PersistentVolumeClaim', namespace: ns, name: `${t.metadata?.name ?? 'data'}-${live.metadata.name}-${i}` });
+          if (pvc) claims.push(pvc);
+        }
+      }
+    }
+  }
+  return diagnose(pods, claims);
 }
 
 /** Write the status if it changed, and an Event per condition change. */
@@ -108,18 +146,43 @@ export async function reconcile(sv: KObject, ctx: Context): Promise<Action> {
     }
   }
 
-  const applied = await applyChildren(ctx, desired);
-  const pruned = await pruneChildren(ctx, sv, OWNED_KINDS, keep);
+  // Changed workloads roll in the start order, the backend after its
+  // migration (operator/rollout.ts); held ones are applied on a later pass.
+  const prevStatus = sv.status as SecureVoteStatus | undefined;
+  const plan = planRollout({ desired, live: (r) => ctx.cache.get(r), previous: prevStatus?.migration, now: ctx.now() });
+  const applied = await applyChildren(ctx, plan.apply);
+  if (plan.deleteJob) {
+    // A failed migration whose backoff ran out: re-created on the next pass.
+    await ctx.kube.delete(refOf(plan.deleteJob), plan.deleteJob.metadata.uid).catch((err: unknown) => {
+      if (!isNotFound(err)) throw classify(err, `delete ${plan.deleteJob?.metadata.name}`);
+    });
+    ctx.log.warn({ key: keyOf(ns, sv.metadata.name), job: plan.deleteJob.metadata.name, attempts: plan.migrationJob?.attempts }, 'migration failed; re-creating its Job');
+  }
+  const pruned = await pruneChildren(ctx, sv, WRITABLE_KINDS, keep);
   if (applied.length > 0 || pruned.length > 0) {
-    ctx.log.info({ key: keyOf(ns, sv.metadata.name), generation: sv.metadata.generation, applied, pruned }, 'children written');
+    ctx.log.info({ key: keyOf(ns, sv.metadata.name), generation: sv.metadata.generation, applied, pruned, held: plan.held.map((h) => h.component) }, 'children written');
   }
 
-  const status = computeStatus(sv.status as SecureVoteStatus | undefined, observe(ctx, sv, desired), ctx.now());
+  const observed = observe(ctx, sv, plan.effective);
+  const status = computeStatus(
+    prevStatus,
+    {
+      ...observed,
+      ...(plan.migration !== undefined ? { migration: plan.migration } : {}),
+      ...(plan.migrationJob ? { migrationJob: plan.migrationJob } : {}),
+      held: plan.held,
+    },
+    ctx.now(),
+  );
   await reportStatus(ctx, sv, status);
   const ready = status.conditions?.find((c) => c.type === 'Ready')?.status === 'True';
   // Children's events wake us when they change; the requeue is the safety
-  // net for anything an event missed.
-  return Action.requeue(ready ? ctx.config.resyncMs : ctx.config.progressingRequeueMs);
+  // net for anything an event missed (and the clock of a migration retry).
+  const settledNow = ready && plan.held.length === 0 && plan.migration !== 'failed';
+  let after = settledNow ? ctx.config.resyncMs : ctx.config.progressingRequeueMs;
+  if (plan.deleteJob) after = Math.min(after, 1_000);
+  if (plan.requeueMs !== undefined) after = Math.min(after, Math.max(1_000, plan.requeueMs));
+  return Action.requeue(after);
 }
 
 /**
@@ -138,7 +201,11 @@ export async function errorPolicy(sv: KObject, err: ReconcileError, ctx: Context
     let base: Omit<Observation, 'failure'> = { generation: sv.metadata.generation ?? 0, components: {} };
     try {
       const parsed = parseSpec(sv.spec);
-      if (parsed.ok) base = observe(ctx, sv, ctx.desired.get(sv, parsed.spec));
+      if (parsed.ok) {
+        const desired = ctx.desired.get(sv, parsed.spec);
+        const plan = planRollout({ desired, live: (r) => ctx.cache.get(r), previous: (sv.status as SecureVoteStatus | undefined)?.migration, now: ctx.now() });
+        base = { ...observe(ctx, sv, plan.effective), held: plan.held, ...(plan.migrationJob ? { migrationJob: plan.migrationJob } : {}) };
+      }
     } catch {
       // Can't render: report the failure without component counts.
     }

@@ -9,11 +9,19 @@ import { App, Chart } from 'cdk8s';
 import { SecureVoteStack } from '../charts/securevote-stack.ts';
 import { SECUREVOTE_API, type SecureVoteSpec } from '../charts/spec.ts';
 import type { KObject, OwnerReference } from './context.ts';
-import { withHash } from './diff.ts';
+import { canonicalJson, withHash } from './diff.ts';
+import { createHash } from 'node:crypto';
 import { ErrorClass, ReconcileError } from './errors.ts';
 import { isOwnedKind } from './owned-kinds.ts';
 
-export { OWNED_KINDS } from './owned-kinds.ts';
+export { OWNED_KINDS, WRITABLE_KINDS } from './owned-kinds.ts';
+
+/**
+ * On a workload: the hash of its pod template as rendered, so the rollout
+ * planner (operator/rollout.ts) tells a template change (pods roll) from
+ * any other change (replicas) without comparing server-defaulted JSON.
+ */
+export const TEMPLATE_HASH_ANNOTATION = 'securevote.dev/template-hash';
 
 /** Every child carries it; its value is the SecureVote's name. */
 export const INSTANCE_LABEL = 'securevote.dev/instance';
@@ -74,8 +82,30 @@ export function renderChildren(sv: KObject, spec: SecureVoteSpec): KObject[] {
         ownerReferences: [owner],
       },
     };
-    return withHash(child);
+    return withHash(labelPodsAndClaims(child, name));
   });
+}
+
+/**
+ * Pods and volume claims get the instance label too (the read-only
+ * informers select on it), and a workload the hash of its pod template.
+ */
+function labelPodsAndClaims(obj: KObject, name: string): KObject {
+  const spec = obj.spec as
+    | { template?: { metadata?: { labels?: Record<string, string> } }; volumeClaimTemplates?: Array<{ metadata?: { labels?: Record<string, string> } }> }
+    | undefined;
+  if (!spec?.template) return obj;
+  const out = structuredClone(obj);
+  const s = out.spec as typeof spec & { template: { metadata?: { labels?: Record<string, string> } } };
+  s.template.metadata = { ...(s.template.metadata ?? {}), labels: { ...(s.template.metadata?.labels ?? {}), [INSTANCE_LABEL]: name } };
+  for (const c of s.volumeClaimTemplates ?? []) c.metadata = { ...(c.metadata ?? {}), labels: { ...(c.metadata?.labels ?? {}), [INSTANCE_LABEL]: name } };
+  out.metadata.annotations = { ...(out.metadata.annotations ?? {}), [TEMPLATE_HASH_ANNOTATION]: templateHash(s.template) };
+  return out;
+}
+
+/** The hash of a pod template (as rendered). */
+export function templateHash(template: unknown): string {
+  return createHash('sha256').update(canonicalJson(template)).digest('hex').slice(0, 16);
 }
 
 /**

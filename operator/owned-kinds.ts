@@ -1,22 +1,41 @@
-// The kinds the operator owns: one list for the informers, pruning, the
-// render check and the install chart's RBAC.
+// The kinds the operator owns or watches: one list for the informers,
+// pruning, the render check and the install chart's RBAC.
 
 /**
- * The kinds the operator creates and owns. The informers watch them, RBAC
- * grants them, pruning looks at them; a test fails when the stack renders a
- * kind that isn't here.
+ * The kinds the operator creates and owns, then two it only reads. The
+ * informers watch them all (selected by the instance label), RBAC grants
+ * them, pruning looks at the owned ones; a test fails when the stack renders
+ * a kind that isn't here or is read-only.
+ *
+ * Read-only (`readOnly: true`): pods and persistent volume claims, watched
+ * so that status can say why a component isn't ready (unschedulable, a
+ * claim no provisioner binds, an image that can't be pulled, a crash loop),
+ * and the ReplicaSets between a Deployment and its pods (the reconcile finds
+ * a workload's pods by their controller references: Deployment →
+ * ReplicaSet → Pod, StatefulSet → Pod, Job → Pod; the database's claims by
+ * their names). All carry the instance label, copied from the pod and claim
+ * templates. Never written, never pruned: RBAC grants list and watch only.
  */
 export const OWNED_KINDS = [
-  { apiVersion: 'v1', kind: 'ConfigMap', plural: 'configmaps', group: '' },
-  { apiVersion: 'v1', kind: 'Secret', plural: 'secrets', group: '' },
-  { apiVersion: 'v1', kind: 'Service', plural: 'services', group: '' },
-  { apiVersion: 'apps/v1', kind: 'Deployment', plural: 'deployments', group: 'apps' },
-  { apiVersion: 'apps/v1', kind: 'StatefulSet', plural: 'statefulsets', group: 'apps' },
-  { apiVersion: 'batch/v1', kind: 'Job', plural: 'jobs', group: 'batch' },
-  { apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', plural: 'networkpolicies', group: 'networking.k8s.io' },
-  { apiVersion: 'policy/v1', kind: 'PodDisruptionBudget', plural: 'poddisruptionbudgets', group: 'policy' },
+  { apiVersion: 'v1', kind: 'ConfigMap', plural: 'configmaps', group: '', readOnly: false },
+  { apiVersion: 'v1', kind: 'Secret', plural: 'secrets', group: '', readOnly: false },
+  { apiVersion: 'v1', kind: 'Service', plural: 'services', group: '', readOnly: false },
+  { apiVersion: 'apps/v1', kind: 'Deployment', plural: 'deployments', group: 'apps', readOnly: false },
+  { apiVersion: 'apps/v1', kind: 'StatefulSet', plural: 'statefulsets', group: 'apps', readOnly: false },
+  { apiVersion: 'batch/v1', kind: 'Job', plural: 'jobs', group: 'batch', readOnly: false },
+  { apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', plural: 'networkpolicies', group: 'networking.k8s.io', readOnly: false },
+  { apiVersion: 'policy/v1', kind: 'PodDisruptionBudget', plural: 'poddisruptionbudgets', group: 'policy', readOnly: false },
+  { apiVersion: 'apps/v1', kind: 'ReplicaSet', plural: 'replicasets', group: 'apps', readOnly: true },
+  { apiVersion: 'v1', kind: 'Pod', plural: 'pods', group: '', readOnly: true },
+  { apiVersion: 'v1', kind: 'PersistentVolumeClaim', plural: 'persistentvolumeclaims', group: '', readOnly: true },
 ] as const;
 
+/** The kinds the operator writes and prunes. */
+export const WRITABLE_KINDS = OWNED_KINDS.filter((k) => !k.readOnly);
+/** The kinds it only lists and watches. */
+export const READ_ONLY_KINDS = OWNED_KINDS.filter((k) => k.readOnly);
+
+/** A kind the operator may render, apply and prune (never a read-only one). */
 export function isOwnedKind(apiVersion: string, kind: string): boolean {
-  return OWNED_KINDS.some((k) => k.apiVersion === apiVersion && k.kind === kind);
+  return WRITABLE_KINDS.some((k) => k.apiVersion === apiVersion && k.kind === kind);
 }

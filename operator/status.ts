@@ -21,6 +21,19 @@ export const Reason = {
   InternalError: 'InternalError',
   MigrationFailed: 'MigrationFailed',
   ReconcileFailed: 'ReconcileFailed',
+  /** Progressing: the schema migration for the new backend image runs (or waits for the database). */
+  Migrating: 'Migrating',
+  /** Progressing: a changed workload waits for its dependencies' rollouts. */
+  WaitingForDependencies: 'WaitingForDependencies',
+  // Ready=False, from what the pods and claims show:
+  Unschedulable: 'Unschedulable',
+  ClaimPending: 'ClaimPending',
+  ImagePullFailed: 'ImagePullFailed',
+  CrashLooping: 'CrashLooping',
+  ContainerConfigError: 'ContainerConfigError',
+  WaitingForDependency: 'WaitingForDependency',
+  /** A run-once pod (the migration Job's) whose container exited non-zero. */
+  ContainerFailed: 'ContainerFailed',
 } as const;
 export type Reason = (typeof Reason)[keyof typeof Reason];
 
@@ -39,13 +52,56 @@ export interface WorkloadState {
   readonly rolledOut: boolean;
 }
 
+/** What the live workload says beyond its counts. */
+export interface WorkloadDetails {
+  /** The image its pod template runs (the main container's). */
+  readonly image?: string;
+  /** Pods on the latest template. */
+  readonly updated?: number;
+}
+
+/** Why a component isn't ready, read from its pods and claims. */
+export interface Diagnosis {
+  readonly reason: Reason;
+  readonly message: string;
+}
+
+/** The migration Job of the current backend image, as the rollout planner saw it. */
+export interface MigrationObservation {
+  readonly job: string;
+  readonly image: string;
+  /** Failed attempts so far (each one deleted and re-created after a backoff). */
+  readonly attempts: number;
+  /** The last failure's message (the Job's Failed condition). */
+  readonly lastFailure?: string;
+  /** Not created yet: the database isn't Ready. */
+  readonly waitingForDatabase?: boolean;
+  /** A failed Job is re-created after this many milliseconds. */
+  readonly retryInMs?: number;
+}
+
+/** A workload whose new pod template is held back, and why. */
+export interface Held {
+  readonly component: Component;
+  readonly message: string;
+  readonly migration?: boolean;
+}
+
 /** Everything the status is computed from. */
 export interface Observation {
   readonly generation: number;
   /** Per component; missing = its workload isn't there (yet). */
-  readonly components: Partial<Record<Component, WorkloadState>>;
+  readonly components: Partial<Record<Component, WorkloadState & WorkloadDetails>>;
   /** The migration Job: 'done', 'running', 'failed', or absent. */
   readonly migration?: 'done' | 'running' | 'failed';
+  /** The migration Job's details (name, attempts, last failure). */
+  readonly migrationJob?: MigrationObservation;
+  /** Changed workloads held back until their dependencies (or the migration) are done. */
+  readonly held?: readonly Held[];
+  /** Why components aren't ready, from their pods and claims. */
+  readonly diagnoses?: Partial<Record<Component | 'migration', readonly Diagnosis[]>>;
+  /** The operator's version (status.operatorVersion). */
+  readonly operatorVersion?: string;
   readonly url?: string;
   /** A permanent failure of this reconcile (Degraded). */
   readonly failure?: ReconcileError;
@@ -70,6 +126,25 @@ export function workloadState(live: KObject | undefined, desired?: KObject): Wor
   let rolledOut = ours && seen && num(st.updatedReplicas) >= want && ready >= want && num(st.replicas) <= want;
   if (live.kind === 'StatefulSet' && st.updateRevision !== undefined && st.currentRevision !== st.updateRevision) rolledOut = false;
   return { ready, desired: want, rolledOut };
+}
+
+/** The live workload's image and updated pod count. */
+export function workloadDetails(live: KObject | undefined): WorkloadDetails {
+  if (!live) return {};
+  const spec = live.spec as { template?: { spec?: { containers?: Array<{ image?: unknown }> } } } | undefined;
+  const image = spec?.template?.spec?.containers?.[0]?.image;
+  const st = (live.status ?? {}) as Record<string, unknown>;
+  return { ...(typeof image === 'string' ? { image } : {}), updated: num(st.updatedReplicas) };
+}
+
+/** A failed Job's reason and message (its Failed condition), and when it failed. */
+export function jobFailure(obj: KObject | undefined): { message: string; at?: string } | undefined {
+  const conds = ((obj?.status ?? {}) as { conditions?: Array<{ type?: string; status?: string; reason?: string; message?: string; lastTransitionTime?: string }> })
+    .conditions ?? [];
+  const failed = conds.find((c) => c.type === 'Failed' && c.status === 'True');
+  if (!failed) return undefined;
+  const message = [failed.reason, failed.message].filter((x) => x).join(': ') || 'the Job failed';
+  return failed.lastTransitionTime ? { message, at: failed.lastTransitionTime } : { message };
 }
 
 export function jobState(obj: KObject | undefined): Observation['migration'] {
@@ -106,49 +181,90 @@ function condition(
   return { type, status, reason, message, observedGeneration: generation, lastTransitionTime };
 }
 
+/** Worst first: the reason the Ready condition takes when several show. */
+const DIAGNOSIS_ORDER: readonly Reason[] = [
+  Reason.ClaimPending,
+  Reason.Unschedulable,
+  Reason.ImagePullFailed,
+  Reason.ContainerConfigError,
+  Reason.CrashLooping,
+  Reason.WaitingForDependency,
+];
+
 /** The status for an observation, keeping transition times from `prev`. */
 export function computeStatus(prev: SecureVoteStatus | undefined, obs: Observation, now: Date): SecureVoteStatus {
   const components: Record<string, ComponentStatus> = {};
   const notReady: string[] = [];
   const rolling: string[] = [];
+  const found: Diagnosis[] = [];
+  const held = new Map((obs.held ?? []).map((h) => [h.component, h]));
   for (const c of COMPONENTS) {
     const w = obs.components[c];
-    components[c] = { ready: w?.ready ?? 0, desired: w?.desired ?? 0 };
-    if (!w || w.ready < w.desired || w.desired === 0) notReady.push(`${c} ${w?.ready ?? 0}/${w?.desired ?? '?'}`);
-    if (!w || !w.rolledOut) rolling.push(c);
+    components[c] = { ready: w?.ready ?? 0, desired: w?.desired ?? 0, ...(w?.image !== undefined ? { image: w.image } : {}) };
+    if (!w || w.ready < w.desired || w.desired === 0) {
+      const why = obs.diagnoses?.[c] ?? [];
+      found.push(...why);
+      notReady.push(`${c} ${w?.ready ?? 0}/${w?.desired ?? '?'}${why.length > 0 ? ` (${why.map((d) => d.message).join('; ')})` : ''}`);
+    }
+    if (held.has(c)) rolling.push(held.get(c)!.message);
+    else if (!w) rolling.push(`creating ${c}`);
+    else if (!w.rolledOut) rolling.push(`rolling out ${c}: ${Math.min(w.updated ?? 0, w.desired)} of ${w.desired} updated, ${w.ready} ready`);
   }
   const allReady = notReady.length === 0;
   const migrating = obs.migration === 'running' || obs.migration === undefined;
   const failed = obs.failure?.permanent ? obs.failure : undefined;
   const migrationFailed = obs.migration === 'failed';
+  const mj = obs.migrationJob;
   const prevC = prev?.conditions;
   const g = obs.generation;
+
+  const migrationFailure = (): string => {
+    const parts = [`the schema migration Job ${mj?.job ?? ''} failed`.replace(/ +failed/, ' failed')];
+    if (mj?.lastFailure) parts[0] += `: ${mj.lastFailure}`;
+    // The last pod's own words (exit code, termination message) say more than the Job's condition.
+    const last = (obs.diagnoses?.migration ?? []).filter((d) => d.reason === Reason.ContainerFailed).at(-1);
+    if (last) parts.push(last.message);
+    // An absolute time: the message stays the same from one reconcile to the next (no status write per pass).
+    const at = mj?.retryInMs !== undefined ? new Date(now.getTime() + mj.retryInMs).toISOString().replace(/\.\d{3}Z$/, 'Z') : undefined;
+    if (mj) parts.push(`failed attempts: ${mj.attempts + 1}${at !== undefined ? `; re-created at ${at}` : ''}`);
+    return parts.join('; ');
+  };
 
   const degraded = failed
     ? condition(prevC, 'Degraded', 'True', FAILURE_REASON[failed.errorClass] ?? Reason.ReconcileFailed, failed.detail, g, now)
     : migrationFailed
-      ? condition(prevC, 'Degraded', 'True', Reason.MigrationFailed, 'the schema migration Job failed (backoffLimit reached)', g, now)
+      ? condition(prevC, 'Degraded', 'True', Reason.MigrationFailed, migrationFailure(), g, now)
       : condition(prevC, 'Degraded', 'False', Reason.AsExpected, 'the last reconcile applied the spec', g, now);
 
+  const diagnosed = DIAGNOSIS_ORDER.find((r) => found.some((d) => d.reason === r));
   const ready =
     allReady && !failed
       ? condition(prevC, 'Ready', 'True', Reason.AllComponentsReady, 'every component has its pods ready', g, now)
       : failed
         ? condition(prevC, 'Ready', 'False', Reason.ReconcileFailed, 'the spec could not be applied (see Degraded)', g, now)
-        : condition(prevC, 'Ready', 'False', Reason.ComponentsNotReady, `not ready: ${notReady.join(', ')}`, g, now);
+        : condition(prevC, 'Ready', 'False', diagnosed ?? Reason.ComponentsNotReady, `not ready: ${notReady.join(', ')}`, g, now);
 
-  const progressing =
-    !failed && (rolling.length > 0 || migrating)
-      ? condition(
-          prevC,
-          'Progressing',
-          'True',
-          Reason.RollingOut,
-          rolling.length > 0 ? `rolling out: ${rolling.join(', ')}` : 'waiting for the schema migration',
-          g,
-          now,
-        )
-      : condition(prevC, 'Progressing', 'False', failed ? Reason.ReconcileFailed : Reason.RolloutComplete, failed ? 'stopped: see Degraded' : 'every component runs the current spec', g, now);
+  const migrationHeld = [...held.values()].some((h) => h.migration);
+  const migrationText = mj
+    ? mj.waitingForDatabase
+      ? `migration Job ${mj.job} for ${mj.image} waits for the database to be Ready`
+      : `migrating the schema for ${mj.image} (Job ${mj.job})`
+    : 'waiting for the schema migration';
+  let progressing: SecureVoteCondition;
+  if (failed) {
+    progressing = condition(prevC, 'Progressing', 'False', Reason.ReconcileFailed, 'stopped: see Degraded', g, now);
+  } else if (rolling.length > 0 || migrating || migrationHeld) {
+    const reason =
+      migrationHeld || (rolling.length === 0 && migrating)
+        ? Reason.Migrating
+        : held.size > 0 && [...held.values()].length === rolling.length
+          ? Reason.WaitingForDependencies
+          : Reason.RollingOut;
+    const parts = [...(migrating || migrationHeld ? [migrationText] : []), ...rolling];
+    progressing = condition(prevC, 'Progressing', 'True', reason, parts.join('; '), g, now);
+  } else {
+    progressing = condition(prevC, 'Progressing', 'False', Reason.RolloutComplete, 'every component runs the current spec', g, now);
+  }
 
   const anyWorkload = Object.keys(obs.components).length > 0;
   const phase: Phase =
@@ -160,8 +276,101 @@ export function computeStatus(prev: SecureVoteStatus | undefined, obs: Observati
     conditions: [ready, progressing, degraded],
     components: components as SecureVoteStatus['components'],
   };
+  if (obs.operatorVersion) status.operatorVersion = obs.operatorVersion;
+  if (mj) status.migration = { job: mj.job, attempts: mj.attempts, ...(mj.lastFailure ? { lastFailure: mj.lastFailure } : {}) };
   if (obs.url) status.url = obs.url;
   return status;
+}
+
+// ---- why a component is not ready: its pods and claims -------------------------
+
+type ContainerStatus = {
+  name?: string;
+  image?: string;
+  restartCount?: number;
+  state?: { waiting?: { reason?: string; message?: string }; running?: object; terminated?: { exitCode?: number; reason?: string; message?: string } };
+  lastState?: { terminated?: { exitCode?: number; reason?: string; message?: string } };
+};
+type PodStatus = {
+  phase?: string;
+  conditions?: Array<{ type?: string; status?: string; reason?: string; message?: string }>;
+  containerStatuses?: ContainerStatus[];
+  initContainerStatuses?: ContainerStatus[];
+};
+
+const PULL_REASONS = new Set(['ErrImagePull', 'ImagePullBackOff', 'InvalidImageName', 'ErrImageNeverPull']);
+const CONFIG_REASONS = new Set(['CreateContainerConfigError', 'CreateContainerError']);
+const WAIT_PREFIX = 'wait-for-';
+
+function containerImage(pod: KObject, name: string | undefined, fallback: string | undefined): string {
+  const spec = pod.spec as { containers?: Array<{ name?: string; image?: string }>; initContainers?: Array<{ name?: string; image?: string }> } | undefined;
+  const c = [...(spec?.initContainers ?? []), ...(spec?.containers ?? [])].find((x) => x.name === name);
+  return c?.image ?? fallback ?? '?';
+}
+
+/** What one pod shows, if anything is wrong or waiting. */
+export function diagnosePod(pod: KObject): Diagnosis[] {
+  const name = pod.metadata.name;
+  const st = (pod.status ?? {}) as PodStatus;
+  const out: Diagnosis[] = [];
+  const sched = st.conditions?.find((c) => c.type === 'PodScheduled' && c.status === 'False');
+  if (sched) {
+    out.push({ reason: Reason.Unschedulable, message: `pod ${name} unschedulable: ${sched.message ?? sched.reason ?? 'no node fits'}` });
+    return out;
+  }
+  for (const [init, list] of [[true, st.initContainerStatuses ?? []] as const, [false, st.containerStatuses ?? []] as const]) {
+    for (const c of list) {
+      const waiting = c.state?.waiting;
+      const reason = waiting?.reason ?? '';
+      if (PULL_REASONS.has(reason)) {
+        const image = containerImage(pod, c.name, c.image);
+        out.push({ reason: Reason.ImagePullFailed, message: `pod ${name}: image ${image} can't be pulled (${reason}${waiting?.message ? `: ${waiting.message}` : ''})` });
+      } else if (CONFIG_REASONS.has(reason)) {
+        out.push({ reason: Reason.ContainerConfigError, message: `pod ${name}: container ${c.name} can't start (${reason}${waiting?.message ? `: ${waiting.message}` : ''})` });
+      } else if (reason === 'CrashLoopBackOff') {
+        const last = c.lastState?.terminated;
+        const detail = last ? `last exit code ${last.exitCode ?? '?'}${last.reason ? `, ${last.reason}` : ''}` : 'no exit recorded';
+        out.push({ reason: Reason.CrashLooping, message: `pod ${name}: container ${c.name} crash-looping (${detail}; ${c.restartCount ?? 0} restarts)` });
+      } else if (st.phase === 'Failed' && c.state?.terminated && (c.state.terminated.exitCode ?? 0) !== 0) {
+        const t = c.state.terminated;
+        const said = t.message ? `: ${t.message.trim().split('\n').slice(-1)[0]?.slice(0, 300)}` : '';
+        out.push({ reason: Reason.ContainerFailed, message: `pod ${name}: container ${c.name} exited with code ${t.exitCode}${t.reason ? ` (${t.reason})` : ''}${said}` });
+      } else if (init && c.state?.running && c.name?.startsWith(WAIT_PREFIX)) {
+        out.push({ reason: Reason.WaitingForDependency, message: `pod ${name}: waiting for the ${c.name.slice(WAIT_PREFIX.length)} (init container ${c.name})` });
+      }
+    }
+  }
+  return out;
+}
+
+/** What a claim shows when it isn't bound. */
+export function diagnoseClaim(pvc: KObject): Diagnosis | undefined {
+  const phase = (pvc.status as { phase?: string } | undefined)?.phase;
+  if (phase === 'Bound') return undefined;
+  const spec = pvc.spec as { storageClassName?: string } | undefined;
+  const sc = spec?.storageClassName;
+  const provisioner = pvc.metadata.annotations?.['volume.kubernetes.io/storage-provisioner'];
+  const who = provisioner ? `waiting for provisioner ${provisioner}` : 'no provisioner has picked it up';
+  return {
+    reason: Reason.ClaimPending,
+    message: `claim ${pvc.metadata.name} ${phase ?? 'Pending'} (storage class ${sc ? `"${sc}"` : 'default'}; ${who})`,
+  };
+}
+
+/** Diagnoses per component (the pods' and claims' component label). */
+export function diagnose(pods: readonly KObject[], claims: readonly KObject[]): Partial<Record<Component | 'migration', Diagnosis[]>> {
+  const out: Partial<Record<Component | 'migration', Diagnosis[]>> = {};
+  const add = (obj: KObject, d: Diagnosis): void => {
+    const c = obj.metadata.labels?.['app.kubernetes.io/component'] as Component | 'migration' | undefined;
+    if (!c || (!(COMPONENTS as readonly string[]).includes(c) && c !== 'migration')) return;
+    (out[c] ??= []).push(d);
+  };
+  for (const p of pods) if (!p.metadata.deletionTimestamp) for (const d of diagnosePod(p)) add(p, d);
+  for (const c of claims) {
+    const d = diagnoseClaim(c);
+    if (d) add(c, d);
+  }
+  return out;
 }
 
 /** True when writing `next` would change what the resource says. */

@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Builds the project's images on the debootstrap base (see images/base):
 #   securevote/{node,backend,frontend,proxy,operator,postgres,redis}
-# tagged with package.json's version, with OCI labels, niced (shared CPU).
+# with OCI labels, niced (shared CPU). Each component image is tagged with
+# its own version from charts/images.json (re-tagged by `make release` only
+# when its build inputs change); the operator with package.json's version.
+# The OCI version label is the image's own tag.
 # An app image whose entry file isn't written yet is skipped, and said so.
 # Needs a Docker engine: run it through scripts/docker-engine.sh run (make images).
 #   scripts/docker-images.sh [NAME...]   (default: all)
@@ -16,6 +19,9 @@ mkdir -p "$LOGS"
 NPM_VERSION=10.9.9   # the npm line Node 22 bundles; only the build stages use it
 
 VERSION=$(node -p "require('./package.json').version")
+image_tag() {  # NAME: its tag in charts/images.json (the operator: the project version)
+  node -p "(require('./charts/images.json').images['$1'] || {tag: '$VERSION'}).tag"
+}
 NODE_VERSION=$(node -p "require('./node_modules/node/package.json').version")
 REVISION=$(git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
 # The commit's date, not "now": same sources, same labels, cached layers.
@@ -29,10 +35,10 @@ say "base $BASE ($((SECONDS - t0)) s)"
 
 build() {  # NAME TAG CONTEXT DOCKERFILE [extra args]
   local name=$1 tag=$2 ctx=$3 file=$4; shift 4
-  local start=$SECONDS
+  local start=$SECONDS version=${2##*:}
   if ! "${NICE[@]}" docker build --rm --force-rm -t "$tag" -f "$file" \
       --build-arg BASE="$BASE" --build-arg NODE_IMAGE="securevote/node:$NODE_VERSION" \
-      --build-arg VERSION="$VERSION" --build-arg REVISION="$REVISION" --build-arg CREATED="$CREATED" \
+      --build-arg VERSION="$version" --build-arg REVISION="$REVISION" --build-arg CREATED="$CREATED" \
       "$@" "$ctx" >"$LOGS/$name.log" 2>&1; then
     say "$name FAILED; last lines of $LOGS/$name.log:"; tail -n 25 "$LOGS/$name.log" >&2
     return 1
@@ -72,7 +78,7 @@ app_image() {  # NAME DOCKERFILE ENTRY
   if [ ! -f "$3" ]; then say "$1 skipped: $3 is not written yet"; return 0; fi
   docker image inspect "securevote/node:$NODE_VERSION" >/dev/null 2>&1 || node_image
   npm_offline
-  build "$1" "securevote/$1:$VERSION" . "$2"
+  build "$1" "securevote/$1:$(image_tag "$1")" . "$2"
 }
 
 want=("$@")
@@ -81,7 +87,7 @@ rc=0
 for name in "${want[@]}"; do
   case $name in
     node) node_image || rc=1 ;;
-    postgres|redis) build "$name" "securevote/$name:$VERSION" "images/$name" "images/$name/Dockerfile" || rc=1 ;;
+    postgres|redis) build "$name" "securevote/$name:$(image_tag "$name")" "images/$name" "images/$name/Dockerfile" || rc=1 ;;
     backend) app_image backend app/backend/Dockerfile app/backend/main.ts || rc=1 ;;
     frontend) app_image frontend app/frontend/Dockerfile app/frontend/server.ts || rc=1 ;;
     proxy) app_image proxy app/proxy/Dockerfile app/proxy/render.ts || rc=1 ;;

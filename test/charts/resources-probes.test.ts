@@ -3,6 +3,7 @@
 // fit their limits.
 import { describe, expect, it } from 'vitest';
 import { postgresSettings } from '../../charts/database.ts';
+import { MIGRATION_RESOURCES } from '../../charts/migration.ts';
 import { mebibytes, quantityValue } from '../../charts/quantity.ts';
 import {
   COMPONENTS,
@@ -27,8 +28,10 @@ describe('resources (exercise 4)', () => {
     });
   });
 
-  it("the migration Job runs with the backend's resources", () => {
-    expect(mainContainer(objects, 'migration')['resources']).toEqual(mainContainer(objects, 'backend')['resources']);
+  it("the migration Job requests little (it runs once) under the backend's seed limits, whatever the backend's resources", () => {
+    expect(mainContainer(objects, 'migration')['resources']).toEqual(MIGRATION_RESOURCES);
+    expect(MIGRATION_RESOURCES.limits).toEqual(RESOURCES.backend.limits);
+    expect(quantityValue(MIGRATION_RESOURCES.requests.cpu)).toBeLessThan(quantityValue(RESOURCES.backend.requests.cpu));
   });
 
   it('every init container has the small fixed wait resources, and every container has requests and limits', () => {

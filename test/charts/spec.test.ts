@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { isQuantity, mebibytes, quantityValue } from '../../charts/quantity.ts';
 import { RESOURCES } from '../../charts/rules.ts';
 import { DEFAULT_IMAGES, defaultSpec, IMAGE_TAG, parseSpec, transitionErrors, type SecureVoteSpec } from '../../charts/spec.ts';
+import { IMAGE_TABLE } from '../../charts/images.ts';
 import pkg from '../../package.json' with { type: 'json' };
 
 function ok(input: unknown): SecureVoteSpec {
@@ -19,14 +20,14 @@ function errors(input: unknown): string[] {
 }
 
 describe('parseSpec', () => {
-  it('defaults an empty spec to the seed stack, images tagged with the project version', () => {
+  it('defaults an empty spec to the seed stack, each image at its own tag from the image table', () => {
     const s = ok({});
     expect(s.backend.resources).toEqual(RESOURCES.backend);
     expect(s.database).toMatchObject({ replicas: 1, storage: { size: '1Gi', retainOnDelete: true } });
     expect(s.proxy.serviceType).toBe('ClusterIP');
     expect(IMAGE_TAG).toBe(pkg.version);
-    expect(s.backend.image).toBe(`securevote/backend:${pkg.version}`);
-    expect(DEFAULT_IMAGES.database).toBe(`securevote/postgres:${pkg.version}`);
+    expect(s.backend.image).toBe(`securevote/backend:${IMAGE_TABLE.images.backend.tag}`);
+    expect(DEFAULT_IMAGES.database).toBe(`securevote/postgres:${IMAGE_TABLE.images.postgres.tag}`);
     expect(s.existingSecret).toBeUndefined();
     expect(ok(undefined)).toEqual(s);
     expect(ok(null)).toEqual(s);

@@ -4,7 +4,8 @@ import { App, Chart } from 'cdk8s';
 import { describe, expect, it } from 'vitest';
 import { SecureVoteStack, type SecureVoteStackProps } from '../../charts/securevote-stack.ts';
 import { COMPONENTS } from '../../charts/rules.ts';
-import { SPEC_RULES, type SecureVoteSpecInput } from '../../charts/spec.ts';
+import { migrationHash } from '../../charts/migration.ts';
+import { DEFAULT_IMAGES, SPEC_RULES, type SecureVoteSpecInput } from '../../charts/spec.ts';
 import { NAME, render, type K8s } from './helpers.ts';
 
 function build(props: SecureVoteStackProps): void {
@@ -78,9 +79,21 @@ describe('a spec override changes exactly what it should', () => {
       [`StatefulSet/${NAME}-database.spec.persistentVolumeClaimRetentionPolicy.whenDeleted`],
     ],
     [
-      'logLevel (the Job is renamed: its template is immutable)',
+      'logLevel (the Job keeps its name: only the backend image can change the schema)',
       { logLevel: 'debug' },
-      ['+Job/migrate', '-Job/migrate', `${D}-backend.${POD}.containers[backend].env[LOG_LEVEL].value`, `${D}-frontend.${POD}.containers[frontend].env[LOG_LEVEL].value`],
+      [
+        `${D}-backend.${POD}.containers[backend].env[LOG_LEVEL].value`,
+        `${D}-frontend.${POD}.containers[frontend].env[LOG_LEVEL].value`,
+        `Job/${NAME}-migrate-${migrationHash(DEFAULT_IMAGES.backend)}.${POD}.containers[migrate].env[LOG_LEVEL].value`,
+      ],
+    ],
+    [
+      'backend.resources (neither the Job nor its resources move)',
+      { backend: { resources: { limits: { memory: '1Gi' } } } },
+      [
+        `${D}-backend.${POD}.containers[backend].env[NODE_OPTIONS].value`,
+        `${D}-backend.${POD}.containers[backend].resources.limits.memory`,
+      ],
     ],
     [
       'backend.image',
@@ -88,6 +101,7 @@ describe('a spec override changes exactly what it should', () => {
       [
         '+Job/migrate',
         '-Job/migrate',
+        `${D}-backend.spec.template.metadata.labels.app.kubernetes.io/version`,
         `${D}-backend.${POD}.containers[backend].image`,
         `${D}-backend.${POD}.initContainers[wait-for-cache].image`,
         `${D}-backend.${POD}.initContainers[wait-for-database].image`,
@@ -97,9 +111,8 @@ describe('a spec override changes exactly what it should', () => {
       'existingSecret',
       { existingSecret: 'vault-synced' },
       [
-        '+Job/migrate',
-        '-Job/migrate',
         `${D}-backend.${POD}.volumes[secrets].secret.secretName`,
+        `Job/${NAME}-migrate-${migrationHash(DEFAULT_IMAGES.backend)}.${POD}.volumes[secrets].secret.secretName`,
         `${D}-cache.${POD}.volumes[secrets].secret.secretName`,
         `StatefulSet/${NAME}-database.${POD}.volumes[secrets].secret.secretName`,
       ],

@@ -1,4 +1,5 @@
-// Every image `make images` builds: tagged with package.json's version, the
+// Every image `make images` builds: each component image at its own tag
+// (charts/images.json), the operator at package.json's version, the
 // OCI labels, a numeric non-root user, a HEALTHCHECK, small; and each one
 // runs with a read-only root filesystem until its own health check passes.
 // Skips, with the reason, where no Docker engine can be started.
@@ -7,11 +8,14 @@ import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { IMAGE_TABLE, type ImageName } from '../../charts/images.ts';
 import { healthArgv, inspectContainer, VERSION } from '../fixtures/containers.ts';
 import { docker, ensureDockerEngine, ensureImages, type DockerEngine } from '../fixtures/docker-engine.ts';
 
 const NAMES = ['postgres', 'redis', 'backend', 'frontend', 'proxy', 'operator'] as const;
 type Name = (typeof NAMES)[number];
+/** An image's tag: its own version from the table, the project's for the operator. */
+const tagOf = (name: Name): string => (name === 'operator' ? VERSION : IMAGE_TABLE.images[name as ImageName].tag);
 // A budget per image (MB), to notice growth: Node ~107 MB and Debian ~73 MB of it.
 const MAX_MB: Readonly<Record<Name, number>> = { postgres: 200, redis: 120, backend: 230, frontend: 230, proxy: 120, operator: 320 };
 
@@ -55,7 +59,7 @@ if (!engineResult.ok) {
   const started: string[] = [];
   describe('the images make images builds', () => {
     beforeAll(async () => {
-      await ensureImages(NAMES, VERSION);
+      for (const tag of new Set(NAMES.map(tagOf))) await ensureImages(NAMES.filter((n) => tagOf(n) === tag), tag);
       for (const key of ['database-password', 'redis-password', 'cookie-secret']) {
         writeFileSync(join(secrets, key), randomBytes(18).toString('base64url'));
         chmodSync(join(secrets, key), 0o444);
@@ -68,13 +72,13 @@ if (!engineResult.ok) {
     }, 60_000);
 
     for (const name of NAMES) {
-      it(`securevote/${name}:${VERSION}: labels, non-root numeric user, health check, size; runs read-only until healthy`, async () => {
-        const ref = `securevote/${name}:${VERSION}`;
+      it(`securevote/${name}:${tagOf(name)}: labels, non-root numeric user, health check, size; runs read-only until healthy`, async () => {
+        const ref = `securevote/${name}:${tagOf(name)}`;
         const [img] = JSON.parse(await docker(['image', 'inspect', ref])) as ImageInfo[];
         if (img === undefined) throw new Error(`${ref} missing`);
         expect(img.Config.Labels).toMatchObject({
           'org.opencontainers.image.title': `securevote-${name}`,
-          'org.opencontainers.image.version': VERSION,
+          'org.opencontainers.image.version': tagOf(name),
         });
         for (const k of ['revision', 'created', 'source', 'licenses', 'description']) {
           expect(img.Config.Labels?.[`org.opencontainers.image.${k}`], k).toMatch(/\S/);

@@ -10,9 +10,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   COMPONENTS, HEALTH_CHECKS, LOG_ROTATION, RESOURCES, RUN_AS, SEED_RESTART, START_ORDER, type Component,
 } from '../../charts/rules.ts';
+import { IMAGE_TABLE } from '../../charts/images.ts';
 import { mebibytes, quantityValue } from '../../charts/quantity.ts';
 import {
-  IMAGES, IMAGE_NAMES, LOG_CONFIG, ServiceContainer, VERSION, healthArgv, inspectContainer, restartPolicy, startStack,
+  IMAGES, IMAGE_NAMES, LOG_CONFIG, ServiceContainer, healthArgv, inspectContainer, restartPolicy, startStack,
   type Stack,
 } from '../fixtures/containers.ts';
 import { docker, ensureDockerEngine, ensureImages, type DockerEngine } from '../fixtures/docker-engine.ts';
@@ -96,7 +97,7 @@ if (!engineResult.ok) {
 
   describe('the five services as containers, under the seed\'s rules', () => {
     beforeAll(async () => {
-      await ensureImages(IMAGE_NAMES, VERSION);
+      for (const n of IMAGE_NAMES) await ensureImages([n], IMAGE_TABLE.images[n].tag);
       stack = await startStack();
     }, 1_500_000);
 

@@ -15,6 +15,8 @@ import {
   type ObjectRef,
   defaultConfig,
 } from '../../operator/context.ts';
+import { migrationHash } from '../../charts/migration.ts';
+import { DEFAULT_IMAGES } from '../../charts/spec.ts';
 import { Action, Controller, errorPolicy, reconcile } from '../../operator/controller.ts';
 import { DesiredCache } from '../../operator/desired.ts';
 import { ErrorClass, ReconcileError } from '../../operator/errors.ts';
@@ -126,12 +128,14 @@ class Fixture {
 }
 
 describe('reconcile', () => {
-  it('first pass: the credentials (create), every child (apply), the status; second pass: nothing', async () => {
+  it('first pass: the credentials (create), every child (apply) but the migration Job, the status; second pass: nothing; the Job once the database is Ready', async () => {
     const f = new Fixture().withSecureVote('demo');
     const action = await reconcile(f.sv('demo'), f.ctx);
     expect(action).toEqual(Action.requeue(defaultConfig.progressingRequeueMs));
     expect(f.kube.calls[0]).toBe('create Secret/demo-credentials');
     expect(f.kube.calls.filter((c) => c.startsWith('apply')).length).toBeGreaterThan(15);
+    // The Job waits for a Ready database: it must not hold CPU while it waits.
+    expect(f.kube.calls.filter((c) => c.startsWith('apply Job'))).toEqual([]);
     expect(f.kube.calls.at(-1)).toBe('status demo');
     expect(f.sv('demo').status).toMatchObject({ phase: 'Progressing', observedGeneration: 1 });
 
@@ -141,7 +145,7 @@ describe('reconcile', () => {
 
     f.allPodsReady();
     await reconcile(f.sv('demo'), f.ctx);
-    expect(f.kube.calls).toEqual(['status demo']);
+    expect(f.kube.calls).toEqual([`apply Job/demo-migrate-${migrationHash(DEFAULT_IMAGES.backend)}`, 'status demo']);
     expect(f.sv('demo').status).toMatchObject({ phase: 'Ready' });
     expect(f.events.seen).toContain('Normal/AllComponentsReady');
 

@@ -41,13 +41,17 @@ describe('operator install manifests', () => {
     const verbsOf = (group: string, resource: string): string[] =>
       rules.filter((r) => r.apiGroups.includes(group) && r.resources.includes(resource)).flatMap((r) => r.verbs).sort();
     for (const k of OWNED_KINDS) {
-      const expected = k.kind === 'Secret' ? ['create', 'delete', 'list', 'watch'] : ['create', 'delete', 'list', 'patch', 'watch'];
+      const expected = k.readOnly
+        ? ['list', 'watch']
+        : k.kind === 'Secret'
+          ? ['create', 'delete', 'list', 'watch']
+          : ['create', 'delete', 'list', 'patch', 'watch'];
       expect(verbsOf(k.group, k.plural), k.kind).toEqual(expected);
     }
     expect(verbsOf('securevote.dev', 'securevotes')).toEqual(['list', 'watch']);
     expect(verbsOf('securevote.dev', 'securevotes/status')).toEqual(['patch']);
     expect(verbsOf('', 'events')).toEqual(['create']);
-    // Nothing else: no pods, no leases cluster-wide, no update.
+    // Nothing else: pods and claims read-only (above), no leases cluster-wide, no update.
     const granted = rules.flatMap((r) => r.resources).sort();
     expect(granted).toEqual([...OWNED_KINDS.map((k) => k.plural), 'events', 'securevotes', 'securevotes/status'].sort());
     expect(rules.flatMap((r) => r.verbs)).not.toContain('update');

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ControlPlane, startControlPlane } from '../fixtures/controlplane.ts';
 import type { KObject } from '../../operator/context.ts';
-import { INSTANCE_LABEL, OWNED_KINDS } from '../../operator/desired.ts';
+import { INSTANCE_LABEL, WRITABLE_KINDS } from '../../operator/desired.ts';
 import { Api, condition, createNamespace, createVolumes, installCrd, SV_API, sampleYaml, svYaml, waitReady } from './cluster.ts';
 import { type CountingProxy, type OperatorProcess, startCountingProxy, startOperator, waitFor } from './helpers.ts';
 
@@ -22,7 +22,7 @@ const NS = 'reconcile';
 
 const children = async (name: string): Promise<KObject[]> => {
   const out: KObject[] = [];
-  for (const k of OWNED_KINDS) out.push(...(await api.list(k.apiVersion, k.kind, NS, `${INSTANCE_LABEL}=${name}`)));
+  for (const k of WRITABLE_KINDS) out.push(...(await api.list(k.apiVersion, k.kind, NS, `${INSTANCE_LABEL}=${name}`)));
   return out;
 };
 
@@ -235,8 +235,10 @@ describe('refusals', () => {
     expect(degraded?.message).toMatch(/Deployment\/refused-frontend/);
     expect(degraded?.message).toMatch(/at most 3 replicas per Deployment in this namespace/);
     expect((sv.status as { phase: string }).phase).toBe('Degraded');
-    const events = await api.list('v1', 'Event', NS);
-    expect(events.filter((e) => (e.involvedObject as { name: string }).name === 'refused').map((e) => e.type)).toContain('Warning');
+    // The Event follows the status write: wait for it rather than race it.
+    await waitFor('a Warning Event on refused', async () =>
+      (await api.list('v1', 'Event', NS)).some((e) => (e.involvedObject as { name: string }).name === 'refused' && e.type === 'Warning'),
+    );
     // The operator is still alive, and the other children were applied.
     expect((await op.get('/healthz')).status).toBe(200);
     expect(await api.get('apps/v1', 'Deployment', NS, 'refused-backend')).toBeDefined();

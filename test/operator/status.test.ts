@@ -7,6 +7,9 @@ import {
   type Observation,
   Reason,
   computeStatus,
+  diagnose,
+  diagnoseClaim,
+  diagnosePod,
   jobState,
   statusChanged,
   transitions,
@@ -176,5 +179,145 @@ describe('reading a workload against its desired object', () => {
     expect(workloadState(stale, want)).toEqual({ ready: 1, desired: 2, rolledOut: false });
     const fresh = { ...stale, metadata: { ...stale.metadata, generation: 2, annotations: { 'securevote.dev/desired-hash': 'new' } }, spec: { replicas: 2 }, status: { observedGeneration: 2, replicas: 2, updatedReplicas: 2, readyReplicas: 2 } };
     expect(workloadState(fresh, want)).toEqual({ ready: 2, desired: 2, rolledOut: true });
+  });
+});
+
+// ---- why a component is not ready: pod and claim fixtures -----------------------
+
+const pod = (name: string, component: string, status: object, spec: object = {}): KObject => ({
+  apiVersion: 'v1',
+  kind: 'Pod',
+  metadata: { name, labels: { 'app.kubernetes.io/component': component, 'app.kubernetes.io/instance': 'sv' } },
+  spec,
+  status,
+});
+const claim = (name: string, status: object, spec: object = {}, annotations: Record<string, string> = {}): KObject => ({
+  apiVersion: 'v1',
+  kind: 'PersistentVolumeClaim',
+  metadata: { name, annotations, labels: { 'app.kubernetes.io/component': 'database', 'app.kubernetes.io/instance': 'sv' } },
+  spec,
+  status,
+});
+
+describe('diagnosing pods and claims', () => {
+  it('unschedulable: the PodScheduled=False message', () => {
+    const p = pod('sv-database-0', 'database', {
+      phase: 'Pending',
+      conditions: [{ type: 'PodScheduled', status: 'False', reason: 'Unschedulable', message: '0/2 nodes are available: 2 Insufficient memory.' }],
+    });
+    expect(diagnosePod(p)).toEqual([{ reason: Reason.Unschedulable, message: 'pod sv-database-0 unschedulable: 0/2 nodes are available: 2 Insufficient memory.' }]);
+  });
+
+  it('an image that cannot be pulled names the image', () => {
+    const p = pod(
+      'sv-backend-1',
+      'backend',
+      { containerStatuses: [{ name: 'backend', image: 'securevote/backend:9', state: { waiting: { reason: 'ImagePullBackOff', message: 'Back-off pulling image "securevote/backend:9"' } } }] },
+      { containers: [{ name: 'backend', image: 'securevote/backend:9' }] },
+    );
+    expect(diagnosePod(p)).toEqual([
+      { reason: Reason.ImagePullFailed, message: `pod sv-backend-1: image securevote/backend:9 can't be pulled (ImagePullBackOff: Back-off pulling image "securevote/backend:9")` },
+    ]);
+  });
+
+  it('a crash loop gives the last exit code and reason', () => {
+    const p = pod('sv-cache-1', 'cache', {
+      containerStatuses: [{ name: 'redis', restartCount: 4, state: { waiting: { reason: 'CrashLoopBackOff' } }, lastState: { terminated: { exitCode: 137, reason: 'OOMKilled' } } }],
+    });
+    expect(diagnosePod(p)).toEqual([{ reason: Reason.CrashLooping, message: 'pod sv-cache-1: container redis crash-looping (last exit code 137, OOMKilled; 4 restarts)' }]);
+  });
+
+  it('a failed run-once pod (the migration Job) gives its exit code and its last message line', () => {
+    const p = pod('sv-migrate-1-abc', 'migration', {
+      phase: 'Failed',
+      containerStatuses: [{ name: 'migrate', state: { terminated: { exitCode: 1, reason: 'Error', message: 'connecting\nrelation "votes" already exists\n' } } }],
+    });
+    expect(diagnosePod(p)).toEqual([{ reason: Reason.ContainerFailed, message: 'pod sv-migrate-1-abc: container migrate exited with code 1 (Error): relation "votes" already exists' }]);
+    const s = computeStatus(
+      undefined,
+      { ...new Obs().all(1).migration('failed').build(), diagnoses: diagnose([p], []), migrationJob: { job: 'sv-migrate-1', image: 'b', attempts: 0, lastFailure: 'BackoffLimitExceeded: Job has reached the specified backoff limit' } },
+      T0,
+    );
+    expect(s.conditions?.find((c) => c.type === 'Degraded')?.message).toContain('pod sv-migrate-1-abc: container migrate exited with code 1 (Error): relation "votes" already exists');
+  });
+
+  it('an init container waiting on a dependency', () => {
+    const p = pod('sv-frontend-1', 'frontend', { phase: 'Pending', initContainerStatuses: [{ name: 'wait-for-backend', state: { running: {} } }] });
+    expect(diagnosePod(p)).toEqual([{ reason: Reason.WaitingForDependency, message: 'pod sv-frontend-1: waiting for the backend (init container wait-for-backend)' }]);
+  });
+
+  it('a claim Pending: its storage class, and that no provisioner picked it up', () => {
+    expect(diagnoseClaim(claim('data-sv-database-0', { phase: 'Pending' }, { storageClassName: 'fast' }))).toEqual({
+      reason: Reason.ClaimPending,
+      message: 'claim data-sv-database-0 Pending (storage class "fast"; no provisioner has picked it up)',
+    });
+    expect(diagnoseClaim(claim('c', { phase: 'Pending' }, {}, { 'volume.kubernetes.io/storage-provisioner': 'rancher.io/local-path' }))?.message).toBe(
+      'claim c Pending (storage class default; waiting for provisioner rancher.io/local-path)',
+    );
+    expect(diagnoseClaim(claim('c', { phase: 'Bound' }))).toBeUndefined();
+  });
+
+  it('a running healthy pod says nothing', () => {
+    expect(diagnosePod(pod('p', 'proxy', { phase: 'Running', containerStatuses: [{ name: 'nginx', state: { running: {} } }] }))).toEqual([]);
+  });
+
+  it('the Ready condition names what the pods and claims show, its reason the worst of them', () => {
+    const d = diagnose(
+      [pod('sv-backend-1', 'backend', { containerStatuses: [{ name: 'backend', image: 'b:9', state: { waiting: { reason: 'ErrImagePull' } } }] })],
+      [claim('data-sv-database-0', { phase: 'Pending' })],
+    );
+    const s = computeStatus(undefined, { ...new Obs().all(1).one('backend', 0, 1).one('database', 0, 1).migration('done').build(), diagnoses: d }, T0);
+    const ready = s.conditions?.find((c) => c.type === 'Ready');
+    expect(ready).toMatchObject({ status: 'False', reason: Reason.ClaimPending });
+    expect(ready?.message).toBe(
+      "not ready: database 0/1 (claim data-sv-database-0 Pending (storage class default; no provisioner has picked it up)), backend 0/1 (pod sv-backend-1: image b:9 can't be pulled (ErrImagePull))",
+    );
+    // A new reason is a transition: an Event says it.
+    const fixed = computeStatus(s, { ...new Obs().all(1).one('backend', 0, 1).migration('done').build(), diagnoses: { backend: d.backend ?? [] } }, T1);
+    expect(transitions(s, fixed)).toContainEqual(expect.objectContaining({ type: 'Normal', reason: Reason.ImagePullFailed }));
+  });
+});
+
+describe('status: images, operator version, progress reasons', () => {
+  it('reports each component’s running image and the operator version', () => {
+    const o = new Obs().all(1).migration('done').build();
+    const s = computeStatus(undefined, { ...o, operatorVersion: '0.2.0', components: { ...o.components, backend: { ready: 1, desired: 1, rolledOut: true, image: 'securevote/backend:0.2.0' } } }, T0);
+    expect(s.operatorVersion).toBe('0.2.0');
+    expect(s.components?.backend).toEqual({ ready: 1, desired: 1, image: 'securevote/backend:0.2.0' });
+  });
+
+  it('RollingOut says how far: "rolling out backend: 1 of 2 updated"', () => {
+    const o = new Obs().all(1).migration('done').build();
+    const s = computeStatus(undefined, { ...o, components: { ...o.components, backend: { ready: 2, desired: 2, rolledOut: false, updated: 1 } } }, T0);
+    expect(s.conditions?.find((c) => c.type === 'Progressing')).toMatchObject({ status: 'True', reason: Reason.RollingOut, message: 'rolling out backend: 1 of 2 updated, 2 ready' });
+  });
+
+  it('Migrating while the backend waits for its migration; the Job and attempts in status', () => {
+    const s = computeStatus(
+      undefined,
+      {
+        ...new Obs().all(1).migration('running').build(),
+        migrationJob: { job: 'sv-migrate-1234abcd', image: 'securevote/backend:0.2.0', attempts: 0 },
+        held: [{ component: 'backend', message: 'holding backend until the migration Job sv-migrate-1234abcd has succeeded', migration: true }],
+      },
+      T0,
+    );
+    expect(s.conditions?.find((c) => c.type === 'Progressing')).toMatchObject({ status: 'True', reason: Reason.Migrating });
+    expect(s.conditions?.find((c) => c.type === 'Progressing')?.message).toContain('migrating the schema for securevote/backend:0.2.0 (Job sv-migrate-1234abcd)');
+    expect(s.migration).toEqual({ job: 'sv-migrate-1234abcd', attempts: 0 });
+  });
+
+  it('MigrationFailed names the Job, its failure and when it is re-created', () => {
+    const s = computeStatus(
+      undefined,
+      { ...new Obs().all(1).migration('failed').build(), migrationJob: { job: 'sv-migrate-1', image: 'b', attempts: 1, lastFailure: 'BackoffLimitExceeded: Job has reached the specified backoff limit', retryInMs: 60_000 } },
+      T0,
+    );
+    expect(s.conditions?.find((c) => c.type === 'Degraded')).toMatchObject({
+      status: 'True',
+      reason: Reason.MigrationFailed,
+      message: 'the schema migration Job sv-migrate-1 failed: BackoffLimitExceeded: Job has reached the specified backoff limit; failed attempts: 2; re-created at 2026-01-01T00:01:00Z',
+    });
+    expect(s.migration).toMatchObject({ attempts: 1, lastFailure: expect.stringContaining('BackoffLimitExceeded') });
   });
 });

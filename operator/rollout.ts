@@ -1,0 +1,175 @@
+// The rollout plan: which desired children to write now, and which to hold.
+// An operator upgrade (or a spec change) rolls only the workloads whose pod
+// template changed, in the seed's start order (charts/rules.ts START_ORDER:
+// database, cache → backend → frontend → proxy):
+//  - a changed workload's new template is held back (not applied) until
+//    every dependency's rollout is complete and Ready;
+//  - the backend's new template is also held until the migration Job of
+//    the NEW backend image has succeeded (migrations are expand-only: the
+//    old backend keeps serving meanwhile);
+//  - the migration Job is created only once the database is Ready (it never
+//    holds CPU while waiting), is never re-applied once it exists (its
+//    identity is the backend image: resources or replicas don't re-run it),
+//    and after a failure is deleted and re-created after a capped
+//    exponential backoff (30 s doubling up to 5 min), the attempts counted
+//    in status.migration;
+//  - a StatefulSet keeps the live volume claim templates (immutable: an
+//    instance created by an older release, or applied from dist/, keeps
+//    the labels it was created with).
+// A workload that doesn't exist yet is created at once: the init containers
+// order a first start.
+import { COMPONENTS, START_ORDER, type Component } from '../charts/rules.ts';
+import type { KObject, ObjectRef } from './context.ts';
+import { withHash } from './diff.ts';
+import { TEMPLATE_HASH_ANNOTATION } from './desired.ts';
+import { type Held, type MigrationObservation, type Observation, jobFailure, jobState, workloadState } from './status.ts';
+
+export const MIGRATION_RETRY = { firstMs: 30_000, maxMs: 5 * 60_000 } as const;
+
+/** The wait before re-creating a migration Job that failed `attempts` times before. */
+export function migrationBackoffMs(attempts: number): number {
+  return Math.min(MIGRATION_RETRY.maxMs, MIGRATION_RETRY.firstMs * 2 ** Math.max(0, attempts));
+}
+
+export interface RolloutInput {
+  readonly desired: readonly KObject[];
+  /** The live object (the informers' cache). */
+  readonly live: (ref: ObjectRef) => KObject | undefined;
+  /** status.migration as last written. */
+  readonly previous?: { readonly job: string; readonly attempts: number; readonly lastFailure?: string } | undefined;
+  readonly now: Date;
+}
+
+export interface RolloutPlan {
+  /** What to apply now (held workloads and an existing migration Job left out). */
+  readonly apply: KObject[];
+  /** Every desired child as it is wanted (StatefulSets with their live claim templates): status compares against these. */
+  readonly effective: KObject[];
+  readonly held: Held[];
+  readonly migration?: Observation['migration'];
+  readonly migrationJob?: MigrationObservation;
+  /** A failed migration Job whose backoff ran out: delete it (it is re-created next). */
+  readonly deleteJob?: KObject;
+  /** Come back then (a migration retry is due). */
+  readonly requeueMs?: number;
+}
+
+const refOf = (o: KObject): ObjectRef => ({ apiVersion: o.apiVersion, kind: o.kind, namespace: o.metadata.namespace, name: o.metadata.name });
+const componentOf = (o: KObject): string | undefined => o.metadata.labels?.['app.kubernetes.io/component'];
+const isWorkload = (o: KObject): boolean => o.kind === 'Deployment' || o.kind === 'StatefulSet';
+
+/** The desired StatefulSet with the live object's volume claim templates (immutable). */
+function withLiveClaims(desired: KObject, live: KObject | undefined): KObject {
+  const claims = (live?.spec as { volumeClaimTemplates?: unknown[] } | undefined)?.volumeClaimTemplates;
+  if (desired.kind !== 'StatefulSet' || !claims) return desired;
+  const out = structuredClone(desired);
+  (out.spec as { volumeClaimTemplates?: unknown[] }).volumeClaimTemplates = structuredClone(claims).map((c) => {
+    // The status the server keeps inside the template is not ours to send.
+    const { status: _status, ...rest } = c as Record<string, unknown>;
+    return rest;
+  });
+  return withHash(out);
+}
+
+/** Rolled out and Ready: a dependent may roll now. */
+function settled(desired: KObject, live: KObject | undefined): boolean {
+  const w = workloadState(live, desired);
+  return w !== undefined && w.rolledOut && w.ready >= w.desired && w.desired > 0;
+}
+
+export function planRollout(input: RolloutInput): RolloutPlan {
+  const { desired, live, now } = input;
+  const workloads = new Map<Component, KObject>();
+  for (const d of desired) if (isWorkload(d)) workloads.set(componentOf(d) as Component, d);
+  const job = desired.find((d) => d.kind === 'Job');
+  const skip = new Set<KObject>();
+  const replace = new Map<KObject, KObject>();
+  const held: Held[] = [];
+  const done = new Map<Component, boolean>();
+  let migration: Observation['migration'];
+  let migrationJob: MigrationObservation | undefined;
+  let deleteJob: KObject | undefined;
+  let requeueMs: number | undefined;
+
+  const planMigration = (): void => {
+    if (!job) return;
+    const liveJob = live(refOf(job));
+    const image = ((job.spec as { template?: { spec?: { containers?: Array<{ image?: string }> } } }).template?.spec?.containers?.[0]?.image) ?? '?';
+    const prev = input.previous?.job === job.metadata.name ? input.previous : undefined;
+    let attempts = prev?.attempts ?? 0;
+    let lastFailure = prev?.lastFailure;
+    let waitingForDatabase = false;
+    let retryInMs: number | undefined;
+    // Create-only: an existing Job is never re-applied (that would re-run it).
+    skip.add(job);
+    if (liveJob && !liveJob.metadata.deletionTimestamp) {
+      migration = jobState(liveJob);
+      if (migration === 'failed') {
+        const f = jobFailure(liveJob);
+        lastFailure = f?.message ?? lastFailure;
+        const failedAt = f?.at ? Date.parse(f.at) : now.getTime();
+        const due = failedAt + migrationBackoffMs(attempts);
+        if (now.getTime() >= due) {
+          deleteJob = liveJob;
+          attempts += 1;
+          retryInMs = 0;
+        } else {
+          retryInMs = due - now.getTime();
+          requeueMs = retryInMs;
+        }
+      }
+    } else if (liveJob) {
+      // Being deleted (a retry): created again once it is gone.
+      migration = prev?.lastFailure !== undefined ? 'failed' : 'running';
+    } else if (done.get('database')) {
+      skip.delete(job);
+      migration = 'running';
+    } else {
+      waitingForDatabase = true;
+    }
+    migrationJob = {
+      job: job.metadata.name,
+      image,
+      attempts,
+      ...(lastFailure !== undefined ? { lastFailure } : {}),
+      ...(waitingForDatabase ? { waitingForDatabase } : {}),
+      ...(retryInMs !== undefined ? { retryInMs } : {}),
+    };
+  };
+
+  for (const c of COMPONENTS) {
+    if (c === 'backend') planMigration();
+    const d = workloads.get(c);
+    if (!d) continue;
+    const l = live(refOf(d));
+    const want = withLiveClaims(d, l);
+    if (want !== d) replace.set(d, want);
+    const changed = l !== undefined && l.metadata.annotations?.[TEMPLATE_HASH_ANNOTATION] !== d.metadata.annotations?.[TEMPLATE_HASH_ANNOTATION];
+    const waitingFor = START_ORDER[c].filter((dep) => workloads.has(dep) && !done.get(dep));
+    const needsMigration = c === 'backend' && job !== undefined && migration !== 'done';
+    if (changed && (waitingFor.length > 0 || needsMigration)) {
+      skip.add(d);
+      held.push(
+        waitingFor.length > 0
+          ? { component: c, message: `holding ${c} until ${waitingFor.join(' and ')} ${waitingFor.length > 1 ? 'are' : 'is'} rolled out and Ready` }
+          : { component: c, message: `holding backend until the migration Job ${job?.metadata.name} has succeeded`, migration: true },
+      );
+      done.set(c, false);
+    } else {
+      done.set(c, settled(want, l));
+    }
+  }
+  if (!workloads.has('backend')) planMigration();
+
+  const effective = desired.map((d) => replace.get(d) ?? d);
+  const apply = desired.filter((d) => !skip.has(d)).map((d) => replace.get(d) ?? d);
+  return {
+    apply,
+    effective,
+    held,
+    ...(migration !== undefined ? { migration } : {}),
+    ...(migrationJob ? { migrationJob } : {}),
+    ...(deleteJob ? { deleteJob } : {}),
+    ...(requeueMs !== undefined ? { requeueMs } : {}),
+  };
+}
