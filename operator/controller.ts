@@ -9,6 +9,7 @@ import { COMPONENTS, PUBLIC_ENTRY, type Component } from '../charts/rules.ts';
 import { applyChildren, idOf, pruneChildren, refOf } from './apply.ts';
 import type { Context, KObject } from './context.ts';
 import { canonicalJson } from './diff.ts';
+import { instanceOfReadOnly } from './owned-kinds.ts';
 import { INSTANCE_LABEL, WRITABLE_KINDS, instanceLabels, ownerReferenceOf } from './desired.ts';
 import { ErrorClass, ReconcileError, classify, isNotFound } from './errors.ts';
 import { type WorkQueue } from './queue.ts';
@@ -239,7 +240,8 @@ export class Controller {
     );
     if (ref) return keyOf(obj.metadata.namespace, ref.name);
     // The credentials outlive their resource when the volume is kept: map by label.
-    const instance = obj.metadata.labels?.[INSTANCE_LABEL];
+    // Pods, ReplicaSets and claims: by the stack's own labels.
+    const instance = obj.metadata.labels?.[INSTANCE_LABEL] ?? instanceOfReadOnly(obj.metadata.labels);
     return instance ? keyOf(obj.metadata.namespace, instance) : undefined;
   }
 

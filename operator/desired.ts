@@ -82,24 +82,21 @@ export function renderChildren(sv: KObject, spec: SecureVoteSpec): KObject[] {
         ownerReferences: [owner],
       },
     };
-    return withHash(labelPodsAndClaims(child, name));
+    return withHash(withTemplateHash(child));
   });
 }
 
 /**
- * Pods and volume claims get the instance label too (the read-only
- * informers select on it), and a workload the hash of its pod template.
+ * A workload gets the hash of its pod template (the rollout planner tells a
+ * template change from a replicas change by it). The templates themselves get
+ * nothing: a label added there would restart every pod of every instance on
+ * the operator upgrade that adds it.
  */
-function labelPodsAndClaims(obj: KObject, name: string): KObject {
-  const spec = obj.spec as
-    | { template?: { metadata?: { labels?: Record<string, string> } }; volumeClaimTemplates?: Array<{ metadata?: { labels?: Record<string, string> } }> }
-    | undefined;
+function withTemplateHash(obj: KObject): KObject {
+  const spec = obj.spec as { template?: unknown } | undefined;
   if (!spec?.template) return obj;
   const out = structuredClone(obj);
-  const s = out.spec as typeof spec & { template: { metadata?: { labels?: Record<string, string> } } };
-  s.template.metadata = { ...(s.template.metadata ?? {}), labels: { ...(s.template.metadata?.labels ?? {}), [INSTANCE_LABEL]: name } };
-  for (const c of s.volumeClaimTemplates ?? []) c.metadata = { ...(c.metadata ?? {}), labels: { ...(c.metadata?.labels ?? {}), [INSTANCE_LABEL]: name } };
-  out.metadata.annotations = { ...(out.metadata.annotations ?? {}), [TEMPLATE_HASH_ANNOTATION]: templateHash(s.template) };
+  out.metadata.annotations = { ...(out.metadata.annotations ?? {}), [TEMPLATE_HASH_ANNOTATION]: templateHash(spec.template) };
   return out;
 }
 

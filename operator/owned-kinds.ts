@@ -13,8 +13,10 @@
  * and the ReplicaSets between a Deployment and its pods (the reconcile finds
  * a workload's pods by their controller references: Deployment →
  * ReplicaSet → Pod, StatefulSet → Pod, Job → Pod; the database's claims by
- * their names). All carry the instance label, copied from the pod and claim
- * templates. Never written, never pruned: RBAC grants list and watch only.
+ * their names). All are selected by the pod and claim
+ * templates' own labels (app.kubernetes.io/part-of and instance, there since
+ * the first release, so watching them changes no pod template). Never
+ * written, never pruned: RBAC grants list and watch only.
  */
 export const OWNED_KINDS = [
   { apiVersion: 'v1', kind: 'ConfigMap', plural: 'configmaps', group: '', readOnly: false },
@@ -38,4 +40,16 @@ export const READ_ONLY_KINDS = OWNED_KINDS.filter((k) => k.readOnly);
 /** A kind the operator may render, apply and prune (never a read-only one). */
 export function isOwnedKind(apiVersion: string, kind: string): boolean {
   return WRITABLE_KINDS.some((k) => k.apiVersion === apiVersion && k.kind === kind);
+}
+
+/**
+ * How the read-only kinds are selected: the stack's own labels, which every
+ * pod, ReplicaSet and claim of an instance has carried since the first
+ * release (charts/labels.ts instanceSelector).
+ */
+export const READ_ONLY_SELECTOR = 'app.kubernetes.io/part-of=securevote,app.kubernetes.io/instance';
+
+/** The instance a read-only object belongs to, by those labels. */
+export function instanceOfReadOnly(labels: Record<string, string> | undefined): string | undefined {
+  return labels?.['app.kubernetes.io/part-of'] === 'securevote' ? labels['app.kubernetes.io/instance'] : undefined;
 }
