@@ -7,7 +7,7 @@
  */
 import { ApiObject, Chart, Include } from 'cdk8s';
 import type { Construct } from 'constructs';
-import { OWNED_KINDS } from '../operator/owned-kinds.ts';
+import { CREDENTIALS_KIND, OWNED_KINDS } from '../operator/owned-kinds.ts';
 import { IMAGE_TAG, SECUREVOTE_API } from './spec.ts';
 
 export interface PolicyRule {
@@ -39,16 +39,27 @@ export const CLUSTER_RULES: readonly ExplainedRule[] = [
     verbs: ['patch'],
     why: 'server-side apply of the status subresource',
   },
-  ...groupKinds(OWNED_KINDS.filter((k) => k.kind !== 'Secret')).map((r) => ({
+  {
+    apiGroups: [SECUREVOTE_API.group],
+    resources: [`${SECUREVOTE_API.plural}/finalizers`],
+    verbs: ['update'],
+    why: 'owner references with blockOwnerDeletion (OwnerReferencesPermissionEnforcement asks for it); no finalizer is ever set',
+  },
+  ...groupKinds(OWNED_KINDS).map((r) => ({
     ...r,
     verbs: ['list', 'watch', 'create', 'patch', 'delete'],
     why: 'informers (label-selected), server-side apply (create+patch), pruning (delete)',
   })),
+  // No list or watch: RBAC can't narrow those to our label or to names made
+  // per resource, so they would read every Secret in the cluster. A GET needs
+  // the name (`<resource>-credentials`); patch moves only the owner
+  // references (retainOnDelete); delete is never called, but changing an
+  // object's owner references needs it (OwnerReferencesPermissionEnforcement).
   {
-    apiGroups: [''],
-    resources: ['secrets'],
-    verbs: ['list', 'watch', 'create', 'delete'],
-    why: 'generated credentials: created once (never patched), pruned with the resource; informer label-selected',
+    apiGroups: [CREDENTIALS_KIND.group],
+    resources: [CREDENTIALS_KIND.plural],
+    verbs: ['get', 'create', 'patch', 'delete'],
+    why: 'generated credentials, by name only: read, created once, owner moved with retainOnDelete (data never written again); collected with their owner',
   },
   {
     apiGroups: [''],

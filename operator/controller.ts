@@ -12,7 +12,7 @@ import { canonicalJson } from './diff.ts';
 import { INSTANCE_LABEL, OWNED_KINDS, instanceLabels, ownerReferenceOf } from './desired.ts';
 import { ErrorClass, ReconcileError, classify, isNotFound } from './errors.ts';
 import { type WorkQueue } from './queue.ts';
-import { credentialsName, credentialsSecret, ensureCredentials } from './secret.ts';
+import { credentialsName, reconcileCredentials } from './secret.ts';
 import { type Observation, computeStatus, jobState, statusChanged, transitions, urlOf, workloadState } from './status.ts';
 
 export type Action =
@@ -97,15 +97,16 @@ export async function reconcile(sv: KObject, ctx: Context): Promise<Action> {
   const ns = sv.metadata.namespace as string;
 
   const keep = new Set(desired.map(idOf));
-  if (!spec.existingSecret) {
-    // Kept (no owner) when the volume is kept, so a re-created resource finds
-    // the password its data was initialized with.
-    const owner = spec.database.storage.retainOnDelete ? undefined : ownerReferenceOf(sv);
-    const secret = credentialsSecret(ns, sv.metadata.name, instanceLabels(sv.metadata.name), owner);
-    keep.add(idOf(secret));
-    if (await ensureCredentials(ctx, secret)) {
-      ctx.log.info({ key: keyOf(ns, sv.metadata.name), secret: credentialsName(sv.metadata.name) }, 'generated credentials');
-    }
+  const credentials = await reconcileCredentials(ctx, {
+    namespace: ns,
+    instance: sv.metadata.name,
+    labels: instanceLabels(sv.metadata.name),
+    owner: ownerReferenceOf(sv),
+    retain: spec.database.storage.retainOnDelete,
+    create: !spec.existingSecret,
+  });
+  if (credentials !== 'unchanged' && credentials !== 'absent') {
+    ctx.log.info({ key: keyOf(ns, sv.metadata.name), secret: credentialsName(sv.metadata.name), credentials }, 'credentials');
   }
 
   const applied = await applyChildren(ctx, desired);

@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ControlPlane, startControlPlane } from '../fixtures/controlplane.ts';
 import type { KObject } from '../../operator/context.ts';
 import { INSTANCE_LABEL, OWNED_KINDS } from '../../operator/desired.ts';
+import { CREDENTIALS_KIND } from '../../operator/owned-kinds.ts';
 import { Api, condition, createNamespace, createVolumes, installCrd, SV_API, sampleYaml, svYaml, waitReady } from './cluster.ts';
 import { type CountingProxy, type OperatorProcess, startCountingProxy, startOperator, waitFor } from './helpers.ts';
 
@@ -22,7 +23,7 @@ const NS = 'reconcile';
 
 const children = async (name: string): Promise<KObject[]> => {
   const out: KObject[] = [];
-  for (const k of OWNED_KINDS) out.push(...(await api.list(k.apiVersion, k.kind, NS, `${INSTANCE_LABEL}=${name}`)));
+  for (const k of [...OWNED_KINDS, CREDENTIALS_KIND]) out.push(...(await api.list(k.apiVersion, k.kind, NS, `${INSTANCE_LABEL}=${name}`)));
   return out;
 };
 
