@@ -200,8 +200,9 @@ export class OperatorInstall extends Chart {
             terminationGracePeriodSeconds: 30,
             securityContext: {
               runAsNonRoot: true,
-              runAsUser: 1000,
-              runAsGroup: 1000,
+              // The image's USER (images/operator/Dockerfile), outside the host's system range.
+              runAsUser: 10001,
+              runAsGroup: 10001,
               seccompProfile: { type: 'RuntimeDefault' },
             },
             affinity: {
@@ -228,8 +229,9 @@ export class OperatorInstall extends Chart {
                 livenessProbe: probe('/healthz', 10, 3),
                 readinessProbe: probe('/readyz', 5, 3),
                 resources: {
-                  requests: { cpu: '100m', memory: '128Mi' },
-                  limits: { cpu: '500m', memory: '256Mi' },
+                  // Ephemeral storage: its logs only (a kubelet keeps at most 5 × 10Mi by default); no volume.
+                  requests: { cpu: '100m', memory: '128Mi', 'ephemeral-storage': '32Mi' },
+                  limits: { cpu: '500m', memory: '256Mi', 'ephemeral-storage': '64Mi' },
                 },
                 securityContext: {
                   allowPrivilegeEscalation: false,

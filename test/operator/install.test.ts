@@ -78,7 +78,9 @@ describe('operator install manifests', () => {
     });
     expect(c.livenessProbe.httpGet.path).toBe('/healthz');
     expect(c.readinessProbe.httpGet.path).toBe('/readyz');
-    expect(c.resources.limits).toEqual({ cpu: '500m', memory: '256Mi' });
+    expect(c.resources.limits).toEqual({ cpu: '500m', memory: '256Mi', 'ephemeral-storage': '64Mi' });
+    expect(c.resources.requests).toEqual({ cpu: '100m', memory: '128Mi', 'ephemeral-storage': '32Mi' });
+    expect(pod.securityContext).toMatchObject({ runAsUser: 10001, runAsGroup: 10001 });
     expect(c.env.map((e: { name: string }) => e.name)).toEqual(expect.arrayContaining(['POD_NAME', 'POD_NAMESPACE']));
     expect(pod.terminationGracePeriodSeconds).toBeGreaterThan(25);
   });
