@@ -11,6 +11,11 @@ controlplane: ## Build (or reuse from the cache) etcd, kube-apiserver, controlle
 	scripts/system-deps.sh controlplane
 	nice -n 10 scripts/controlplane-build.sh 2>&1 | tee $(WORK)/controlplane-build.log
 
+.PHONY: kubectl
+kubectl: ## Build (or reuse from the cache) the project's kubectl only (every script and test uses it, not PATH's)
+	scripts/system-deps.sh controlplane
+	nice -n 10 scripts/controlplane-build.sh kubectl
+
 .PHONY: cluster-up
 cluster-up: deps controlplane ## Start the local cluster (controllers, scheduler, kwok nodes) in the background; prints KUBECONFIG=...
 	node scripts/controlplane-cluster.ts up $(CLUSTER_DIR) $(CLUSTER_NODES)
