@@ -18,6 +18,7 @@ import { childNames } from '../charts/names.ts';
 import { SECRET_KEYS as APP_KEYS } from '../charts/rules.ts';
 import { SECUREVOTE_API } from '../charts/spec.ts';
 import { INSTANCE_LABEL } from './desired.ts';
+import { canonicalJson } from './diff.ts';
 import { ErrorClass, ReconcileError, classify, httpStatus, isAlreadyExists } from './errors.ts';
 
 /** The app's keys (runtime contract, from the charts' rules) plus a spare random value. */
@@ -119,7 +120,7 @@ export async function reconcileCredentials(ctx: Context, want: CredentialsWanted
   if (live.metadata.labels?.[INSTANCE_LABEL] !== want.instance) return 'not-ours';
   const current = live.metadata.ownerReferences ?? [];
   const wanted = wantedOwners(current, want.owner, want.retain);
-  if (JSON.stringify(current) === JSON.stringify(wanted)) return 'unchanged';
+  if (canonicalJson(current) === canonicalJson(wanted)) return 'unchanged';
   try {
     // Only metadata.ownerReferences moves; the data is never sent.
     await ctx.kube.jsonPatch(ref, [
