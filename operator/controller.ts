@@ -172,7 +172,7 @@ export class Controller {
       (r) => r.controller === true && r.kind === SECUREVOTE_API.kind && r.apiVersion.startsWith(`${SECUREVOTE_API.group}/`),
     );
     if (ref) return keyOf(obj.metadata.namespace, ref.name);
-    // The credentials outlive their resource when the volume is kept: map by label.
+    // A labelled child whose owner reference was removed (by hand) still maps to its resource.
     const instance = obj.metadata.labels?.[INSTANCE_LABEL];
     return instance ? keyOf(obj.metadata.namespace, instance) : undefined;
   }

@@ -293,7 +293,7 @@ describe('Controller', () => {
     await q.shutdown();
   });
 
-  it('maps a child to its owner, or by the instance label for kept credentials', () => {
+  it('maps a child to its owner, or by the instance label when it lost its owner reference', () => {
     const owned: KObject = {
       apiVersion: 'v1',
       kind: 'Service',
