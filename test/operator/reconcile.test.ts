@@ -106,6 +106,10 @@ describe('create', () => {
     // The credentials: one POST, never a PATCH or PUT.
     const secretWrites = proxy.requests.filter((r) => r.path.includes('/secrets') && r.method !== 'GET');
     expect(secretWrites.map((r) => r.method)).toEqual(['POST']);
+    // Read by name only: no list or watch of Secrets, anywhere.
+    const secretReads = proxy.requests.filter((r) => r.path.includes('/secrets') && r.method === 'GET');
+    expect(secretReads.length).toBeGreaterThan(0);
+    for (const r of secretReads) expect(r.path).toMatch(/\/namespaces\/[^/]+\/secrets\/[^/]+$/);
   });
 });
 
