@@ -240,8 +240,11 @@ describe('refusals', () => {
     expect(degraded?.message).toMatch(/Deployment\/refused-frontend/);
     expect(degraded?.message).toMatch(/at most 3 replicas per Deployment in this namespace/);
     expect((sv.status as { phase: string }).phase).toBe('Degraded');
-    const events = await api.list('v1', 'Event', NS);
-    expect(events.filter((e) => (e.involvedObject as { name: string }).name === 'refused').map((e) => e.type)).toContain('Warning');
+    // The Event follows the status write: under load it lands a moment after the condition.
+    const warnings = async (): Promise<string[]> =>
+      (await api.list('v1', 'Event', NS)).filter((e) => (e.involvedObject as { name: string }).name === 'refused').map((e) => e.type as string);
+    await waitFor('a Warning Event on refused', async () => (await warnings()).includes('Warning'), 10_000);
+    expect(await warnings()).toContain('Warning');
     // The operator is still alive, and the other children were applied.
     expect((await op.get('/healthz')).status).toBe(200);
     expect(await api.get('apps/v1', 'Deployment', NS, 'refused-backend')).toBeDefined();
