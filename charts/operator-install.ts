@@ -7,7 +7,7 @@
  */
 import { ApiObject, Chart, Include } from 'cdk8s';
 import type { Construct } from 'constructs';
-import { OWNED_KINDS } from '../operator/owned-kinds.ts';
+import { CREDENTIALS_KIND, OWNED_KINDS } from '../operator/owned-kinds.ts';
 import { IMAGE_TAG, SECUREVOTE_API } from './spec.ts';
 
 export interface PolicyRule {
@@ -39,16 +39,27 @@ export const CLUSTER_RULES: readonly ExplainedRule[] = [
     verbs: ['patch'],
     why: 'server-side apply of the status subresource',
   },
-  ...groupKinds(OWNED_KINDS.filter((k) => k.kind !== 'Secret' && !k.readOnly)).map((r) => ({
+  {
+    apiGroups: [SECUREVOTE_API.group],
+    resources: [`${SECUREVOTE_API.plural}/finalizers`],
+    verbs: ['update'],
+    why: 'owner references with blockOwnerDeletion (OwnerReferencesPermissionEnforcement asks for it); no finalizer is ever set',
+  },
+  ...groupKinds(OWNED_KINDS.filter((k) => !k.readOnly)).map((r) => ({
     ...r,
     verbs: ['list', 'watch', 'create', 'patch', 'delete'],
     why: 'informers (label-selected), server-side apply (create+patch), pruning (delete)',
   })),
+  // No list or watch: RBAC can't narrow those to our label or to names made
+  // per resource, so they would read every Secret in the cluster. A GET needs
+  // the name (`<resource>-credentials`); patch moves only the owner
+  // references (retainOnDelete); delete is never called, but changing an
+  // object's owner references needs it (OwnerReferencesPermissionEnforcement).
   {
-    apiGroups: [''],
-    resources: ['secrets'],
-    verbs: ['list', 'watch', 'create', 'delete'],
-    why: 'generated credentials: created once (never patched), pruned with the resource; informer label-selected',
+    apiGroups: [CREDENTIALS_KIND.group],
+    resources: [CREDENTIALS_KIND.plural],
+    verbs: ['get', 'create', 'patch', 'delete'],
+    why: 'generated credentials, by name only: read, created once, owner moved with retainOnDelete (data never written again); collected with their owner',
   },
   ...groupKinds(OWNED_KINDS.filter((k) => k.readOnly)).map((r) => ({
     ...r,
@@ -142,17 +153,7 @@ export class OperatorInstall extends Chart {
     new ApiObject(this, 'cluster-role-binding', {
       apiVersion: 'rbac.authorization.k8s.io/v1',
       kind: 'ClusterRoleBinding',
-      metadata: {
-        name: OPERATOR_NAME,
-        labels,
-        // kube-linter reads these: the two grants are the operator's job, each narrowed as far as it goes.
-        annotations: {
-          'ignore-check.kube-linter.io/access-to-create-pods':
-            'the operator creates the stack\'s Deployments, StatefulSet and migration Job (create+patch for server-side apply); no pods directly',
-          'ignore-check.kube-linter.io/access-to-secrets':
-            'the operator creates the generated credentials once and prunes them; list/watch feed a label-selected informer; no get, patch or update',
-        },
-      },
+      metadata: { name: OPERATOR_NAME, labels },
       roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: OPERATOR_NAME },
       subjects: [{ kind: 'ServiceAccount', name: OPERATOR_NAME, namespace }],
     });
@@ -194,8 +195,9 @@ export class OperatorInstall extends Chart {
             terminationGracePeriodSeconds: 30,
             securityContext: {
               runAsNonRoot: true,
-              runAsUser: 1000,
-              runAsGroup: 1000,
+              // The image's USER (images/operator/Dockerfile), outside the host's system range.
+              runAsUser: 10001,
+              runAsGroup: 10001,
               seccompProfile: { type: 'RuntimeDefault' },
             },
             affinity: {
@@ -222,8 +224,9 @@ export class OperatorInstall extends Chart {
                 livenessProbe: probe('/healthz', 10, 3),
                 readinessProbe: probe('/readyz', 5, 3),
                 resources: {
-                  requests: { cpu: '100m', memory: '128Mi' },
-                  limits: { cpu: '500m', memory: '256Mi' },
+                  // Ephemeral storage: its logs only (a kubelet keeps at most 5 × 10Mi by default); no volume.
+                  requests: { cpu: '100m', memory: '128Mi', 'ephemeral-storage': '32Mi' },
+                  limits: { cpu: '500m', memory: '256Mi', 'ephemeral-storage': '64Mi' },
                 },
                 securityContext: {
                   allowPrivilegeEscalation: false,

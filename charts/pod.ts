@@ -10,6 +10,7 @@ import * as kplus from 'cdk8s-plus-28';
 import type { Construct } from 'constructs';
 import type { ResourcesSpec } from './spec.ts';
 import {
+  EPHEMERAL_STORAGE,
   HEALTH_CHECKS,
   RUN_AS,
   SECRETS_DIR,
@@ -134,15 +135,24 @@ export interface PodTemplateRef {
   readonly path: string;
 }
 
+/** k8sResources plus the fixed ephemeral storage of EPHEMERAL_STORAGE. */
+function withEphemeralStorage(r: ReturnType<typeof k8sResources>, e: { readonly request: string; readonly limit: string }) {
+  return {
+    requests: { ...r.requests, 'ephemeral-storage': quantity(e.request) },
+    limits: { ...r.limits, 'ephemeral-storage': quantity(e.limit) },
+  };
+}
+
 /**
  * Write the spec's quantities into the pod template: `containers[0]` gets
- * `main`, every init container the small fixed WAIT_RESOURCES.
+ * `main`, every init container the small fixed WAIT_RESOURCES; each its
+ * EPHEMERAL_STORAGE.
  */
 export function setResources(pod: PodTemplateRef, main: ResourcesSpec | ResourceRule, initContainers: number): void {
   const obj = ApiObject.of(pod.workload);
-  obj.addJsonPatch(JsonPatch.replace(`${pod.path}/spec/containers/0/resources`, k8sResources(main)));
+  obj.addJsonPatch(JsonPatch.replace(`${pod.path}/spec/containers/0/resources`, withEphemeralStorage(k8sResources(main), EPHEMERAL_STORAGE.main)));
   for (let i = 0; i < initContainers; i++) {
-    obj.addJsonPatch(JsonPatch.replace(`${pod.path}/spec/initContainers/${i}/resources`, k8sResources(WAIT_RESOURCES)));
+    obj.addJsonPatch(JsonPatch.replace(`${pod.path}/spec/initContainers/${i}/resources`, withEphemeralStorage(k8sResources(WAIT_RESOURCES), EPHEMERAL_STORAGE.wait)));
   }
 }
 

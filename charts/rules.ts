@@ -192,6 +192,19 @@ export const WAIT_RESOURCES: ResourceRule = {
   limits: { cpu: '100m', memory: '96Mi' },
 };
 
+/**
+ * Ephemeral storage (not in the seed; a node's disk is shared, and the kubelet
+ * evicts a pod over its limit, so every container states it). A main
+ * container holds its rotated logs (LOG_ROTATION: 3 × 10Mi; a kubelet's
+ * defaults: 5 × 10Mi) and its share of the pod's disk emptyDirs (the largest
+ * is a 64Mi /tmp): 128Mi covers both. A wait-for init container writes one
+ * log line a minute and nothing else.
+ */
+export const EPHEMERAL_STORAGE = {
+  main: { request: '64Mi', limit: '128Mi' },
+  wait: { request: '8Mi', limit: '32Mi' },
+} as const;
+
 /** The keys of the one Secret (runtime contract), mounted as files. */
 export const SECRET_KEYS = {
   databasePassword: 'database-password',

@@ -3,8 +3,9 @@
 # The operator's install manifests (CRD, namespace, RBAC, Deployment), apart
 # from the stack's dist/*.yaml.
 OPERATOR_DIST ?= dist/operator
-# kubectl: the one on PATH, else the pinned one `make controlplane` built.
-OPERATOR_KUBECTL = $$(command -v kubectl || scripts/controlplane-build.sh --path kubectl)
+# kubectl: the project's own (the pinned release, built once by `make kubectl`),
+# never whatever a machine has on PATH.
+OPERATOR_KUBECTL = $$(scripts/controlplane-build.sh --path kubectl)
 
 .PHONY: operator-manifests
 operator-manifests: deps ## Synthesize the operator's install manifests into dist/operator/ (cdk8s)
@@ -18,13 +19,13 @@ run: deps ## Run the operator locally against the current KUBECONFIG (one replic
 # The namespace and Deployment name below are charts/operator-install.ts's
 # OPERATOR_NAMESPACE and OPERATOR_NAME.
 .PHONY: deploy
-deploy: operator-manifests ## Apply the install manifests (CRD, namespace, RBAC, 2-replica Deployment) to the current context; waits until the operator is Available
+deploy: operator-manifests kubectl ## Apply the install manifests (CRD, namespace, RBAC, 2-replica Deployment) to the current context; waits until the operator is Available
 	$(OPERATOR_KUBECTL) apply --server-side --field-manager=securevote-install -f $(OPERATOR_DIST)/
 	$(OPERATOR_KUBECTL) wait --for=condition=Established crd/securevotes.securevote.dev --timeout=60s
 	$(OPERATOR_KUBECTL) -n securevote-system wait --for=condition=Available deployment/securevote-operator --timeout=180s
 
 .PHONY: demo
-demo: deps $(if $(KUBECONFIG),,controlplane) ## The main command: a cluster (KUBECONFIG's, else a local one with kwok nodes), the operator, the sample, until Ready
+demo: deps $(if $(KUBECONFIG),kubectl,controlplane) ## The main command: a cluster (KUBECONFIG's, else a local one with kwok nodes), the operator, the sample, until Ready
 	@mkdir -p $(WORK)
 	node test/operator/demo.ts
 

@@ -13,7 +13,7 @@ import { instanceOfReadOnly } from './owned-kinds.ts';
 import { INSTANCE_LABEL, WRITABLE_KINDS, instanceLabels, ownerReferenceOf } from './desired.ts';
 import { ErrorClass, ReconcileError, classify, isNotFound } from './errors.ts';
 import { type WorkQueue } from './queue.ts';
-import { credentialsName, credentialsSecret, ensureCredentials } from './secret.ts';
+import { credentialsName, reconcileCredentials } from './secret.ts';
 import { planRollout } from './rollout.ts';
 import { type Observation, computeStatus, diagnose, jobState, statusChanged, transitions, urlOf, workloadDetails, workloadState } from './status.ts';
 
@@ -136,15 +136,16 @@ export async function reconcile(sv: KObject, ctx: Context): Promise<Action> {
   const ns = sv.metadata.namespace as string;
 
   const keep = new Set(desired.map(idOf));
-  if (!spec.existingSecret) {
-    // Kept (no owner) when the volume is kept, so a re-created resource finds
-    // the password its data was initialized with.
-    const owner = spec.database.storage.retainOnDelete ? undefined : ownerReferenceOf(sv);
-    const secret = credentialsSecret(ns, sv.metadata.name, instanceLabels(sv.metadata.name), owner);
-    keep.add(idOf(secret));
-    if (await ensureCredentials(ctx, secret)) {
-      ctx.log.info({ key: keyOf(ns, sv.metadata.name), secret: credentialsName(sv.metadata.name) }, 'generated credentials');
-    }
+  const credentials = await reconcileCredentials(ctx, {
+    namespace: ns,
+    instance: sv.metadata.name,
+    labels: instanceLabels(sv.metadata.name),
+    owner: ownerReferenceOf(sv),
+    retain: spec.database.storage.retainOnDelete,
+    create: !spec.existingSecret,
+  });
+  if (credentials !== 'unchanged' && credentials !== 'absent') {
+    ctx.log.info({ key: keyOf(ns, sv.metadata.name), secret: credentialsName(sv.metadata.name), credentials }, 'credentials');
   }
 
   // Changed workloads roll in the start order, the backend after its
@@ -239,8 +240,8 @@ export class Controller {
       (r) => r.controller === true && r.kind === SECUREVOTE_API.kind && r.apiVersion.startsWith(`${SECUREVOTE_API.group}/`),
     );
     if (ref) return keyOf(obj.metadata.namespace, ref.name);
-    // The credentials outlive their resource when the volume is kept: map by label.
-    // Pods, ReplicaSets and claims: by the stack's own labels.
+    // A labelled child whose owner reference was removed (by hand) still maps
+    // to its resource; pods, ReplicaSets and claims map by the stack's own labels.
     const instance = obj.metadata.labels?.[INSTANCE_LABEL] ?? instanceOfReadOnly(obj.metadata.labels);
     return instance ? keyOf(obj.metadata.namespace, instance) : undefined;
   }

@@ -3,7 +3,7 @@
 
 /**
  * The kinds the operator creates and owns, then two it only reads. The
- * informers watch them all (selected by the instance label), RBAC grants
+ * informers watch them all (label-selected, cluster-wide), RBAC grants
  * them, pruning looks at the owned ones; a test fails when the stack renders
  * a kind that isn't here or is read-only.
  *
@@ -20,7 +20,6 @@
  */
 export const OWNED_KINDS = [
   { apiVersion: 'v1', kind: 'ConfigMap', plural: 'configmaps', group: '', readOnly: false },
-  { apiVersion: 'v1', kind: 'Secret', plural: 'secrets', group: '', readOnly: false },
   { apiVersion: 'v1', kind: 'Service', plural: 'services', group: '', readOnly: false },
   { apiVersion: 'apps/v1', kind: 'Deployment', plural: 'deployments', group: 'apps', readOnly: false },
   { apiVersion: 'apps/v1', kind: 'StatefulSet', plural: 'statefulsets', group: 'apps', readOnly: false },
@@ -36,6 +35,15 @@ export const OWNED_KINDS = [
 export const WRITABLE_KINDS = OWNED_KINDS.filter((k) => !k.readOnly);
 /** The kinds it only lists and watches. */
 export const READ_ONLY_KINDS = OWNED_KINDS.filter((k) => k.readOnly);
+
+/**
+ * The generated credentials (operator/secret.ts) are not in OWNED_KINDS on
+ * purpose: an informer on Secrets needs list+watch on every Secret of the
+ * cluster (RBAC can't narrow by label, and resourceNames can't name a Secret
+ * per resource), so they are read by name instead, and garbage collection
+ * (their owner reference) removes them rather than pruning.
+ */
+export const CREDENTIALS_KIND = { apiVersion: 'v1', kind: 'Secret', plural: 'secrets', group: '' } as const;
 
 /** A kind the operator may render, apply and prune (never a read-only one). */
 export function isOwnedKind(apiVersion: string, kind: string): boolean {

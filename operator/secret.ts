@@ -1,13 +1,25 @@
 // The generated credentials: `<name>-credentials`, created once when the
-// spec names no existing Secret, never updated afterwards (a re-generated
+// spec names no existing Secret, its data never written again (a re-generated
 // database password would lock the app out of its own data), never logged.
-// Create-only semantics: a POST, and a 409 AlreadyExists means someone (us,
-// earlier, or a user preparing it) already made it, which is fine.
+//
+// Its lifetime follows the database volume's: owned by the resource (garbage
+// collected with it) while spec.database.storage.retainOnDelete is false,
+// unowned while it is true. retainOnDelete can change after the Secret was
+// created, so every reconcile compares the owner references with the spec
+// and moves only them (a JSON Patch with a `test` op on the resourceVersion:
+// a concurrent edit fails the patch instead of being overwritten).
+//
+// Read by name (GET), never listed or watched: the operator has no
+// cluster-wide view of Secrets. A GET per reconcile is the price; it is a
+// read, not a write, so a steady state still writes nothing.
 import { randomBytes } from 'node:crypto';
-import type { Context, KObject, OwnerReference } from './context.ts';
+import type { Context, KObject, ObjectRef, OwnerReference } from './context.ts';
 import { childNames } from '../charts/names.ts';
 import { SECRET_KEYS as APP_KEYS } from '../charts/rules.ts';
-import { classify, isAlreadyExists } from './errors.ts';
+import { SECUREVOTE_API } from '../charts/spec.ts';
+import { INSTANCE_LABEL } from './desired.ts';
+import { canonicalJson } from './diff.ts';
+import { ErrorClass, ReconcileError, classify, httpStatus, isAlreadyExists } from './errors.ts';
 
 /** The app's keys (runtime contract, from the charts' rules) plus a spare random value. */
 export const SECRET_KEYS = [APP_KEYS.databasePassword, APP_KEYS.redisPassword, APP_KEYS.cookieSecret, 'random'] as const;
@@ -50,19 +62,79 @@ export function credentialsSecret(
   };
 }
 
+const isSecureVoteRef = (r: OwnerReference): boolean =>
+  r.kind === SECUREVOTE_API.kind && r.apiVersion.startsWith(`${SECUREVOTE_API.group}/`);
+
 /**
- * Make sure the credentials exist. Reads the informers' cache first, so a
- * steady state sends nothing. Returns true when it created them.
+ * The owner references the credentials should carry: whatever others put
+ * there, plus ours unless the volume (and so the password) is kept.
  */
-export async function ensureCredentials(ctx: Context, secret: KObject): Promise<boolean> {
-  const ref = { apiVersion: 'v1', kind: 'Secret', namespace: secret.metadata.namespace, name: secret.metadata.name };
-  if (ctx.cache.get(ref)) return false;
+export function wantedOwners(current: readonly OwnerReference[] | undefined, owner: OwnerReference, retain: boolean): OwnerReference[] {
+  const others = (current ?? []).filter((r) => !isSecureVoteRef(r));
+  return retain ? others : [...others, owner];
+}
+
+export interface CredentialsWanted {
+  readonly namespace: string;
+  readonly instance: string;
+  readonly labels: Record<string, string>;
+  /** The resource, as the credentials' owner while the volume is not kept. */
+  readonly owner: OwnerReference;
+  /** spec.database.storage.retainOnDelete. */
+  readonly retain: boolean;
+  /** Create them when missing (spec.existingSecret is unset). */
+  readonly create: boolean;
+}
+
+export type CredentialsOutcome = 'created' | 'owner-set' | 'owner-released' | 'unchanged' | 'absent' | 'not-ours';
+
+/**
+ * Make sure the credentials exist (when wanted) and their owner follows
+ * retainOnDelete. A Secret of that name without our instance label was made
+ * by hand and is never touched. Even with spec.existingSecret set, ours (made
+ * before the spec named another) keeps following retainOnDelete: it may be
+ * the password a kept volume was initialized with.
+ */
+export async function reconcileCredentials(ctx: Context, want: CredentialsWanted): Promise<CredentialsOutcome> {
+  const name = credentialsName(want.instance);
+  const ref: ObjectRef = { apiVersion: 'v1', kind: 'Secret', namespace: want.namespace, name };
+  let live: KObject | undefined;
   try {
-    await ctx.kube.create(secret);
-    return true;
+    live = await ctx.kube.get(ref);
   } catch (err) {
-    if (isAlreadyExists(err)) return false;
-    // Never let the object (with its data) reach a log line through the error.
-    throw classify(err, `create Secret/${secret.metadata.name}`);
+    throw classify(err, `get Secret/${name}`);
   }
+  if (!live) {
+    if (!want.create) return 'absent';
+    const secret = credentialsSecret(want.namespace, want.instance, want.labels, want.retain ? undefined : want.owner);
+    try {
+      await ctx.kube.create(secret);
+      return 'created';
+    } catch (err) {
+      // Made meanwhile (by a user, or our previous run): the next reconcile looks at it.
+      if (isAlreadyExists(err)) throw new ReconcileError(ErrorClass.Conflict, `Secret/${name} appeared meanwhile`, { status: 409 });
+      // Never let the object (with its data) reach a log line through the error.
+      throw classify(err, `create Secret/${name}`);
+    }
+  }
+  if (live.metadata.labels?.[INSTANCE_LABEL] !== want.instance) return 'not-ours';
+  const current = live.metadata.ownerReferences ?? [];
+  const wanted = wantedOwners(current, want.owner, want.retain);
+  if (canonicalJson(current) === canonicalJson(wanted)) return 'unchanged';
+  try {
+    // Only metadata.ownerReferences moves; the data is never sent.
+    await ctx.kube.jsonPatch(ref, [
+      { op: 'test', path: '/metadata/resourceVersion', value: live.metadata.resourceVersion },
+      { op: 'add', path: '/metadata/ownerReferences', value: wanted },
+    ]);
+  } catch (err) {
+    // A failed `test` (someone wrote in between) comes back as 422 (or 409):
+    // a conflict to retry, not a refusal.
+    const status = httpStatus(err);
+    if (status === 409 || (status === 422 && /test/i.test(classify(err).detail))) {
+      throw new ReconcileError(ErrorClass.Conflict, `Secret/${name} changed meanwhile`, { status, cause: err });
+    }
+    throw classify(err, `set the owner of Secret/${name}`);
+  }
+  return want.retain ? 'owner-released' : 'owner-set';
 }

@@ -12,17 +12,13 @@
 # SECUREVOTE_GOCACHE / SECUREVOTE_GOMODCACHE (default inside the cache, shared by
 # every module built here), KUBEBUILDER_ASSETS (envtest binaries, used first),
 # GOPROXY (go's own; left as the user has it).
-#
-# kube-linter's module lives on golang.stackrox.io; where the Go proxy can't
-# serve that host (an allowlist), its build fails: in the default set that is a
-# warning (the lint test then skips and says why), named explicitly an error.
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 mods="$root/test/controlplane"
 cache="${SECUREVOTE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/securevote}"
 
-DEFAULT_BINARIES=(etcd kube-apiserver kube-controller-manager kube-scheduler kubectl kwok kube-linter)
+DEFAULT_BINARIES=(etcd kube-apiserver kube-controller-manager kube-scheduler kubectl kwok kube-score)
 
 # The version a wrapper module requires of a module: `require <mod> <version>`.
 required() { # <go.mod> <module>
@@ -33,7 +29,7 @@ required() { # <go.mod> <module>
 k8s_version=$(required "$mods/go.mod" k8s.io/kubernetes)
 etcd_version=$(required "$mods/etcd/go.mod" go.etcd.io/etcd/server/v3)
 kwok_version=$(required "$mods/kwok/go.mod" sigs.k8s.io/kwok)
-linter_version=$(required "$mods/kube-linter/go.mod" golang.stackrox.io/kube-linter)
+score_version=$(required "$mods/kube-score/go.mod" github.com/zegl/kube-score)
 # The kind node image's own commands (images/kind-node/go/*: one wrapper module each).
 kmods="$root/images/kind-node/go"
 kind_version=$(required "$kmods/kind/go.mod" sigs.k8s.io/kind)
@@ -49,7 +45,7 @@ spec() { # <binary> -> sets moddir pkg dir
       moddir=$mods pkg="k8s.io/kubernetes/cmd/$1" dir="$cache/kubernetes-$k8s_version" ;;
     etcd) moddir=$mods/etcd pkg=go.etcd.io/etcd/server/v3 dir="$cache/etcd-$etcd_version" ;;
     kwok) moddir=$mods/kwok pkg=sigs.k8s.io/kwok/cmd/kwok dir="$cache/kwok-$kwok_version" ;;
-    kube-linter) moddir=$mods/kube-linter pkg=golang.stackrox.io/kube-linter/cmd/kube-linter dir="$cache/kube-linter-$linter_version" ;;
+    kube-score) moddir=$mods/kube-score pkg=github.com/zegl/kube-score/cmd/kube-score dir="$cache/kube-score-$score_version" ;;
     kind) moddir=$kmods/kind pkg=sigs.k8s.io/kind dir="$cache/kind-$kind_version" ;;
     crictl) moddir=$kmods/cri-tools pkg=sigs.k8s.io/cri-tools/cmd/crictl dir="$cache/cri-tools-$crictl_version" ;;
     coredns) moddir=$kmods/coredns pkg=github.com/coredns/coredns dir="$cache/coredns-$coredns_version" ;;
@@ -121,7 +117,7 @@ ldflags() { # <binary>
           flags+=" -X '$p.$kv'"
         done
       done ;;
-    golang.stackrox.io/kube-linter/*) flags+=" -X 'golang.stackrox.io/kube-linter/internal/version.version=$linter_version'" ;;
+    github.com/zegl/kube-score/*) flags+=" -X 'main.version=$score_version'" ;;
     sigs.k8s.io/cri-tools/*) flags+=" -X 'sigs.k8s.io/cri-tools/pkg/version.Version=$crictl_version'" ;;
     github.com/rancher/local-path-provisioner) flags+=" -X 'main.VERSION=$lpp_version'" ;;
     github.com/cloudnativelabs/kube-router/*) flags+=" -X 'github.com/cloudnativelabs/kube-router/v2/pkg/version.Version=$kube_router_version'" ;;
@@ -129,8 +125,7 @@ ldflags() { # <binary>
   echo "$flags"
 }
 
-optional=()
-if ((!$#)); then set -- "${DEFAULT_BINARIES[@]}"; optional=(kube-linter); fi
+if ((!$#)); then set -- "${DEFAULT_BINARIES[@]}"; fi
 total_start=$SECONDS
 for bin in "$@"; do
   spec "$bin"
@@ -146,14 +141,7 @@ for bin in "$@"; do
   # Build to a temporary name and rename, so an interrupted build never looks cached.
   tmp="$dir/.$bin.tmp.$$"
   trap 'rm -f "$tmp"' EXIT
-  if ! (cd "$moddir" && CGO_ENABLED=0 go build -trimpath -ldflags "$(ldflags "$bin")" -o "$tmp" "$pkg"); then
-    rm -f "$tmp"; trap - EXIT
-    if [[ " ${optional[*]} " == *" $bin "* ]]; then
-      printf '==> %-24s WARNING: not built (see the error above); its tests skip, saying so, until it is\n' "$bin"
-      continue
-    fi
-    exit 1
-  fi
+  (cd "$moddir" && CGO_ENABLED=0 go build -trimpath -ldflags "$(ldflags "$bin")" -o "$tmp" "$pkg")
   mv "$tmp" "$dir/$bin"
   trap - EXIT
   printf '==> %-24s built    in %ds\n' "$bin" $((SECONDS - start))

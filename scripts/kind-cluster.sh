@@ -5,9 +5,12 @@
 #   scripts/kind-cluster.sh up [NAME]     # default name: securevote; waits for Ready
 #   scripts/kind-cluster.sh down [NAME]
 #   scripts/kind-cluster.sh kind          # print the kind binary used
+#   scripts/kind-cluster.sh kubectl       # print the kubectl used (the project's own, built once)
 #   scripts/kind-cluster.sh image         # print the node image used (building ours if needed)
 #
 # kind: KIND, else `kind` on PATH, else ours from the build cache (built once).
+# kubectl: always ours from the build cache (built once), the release the node
+# image runs; whatever kubectl a machine has on PATH is never used.
 # Node image: KIND_NODE_IMAGE / SECUREVOTE_KIND_NODE_IMAGE, else kindest/node:<v>
 # when the engine has it, else securevote/kind-node:<v> (scripts/kind-image.sh).
 # Config: KIND_CONFIG, else dist/kind/cluster.yaml (make synth: the seed's log rotation), plus,
@@ -25,6 +28,12 @@ kind_bin() {
   if command -v kind >/dev/null; then command -v kind; return; fi
   local p; p=$("$root/scripts/controlplane-build.sh" --path kind)
   [[ -x $p ]] || nice -n 15 "$root/scripts/controlplane-build.sh" kind >&2
+  echo "$p"
+}
+
+kubectl_bin() {
+  local p; p=$("$root/scripts/controlplane-build.sh" --path kubectl)
+  [[ -x $p ]] || nice -n 15 "$root/scripts/controlplane-build.sh" kubectl >&2
   echo "$p"
 }
 
@@ -60,7 +69,7 @@ config() { # <name> -> path of the kind config to use
 cmd=${1:-}; name=${2:-securevote}
 case $cmd in
   up)
-    kind=$(kind_bin)
+    kind=$(kind_bin); kubectl=$(kubectl_bin)
     if "$kind" get clusters 2>/dev/null | grep -qx "$name"; then echo "kind-cluster: $name exists" >&2; exit 0; fi
     image=$(node_image); cfg=$(config "$name")
     echo "kind-cluster: creating $name from $image ($cfg)" >&2
@@ -68,12 +77,13 @@ case $cmd in
     "$kind" create cluster --name "$name" --config "$cfg" --image "$image" --wait 300s
     # One node: a second CoreDNS replica adds no availability, only 100m of CPU
     # requests, which a 2-core machine needs for the stack.
-    kubectl --context "kind-$name" -n kube-system scale deployment coredns --replicas=1
+    "$kubectl" --context "kind-$name" -n kube-system scale deployment coredns --replicas=1
     echo "kind-cluster: $name Ready in $((SECONDS - start))s" >&2 ;;
   down)
     kind=$(kind_bin)
     if "$kind" get clusters 2>/dev/null | grep -qx "$name"; then "$kind" delete cluster --name "$name"; fi ;;
   kind) kind_bin ;;
+  kubectl) kubectl_bin ;;
   image) node_image ;;
-  *) sed -n '2,16p' "$0" >&2; exit 2 ;;
+  *) sed -n '2,19p' "$0" >&2; exit 2 ;;
 esac

@@ -10,6 +10,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 exec scripts/docker-engine.sh run --privileged -- bash -c '
   set -euo pipefail
   kind=$(scripts/kind-cluster.sh kind)
+  scripts/kind-cluster.sh kubectl >/dev/null # built once; the tests find it in the cache
   image=$(scripts/kind-cluster.sh image)
   export KIND=$kind SECUREVOTE_KIND_NODE_IMAGE=$image
   rc=0

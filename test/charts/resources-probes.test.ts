@@ -7,6 +7,7 @@ import { MIGRATION_RESOURCES } from '../../charts/migration.ts';
 import { mebibytes, quantityValue } from '../../charts/quantity.ts';
 import {
   COMPONENTS,
+  EPHEMERAL_STORAGE,
   HEALTH_CHECKS,
   PORTS,
   RESOURCES,
@@ -23,8 +24,8 @@ const objects = render();
 describe('resources (exercise 4)', () => {
   it.each(COMPONENTS)('%s: requests and limits are the seed table', (c) => {
     expect(mainContainer(objects, c)['resources']).toEqual({
-      requests: { cpu: RESOURCES[c].requests.cpu, memory: RESOURCES[c].requests.memory },
-      limits: { cpu: RESOURCES[c].limits.cpu, memory: RESOURCES[c].limits.memory },
+      requests: { cpu: RESOURCES[c].requests.cpu, memory: RESOURCES[c].requests.memory, 'ephemeral-storage': EPHEMERAL_STORAGE.main.request },
+      limits: { cpu: RESOURCES[c].limits.cpu, memory: RESOURCES[c].limits.memory, 'ephemeral-storage': EPHEMERAL_STORAGE.main.limit },
     });
   });
 
@@ -36,9 +37,14 @@ describe('resources (exercise 4)', () => {
 
   it('every init container has the small fixed wait resources, and every container has requests and limits', () => {
     for (const pod of podTemplates(objects)) {
-      for (const c of (pod.spec['initContainers'] ?? []) as K8s[]) expect(c['resources']).toEqual(WAIT_RESOURCES);
+      for (const c of (pod.spec['initContainers'] ?? []) as K8s[]) {
+        expect(c['resources']).toEqual({
+          requests: { ...WAIT_RESOURCES.requests, 'ephemeral-storage': EPHEMERAL_STORAGE.wait.request },
+          limits: { ...WAIT_RESOURCES.limits, 'ephemeral-storage': EPHEMERAL_STORAGE.wait.limit },
+        });
+      }
       for (const c of [...(pod.spec['initContainers'] ?? []), ...pod.spec['containers']] as K8s[]) {
-        for (const k of ['cpu', 'memory']) {
+        for (const k of ['cpu', 'memory', 'ephemeral-storage']) {
           expect(quantityValue(c['resources'].limits[k])).toBeGreaterThanOrEqual(quantityValue(c['resources'].requests[k]));
         }
       }

@@ -10,7 +10,7 @@ import { REPO } from './synth.ts';
 
 const run = promisify(execFile);
 const SCRIPT = join(REPO, 'scripts/controlplane-build.sh');
-const ALL = ['etcd', 'kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kubectl', 'kwok', 'kube-linter'];
+const ALL = ['etcd', 'kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kubectl', 'kwok', 'kube-score'];
 
 const required = (goMod: string, mod: string): string =>
   new RegExp(`^require ${mod.replaceAll('.', '\\.')} (v\\S+)`, 'm').exec(readFileSync(join(REPO, 'test/controlplane', goMod), 'utf8'))?.[1] ?? '';
@@ -37,6 +37,7 @@ describe('controlplane-build.sh', () => {
     expect(await path('kubelet')).toBe(join(cache, `kubernetes-${k8s}`, 'kubelet'));
     expect(await path('etcd')).toBe(join(cache, `etcd-${required('etcd/go.mod', 'go.etcd.io/etcd/server/v3')}`, 'etcd'));
     expect(await path('kwok')).toBe(join(cache, `kwok-${required('kwok/go.mod', 'sigs.k8s.io/kwok')}`, 'kwok'));
+    expect(await path('kube-score')).toBe(join(cache, `kube-score-${required('kube-score/go.mod', 'github.com/zegl/kube-score')}`, 'kube-score'));
   });
 
   it('builds nothing (and needs no Go) when KUBEBUILDER_ASSETS and the cache hold everything', async () => {
@@ -46,7 +47,7 @@ describe('controlplane-build.sh', () => {
     const k8s = required('go.mod', 'k8s.io/kubernetes');
     fakeBinaries(join(cache, `kubernetes-${k8s}`), ['kube-controller-manager', 'kube-scheduler']);
     fakeBinaries(join(cache, `kwok-${required('kwok/go.mod', 'sigs.k8s.io/kwok')}`), ['kwok']);
-    fakeBinaries(join(cache, `kube-linter-${required('kube-linter/go.mod', 'golang.stackrox.io/kube-linter')}`), ['kube-linter']);
+    fakeBinaries(join(cache, `kube-score-${required('kube-score/go.mod', 'github.com/zegl/kube-score')}`), ['kube-score']);
 
     // PATH without Go: any build attempt would have to fetch a toolchain, which is not allowed here.
     const env = { PATH: '/usr/bin:/bin', HOME: scratch, SECUREVOTE_CACHE: cache, KUBEBUILDER_ASSETS: assets, GOPROXY: 'off' };

@@ -79,9 +79,19 @@ class FakeKube implements KubeApi {
     if (!sv) throw Object.assign(new Error('gone'), { code: 404 });
     return this.world.put({ ...sv, status });
   }
-  async jsonPatch(ref: ObjectRef, _ops: JsonPatchOp[]): Promise<KObject> {
-    this.calls.push(`json-patch ${ref.name}`);
-    return this.world.get(ref) as KObject;
+  readonly patches: JsonPatchOp[][] = [];
+  async jsonPatch(ref: ObjectRef, ops: JsonPatchOp[]): Promise<KObject> {
+    this.calls.push(`json-patch ${ref.kind}/${ref.name}`);
+    this.patches.push(ops);
+    const obj = structuredClone(this.world.get(ref) as KObject);
+    // The two ops the credentials use: a resourceVersion test, an add of the owner references.
+    for (const op of ops) {
+      if (op.op === 'test' && op.path === '/metadata/resourceVersion' && op.value !== obj.metadata.resourceVersion) {
+        throw Object.assign(new Error('422'), { code: 422, body: { message: 'the server rejected our request: test operation does not apply' } });
+      }
+      if (op.op === 'add' && op.path === '/metadata/ownerReferences') obj.metadata.ownerReferences = op.value as KObject['metadata']['ownerReferences'];
+    }
+    return this.world.put(obj);
   }
 }
 
@@ -177,6 +187,59 @@ describe('reconcile', () => {
     expect(f.kube.calls).not.toContain('delete Secret/demo-credentials');
   });
 
+  it('the credentials: owned while the volume goes with the resource, unowned while it is kept, moved when the flag flips; data never sent again', async () => {
+    const secretRef = { apiVersion: 'v1', kind: 'Secret', namespace: 'ns', name: 'demo-credentials' };
+    const owners = (): unknown => f.world.get(secretRef)?.metadata.ownerReferences;
+    const f = new Fixture().withSecureVote('demo', { database: { storage: { retainOnDelete: false } } });
+    await reconcile(f.sv('demo'), f.ctx);
+    expect(owners()).toEqual([expect.objectContaining({ kind: 'SecureVote', name: 'demo', uid: 'sv-demo', controller: true, blockOwnerDeletion: true })]);
+    const data = structuredClone(f.world.get(secretRef)?.data);
+
+    f.withSecureVote('demo', { database: { storage: { retainOnDelete: true } } }, 2);
+    f.kube.calls.length = 0;
+    await reconcile(f.sv('demo'), f.ctx);
+    expect(f.kube.calls.filter((c) => c.includes('Secret/'))).toEqual(['json-patch Secret/demo-credentials']);
+    expect(owners()).toEqual([]);
+    const ops = f.kube.patches.at(-1) ?? [];
+    expect(ops[0]).toMatchObject({ op: 'test', path: '/metadata/resourceVersion' });
+    expect(ops.map((o) => o.path)).toEqual(['/metadata/resourceVersion', '/metadata/ownerReferences']);
+
+    // At rest: nothing more.
+    f.kube.calls.length = 0;
+    await reconcile(f.sv('demo'), f.ctx);
+    expect(f.kube.calls.filter((c) => c.includes('Secret/'))).toEqual([]);
+
+    // existingSecret set: ours is not re-created if gone, but while there it still follows the flag.
+    f.withSecureVote('demo', { existingSecret: 'mine', database: { storage: { retainOnDelete: false } } }, 3);
+    await reconcile(f.sv('demo'), f.ctx);
+    expect(owners()).toEqual([expect.objectContaining({ uid: 'sv-demo' })]);
+    expect(f.world.get(secretRef)?.data).toEqual(data);
+    f.world.objects.delete('Secret/ns/demo-credentials');
+    f.kube.calls.length = 0;
+    await reconcile(f.sv('demo'), f.ctx);
+    expect(f.kube.calls.filter((c) => c.includes('Secret/'))).toEqual([]);
+  });
+
+  it('a hand-made <name>-credentials (without our label) is never touched', async () => {
+    const f = new Fixture().withSecureVote('demo', { database: { storage: { retainOnDelete: false } } });
+    f.world.put({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'demo-credentials', namespace: 'ns' }, data: { x: 'eQ==' } });
+    await reconcile(f.sv('demo'), f.ctx);
+    expect(f.kube.calls.filter((c) => c.includes('Secret/'))).toEqual([]);
+  });
+
+  it('a credentials owner patch that loses a race is a conflict (retried), not a refusal', async () => {
+    const f = new Fixture().withSecureVote('demo', { database: { storage: { retainOnDelete: false } } });
+    await reconcile(f.sv('demo'), f.ctx);
+    f.withSecureVote('demo', {}, 2);
+    const realGet = f.kube.get.bind(f.kube);
+    // The copy we read is older than the server's by the time we patch.
+    f.kube.get = async (ref) => {
+      const o = await realGet(ref);
+      return o && ref.kind === 'Secret' ? { ...o, metadata: { ...o.metadata, resourceVersion: '1' } } : o;
+    };
+    await expect(reconcile(f.sv('demo'), f.ctx)).rejects.toMatchObject({ errorClass: ErrorClass.Conflict });
+  });
+
   it('a resource being deleted is left to garbage collection', async () => {
     const f = new Fixture().withSecureVote('demo');
     const sv = { ...f.sv('demo'), metadata: { ...f.sv('demo').metadata, deletionTimestamp: '2026-01-01T00:00:00Z' } };
@@ -234,7 +297,7 @@ describe('Controller', () => {
     await q.shutdown();
   });
 
-  it('maps a child to its owner, or by the instance label for kept credentials', () => {
+  it('maps a child to its owner, or by the instance label when it lost its owner reference', () => {
     const owned: KObject = {
       apiVersion: 'v1',
       kind: 'Service',

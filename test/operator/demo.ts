@@ -29,7 +29,8 @@ const say = (s: string): void => console.log(`\n==> ${s}`);
 let cp: ControlPlane | undefined;
 let operator: ChildProcess | undefined;
 let kubeconfig = process.env.KUBECONFIG;
-let kubectlBin = 'kubectl';
+// The project's own kubectl (the pinned release), never PATH's.
+const kubectlBin = binaryPath('kubectl');
 
 const kubectl = (args: string[], input?: string): string =>
   execFileSync(kubectlBin, args, { input, encoding: 'utf8', env: { ...process.env, KUBECONFIG: kubeconfig }, stdio: ['pipe', 'pipe', 'inherit'] });
@@ -37,16 +38,10 @@ const kubectl = (args: string[], input?: string): string =>
 async function main(): Promise<void> {
   if (kubeconfig) {
     say(`Using the cluster of KUBECONFIG=${kubeconfig}`);
-    try {
-      execFileSync('kubectl', ['version', '--client'], { stdio: 'ignore' });
-    } catch {
-      kubectlBin = binaryPath('kubectl');
-    }
   } else {
     say('No KUBECONFIG: starting a local control plane (etcd, kube-apiserver, controller manager, scheduler) with 2 kwok nodes');
     cp = await startControlPlane({ controllers: true, scheduler: true, kwokNodes: 2, ...(keep ? { dir: join(work, 'cluster'), detached: true } : {}) });
     kubeconfig = cp.kubeconfigPath;
-    kubectlBin = binaryPath('kubectl');
     console.log(`    up in ${((cp.timings.total ?? 0) / 1000).toFixed(1)} s at ${cp.server}`);
     console.log('    NOTE: kwok SIMULATES the nodes: pods are scheduled and reported Running/Ready, but no container runs.');
     // No storage provisioner on kwok nodes: one volume for the database's claim.

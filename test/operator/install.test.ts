@@ -5,7 +5,7 @@
 import { App } from 'cdk8s';
 import { describe, expect, it } from 'vitest';
 import { CLUSTER_RULES, LEASE_RULES, OperatorInstall } from '../../charts/operator-install.ts';
-import { OWNED_KINDS } from '../../operator/owned-kinds.ts';
+import { CREDENTIALS_KIND, OWNED_KINDS } from '../../operator/owned-kinds.ts';
 
 type Obj = { apiVersion: string; kind: string; metadata: { name: string; namespace?: string; labels?: Record<string, string> }; [k: string]: unknown };
 const synth = (): Obj[] => new OperatorInstall(new App(), 'install').toJson() as Obj[];
@@ -31,7 +31,7 @@ describe('operator install manifests', () => {
     expect(find(objs, 'Namespace').metadata.labels?.['pod-security.kubernetes.io/enforce']).toBe('restricted');
   });
 
-  it('RBAC: no wildcard, every owned kind with exactly the verbs the code uses, secrets never read one by one or patched', () => {
+  it('RBAC: no wildcard, every owned kind with exactly the verbs the code uses, secrets never listed or watched', () => {
     const rules = (find(objs, 'ClusterRole').rules as Array<{ apiGroups: string[]; resources: string[]; verbs: string[] }>);
     for (const r of rules) {
       expect(r.verbs).not.toContain('*');
@@ -41,20 +41,21 @@ describe('operator install manifests', () => {
     const verbsOf = (group: string, resource: string): string[] =>
       rules.filter((r) => r.apiGroups.includes(group) && r.resources.includes(resource)).flatMap((r) => r.verbs).sort();
     for (const k of OWNED_KINDS) {
-      const expected = k.readOnly
-        ? ['list', 'watch']
-        : k.kind === 'Secret'
-          ? ['create', 'delete', 'list', 'watch']
-          : ['create', 'delete', 'list', 'patch', 'watch'];
-      expect(verbsOf(k.group, k.plural), k.kind).toEqual(expected);
+      expect(verbsOf(k.group, k.plural), k.kind).toEqual(k.readOnly ? ['list', 'watch'] : ['create', 'delete', 'list', 'patch', 'watch']);
     }
+    // Secrets by name only: no list, no watch (they would read every Secret in the cluster).
+    expect(verbsOf(CREDENTIALS_KIND.group, CREDENTIALS_KIND.plural)).toEqual(['create', 'delete', 'get', 'patch']);
     expect(verbsOf('securevote.dev', 'securevotes')).toEqual(['list', 'watch']);
     expect(verbsOf('securevote.dev', 'securevotes/status')).toEqual(['patch']);
+    expect(verbsOf('securevote.dev', 'securevotes/finalizers')).toEqual(['update']);
     expect(verbsOf('', 'events')).toEqual(['create']);
     // Nothing else: pods and claims read-only (above), no leases cluster-wide, no update.
     const granted = rules.flatMap((r) => r.resources).sort();
-    expect(granted).toEqual([...OWNED_KINDS.map((k) => k.plural), 'events', 'securevotes', 'securevotes/status'].sort());
-    expect(rules.flatMap((r) => r.verbs)).not.toContain('update');
+    expect(granted).toEqual([...OWNED_KINDS.map((k) => k.plural), CREDENTIALS_KIND.plural, 'events', 'securevotes', 'securevotes/finalizers', 'securevotes/status'].sort());
+    // update only on the finalizers subresource (blockOwnerDeletion), never on an object.
+    expect(rules.filter((r) => r.verbs.includes('update'))).toEqual([
+      { apiGroups: ['securevote.dev'], resources: ['securevotes/finalizers'], verbs: ['update'] },
+    ]);
     // Leases only in the operator's namespace.
     const role = find(objs, 'Role');
     expect(role.metadata.namespace).toBe('securevote-system');
@@ -79,7 +80,9 @@ describe('operator install manifests', () => {
     });
     expect(c.livenessProbe.httpGet.path).toBe('/healthz');
     expect(c.readinessProbe.httpGet.path).toBe('/readyz');
-    expect(c.resources.limits).toEqual({ cpu: '500m', memory: '256Mi' });
+    expect(c.resources.limits).toEqual({ cpu: '500m', memory: '256Mi', 'ephemeral-storage': '64Mi' });
+    expect(c.resources.requests).toEqual({ cpu: '100m', memory: '128Mi', 'ephemeral-storage': '32Mi' });
+    expect(pod.securityContext).toMatchObject({ runAsUser: 10001, runAsGroup: 10001 });
     expect(c.env.map((e: { name: string }) => e.name)).toEqual(expect.arrayContaining(['POD_NAME', 'POD_NAMESPACE']));
     expect(pod.terminationGracePeriodSeconds).toBeGreaterThan(25);
   });
