@@ -180,10 +180,14 @@ export const DATABASE = { user: 'securevote', name: 'securevote', storage: '1Gi'
 
 /**
  * Connections per backend pod (PG_POOL_MAX, runtime contract). PostgreSQL's
- * max_connections is sized from it: pool × backend replicas + the migration
- * and maintenance headroom.
+ * max_connections is sized from it for the most backend pods there can ever
+ * be (charts/database.ts): pool × (MAX_REPLICAS + rollout surge + draining
+ * pods) + the migration Job + maintenance headroom, never from the current
+ * replicas (scaling the backend must not restart PostgreSQL).
  */
 export const BACKEND_PG_POOL_MAX = 10;
+/** The migration Job's pool (app/backend/migrate.ts: poolMax 1). */
+export const MIGRATION_PG_CONNECTIONS = 1;
 export const POSTGRES_CONNECTION_HEADROOM = 10;
 
 /** The small, fixed resources of the init containers that wait for a dependency. */

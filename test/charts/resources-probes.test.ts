@@ -14,7 +14,7 @@ import {
   startupFailureThreshold,
   WAIT_RESOURCES,
 } from '../../charts/rules.ts';
-import { defaultSpec } from '../../charts/spec.ts';
+import { defaultSpec, MAX_REPLICAS } from '../../charts/spec.ts';
 import { env, find, mainContainer, NAME, ofKind, podOf, podTemplates, render, type K8s } from './helpers.ts';
 
 const objects = render();
@@ -69,10 +69,22 @@ describe('processes fit their limits', () => {
     const connections = Number(setting('max_connections'));
     expect(mb('shared_buffers')).toBeLessThanOrEqual(limit / 4);
     expect(mb('shared_buffers') + connections * mb('work_mem') * 2).toBeLessThan(limit);
-    expect(connections).toBeGreaterThanOrEqual(spec.backend.replicas * Number(env(mainContainer(objects, 'backend'))['PG_POOL_MAX']) + 1);
+    // Every backend there can be (MAX_REPLICAS, plus a rollout's surge), whatever the spec's replicas.
+    expect(connections).toBeGreaterThanOrEqual(MAX_REPLICAS * 1.25 * Number(env(mainContainer(objects, 'backend'))['PG_POOL_MAX']) + 1);
     expect(setting('huge_pages')).toBe('off');
     expect(conf).toContain(`port = ${PORTS.database}`);
     expect(postgresSettings(spec)['max_connections']).toBe(connections);
+  });
+
+  it('PostgreSQL: scaling any component changes nothing on the database (no restart to add capacity)', () => {
+    const database = (objs: K8s[]) =>
+      objs.filter((o) => o['metadata'].labels?.['app.kubernetes.io/component'] === 'database').map((o) => JSON.stringify(o));
+    const base = database(objects);
+    expect(base.length).toBeGreaterThan(0);
+    for (const replicas of [2, MAX_REPLICAS]) {
+      expect(database(render({ backend: { replicas } }))).toEqual(base);
+      expect(database(render({ frontend: { replicas }, proxy: { replicas } }))).toEqual(base);
+    }
   });
 });
 
