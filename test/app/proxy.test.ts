@@ -167,12 +167,46 @@ describe('proxy (real nginx)', () => {
     expect(await res.json()).toEqual({ error: 'database unavailable' });
   });
 
-  it('turns a dead upstream connection into a JSON 503 with Retry-After', async () => {
+  it('turns a dead upstream connection into a JSON 503 with Retry-After (after the retries on the next peers)', async () => {
     const res = await fetch(`${nginx!.url}/api/crash`);
     expect(res.status).toBe(503);
     expect(res.headers.get('retry-after')).toBe('5');
     expect(await res.json()).toEqual({ error: 'backend unavailable' });
     expectSecurityHeaders(res);
+  });
+
+  it('retries a request that reached no backend on the next one: with one backend refusing, no vote fails', async () => {
+    const refusing = await freePort(); // nothing listens: connection refused, as from a pod going away
+    const live = (backend!.address() as AddressInfo).port;
+    const retrying = await startNginx({
+      dir: join(dir, 'nginx-retry'),
+      frontend: { host: '127.0.0.1', port: 9 }, // unused here
+      backend: [{ host: '127.0.0.1', port: refusing }, { host: '127.0.0.1', port: live }],
+    });
+    try {
+      const before = seen.filter((x) => x.url === '/api/vote').length;
+      const statuses: number[] = [];
+      for (let i = 0; i < 6; i++) {
+        const res = await fetch(`${retrying.url}/api/vote`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"optionId":"red"}' });
+        await res.text();
+        statuses.push(res.status);
+      }
+      expect(statuses).toEqual([200, 200, 200, 200, 200, 200]);
+      // Each vote reached the live backend exactly once (a POST that was sent is never replayed).
+      expect(seen.filter((x) => x.url === '/api/vote').length - before).toBe(6);
+      await new Promise((r) => setTimeout(r, 200));
+      const log = readFileSync(retrying.logFile, 'utf8');
+      // The refused attempt shows in the access log: "<refused>, <live>" (status 502, then 200).
+      expect(log).toContain(`"upstream":"127.0.0.1:${refusing}, 127.0.0.1:${live}"`);
+    } finally {
+      await retrying.stop();
+    }
+  });
+
+  it('the Kubernetes variant lists the one Service address several times, never marked down', () => {
+    const conf = renderNginxConf({ frontend: { host: 'fe', port: 3000 }, backend: { host: 'be', port: 5000 } });
+    expect(conf.match(/server be:5000 max_fails=0;/g)).toHaveLength(3);
+    expect(conf).toMatch(/proxy_next_upstream error timeout;/);
   });
 
   it('does not expose the backend metrics or other paths outside /api/ and /health', async () => {
