@@ -35,6 +35,13 @@ function startBackendStandIn(): Promise<number> {
         req.socket.destroy(); // a backend dying mid-request: nginx sees no response
         return;
       }
+      if (req.url === '/api/slow') {
+        setTimeout(() => {
+          res.writeHead(200, { 'Content-Type': 'application/json' });
+          res.end('{"slow":true}');
+        }, 800);
+        return;
+      }
       if (req.url === '/api/busy') {
         res.writeHead(503, { 'Content-Type': 'application/json', 'Retry-After': '7' });
         res.end('{"error":"database unavailable"}');
@@ -201,6 +208,22 @@ describe('proxy (real nginx)', () => {
     } finally {
       await retrying.stop();
     }
+  });
+
+  it('stops gracefully on SIGQUIT (the image STOPSIGNAL): an in-flight request still gets its answer', async () => {
+    expect(readFileSync(join(import.meta.dirname, '../../app/proxy/Dockerfile'), 'utf8')).toMatch(/^STOPSIGNAL SIGQUIT$/m);
+    const quitting = await startNginx({
+      dir: join(dir, 'nginx-quit'),
+      frontend: { host: '127.0.0.1', port: 9 },
+      backend: { host: '127.0.0.1', port: (backend!.address() as AddressInfo).port },
+    });
+    const inFlight = fetch(`${quitting.url}/api/slow`);
+    await new Promise((r) => setTimeout(r, 200));
+    process.kill(quitting.pid, 'SIGQUIT');
+    const res = await inFlight;
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ slow: true });
+    await quitting.stop();
   });
 
   it('the Kubernetes variant lists the one Service address several times, never marked down', () => {
