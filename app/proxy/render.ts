@@ -65,6 +65,14 @@ export interface NginxConfOptions {
   readonly resultsCacheSeconds?: number;
 }
 
+/**
+ * nginx closes an upstream connection idle this long, before a draining
+ * Node server does (app/backend/drain.ts: idleCloseMs 5 s): the side that
+ * closes an idle keep-alive connection must be the one that would write on
+ * it next, or a vote written as the server closes is lost.
+ */
+export const UPSTREAM_KEEPALIVE_SECONDS = 4;
+
 const HOST_RE = /^[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$/;
 // No whitespace, quotes, braces or semicolons: a path can't break out of its directive.
 const PATH_RE = /^\/[A-Za-z0-9._\/-]*$/;
@@ -149,10 +157,12 @@ export function renderNginxConf(opts: NginxConfOptions): string {
       'upstream securevote_frontend {',
       ...servers(frontends),
       '    keepalive 16;',
+      `    keepalive_timeout ${UPSTREAM_KEEPALIVE_SECONDS}s;`,
       '}',
       'upstream securevote_backend {',
       ...servers(backends),
       '    keepalive 32;',
+      `    keepalive_timeout ${UPSTREAM_KEEPALIVE_SECONDS}s;`,
       '}',
     ], 4) + '\n';
   }

@@ -1,7 +1,8 @@
 // A rollout must not drop votes: after SIGTERM the backend turns unready at
 // once but keeps serving, over new and kept-alive connections alike, for
-// DRAIN_LINGER_MS (requests already routed to it), ends each keep-alive
-// connection after its answer, then exits 0. Real PostgreSQL and Redis.
+// DRAIN_LINGER_MS (requests already routed to it); then it refuses new
+// connections, ends each kept-alive one after its next answer, and exits 0.
+// Real PostgreSQL and Redis.
 import { Agent, request as httpRequest } from 'node:http';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -61,6 +62,7 @@ describe('SIGTERM drain', () => {
   it('no vote is refused while draining; readiness says 503 at once; exit 0 after the linger', async () => {
     const keepAlive = new Agent({ keepAlive: true, maxSockets: 4 });
     const answers: Answer[] = [];
+    const keptAlive: Answer[] = [];
     const errors: string[] = [];
     let sigtermAt = 0;
     let stopAt = Number.POSITIVE_INFINITY;
@@ -68,7 +70,9 @@ describe('SIGTERM drain', () => {
     const workers = Array.from({ length: 8 }, async (_, i) => {
       while (Date.now() < stopAt) {
         try {
-          answers.push(await post(backend.port, i % 2 === 0 ? keepAlive : false));
+          const a = await post(backend.port, i % 2 === 0 ? keepAlive : false);
+          answers.push(a);
+          if (i % 2 === 0) keptAlive.push(a);
         } catch (err) {
           errors.push(String(err));
         }
@@ -90,8 +94,21 @@ describe('SIGTERM drain', () => {
     expect(answers.filter((a) => a.at <= sigtermAt).length).toBeGreaterThan(0);
     expect(after.length).toBeGreaterThan(0);
     expect(answers.map((a) => a.status).filter((s) => s !== 201)).toEqual([]);
-    // Every answer written while draining closes its connection.
-    expect(after.filter((a) => a.connection !== 'close')).toEqual([]);
+    // While lingering, kept-alive connections stay open (no reconnect to race with the listener's close).
+    expect(keptAlive.filter((a) => a.at > sigtermAt + 50).length).toBeGreaterThan(0);
+    expect(keptAlive.filter((a) => a.connection === 'close')).toEqual([]);
+
+    // After the linger: a new connection is refused (nginx retries it elsewhere),
+    // a kept-alive one is still served once, and closed after its answer.
+    const held = new Agent({ keepAlive: true, maxSockets: 1 });
+    expect((await post(backend.port, held)).status).toBe(201); // opened during the linger
+    await new Promise((r) => setTimeout(r, Math.max(0, sigtermAt + LINGER_MS + 200 - Date.now())));
+    await expect(post(backend.port, false)).rejects.toThrow(/ECONNREFUSED/);
+    const last = await post(backend.port, held);
+    expect(last.status).toBe(201);
+    expect(last.connection).toBe('close');
+    answers.push(last);
+    held.destroy();
 
     const exit = await backend.srv.exited;
     expect(exit).toEqual({ code: 0, signal: null });
