@@ -21,6 +21,7 @@ interface Seen { method: string; url: string; headers: IncomingMessage['headers'
 let dir: string;
 let nginx: NginxServer | undefined;
 let frontend: SpawnedServer | undefined;
+let frontendPort = 0;
 let backend: Server | undefined;
 const seen: Seen[] = [];
 const connections = new Set<Socket>();
@@ -62,7 +63,7 @@ function startBackendStandIn(): Promise<number> {
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'securevote-proxy-'));
   const backendPort = await startBackendStandIn();
-  const frontendPort = await freePort();
+  frontendPort = await freePort();
   const feLog = join(dir, 'frontend.log');
   frontend = spawnServer({
     cmd: [process.execPath, 'app/frontend/server.ts'],
@@ -297,10 +298,17 @@ describe('proxy (real nginx)', () => {
     }
   });
 
-  it('frontend: /healthz, 405 on POST, and a clean exit on SIGTERM', async () => {
+  it('frontend: /healthz, /readyz, 405 on POST, and a clean exit on SIGTERM (not ready at once, still serving the page)', async () => {
     const res = await fetch(`${nginx!.url}/`, { method: 'POST', body: 'x' });
     expect(res.status).toBe(405);
+    const direct = `http://127.0.0.1:${frontendPort}`;
+    expect((await fetch(`${direct}/readyz`)).status).toBe(200);
     process.kill(frontend!.pid, 'SIGTERM');
+    await new Promise((r) => setTimeout(r, 200));
+    const ready = await fetch(`${direct}/readyz`);
+    expect(ready.status).toBe(503);
+    expect(await ready.json()).toEqual({ status: 'draining' });
+    expect((await fetch(`${nginx!.url}/`)).status).toBe(200); // the page, while the listener lingers
     const exit = await frontend!.exited;
     expect(exit.code).toBe(0);
     const gone = await fetch(`${nginx!.url}/`);
