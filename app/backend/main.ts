@@ -61,7 +61,7 @@ process.on('uncaughtException', (err) => {
 const server = createServer();
 const drainer = createDrainer(server, { lingerMs: drainLingerMs, timeoutMs: drainTimeoutMs, log });
 server.on('request', drainer.wrap(createRequestListener(ctx)));
-// Longer than nginx's upstream keepalive_timeout (60 s), so nginx closes first.
+// Longer than nginx's upstream keepalive_timeout (4 s, app/proxy/render.ts), so nginx closes first.
 server.keepAliveTimeout = 65_000;
 server.headersTimeout = 66_000;
 server.requestTimeout = 30_000;

@@ -104,7 +104,7 @@ export function createFrontend(opts: FrontendOptions = {}) {
   const server = createServer();
   const drainer = createDrainer(server, { lingerMs: opts.drainLingerMs ?? 2_000, timeoutMs: opts.drainTimeoutMs ?? 10_000, log });
   server.on('request', drainer.wrap(handle));
-  // Behind nginx's keepalive pool: keep idle upstream connections longer than nginx does (60 s default there).
+  // Behind nginx's keepalive pool: keep idle upstream connections longer than nginx does (4 s there), so nginx closes first.
   server.keepAliveTimeout = 75_000;
   server.headersTimeout = 20_000;
   server.requestTimeout = 30_000;
