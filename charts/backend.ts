@@ -6,7 +6,7 @@
 import * as kplus from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
 import type { StackContext } from './names.ts';
-import { emptyDir, probes, secretFiles, secretPath } from './pod.ts';
+import { drainEnv, emptyDir, probes, secretFiles, secretPath } from './pod.ts';
 import { mebibytes } from './quantity.ts';
 import { BACKEND_PG_POOL_MAX, DATABASE, MEMORY_FIT, PORTS, SECRET_KEYS, SECRETS_DIR, type Component } from './rules.ts';
 import type { SecureVoteSpec } from './spec.ts';
@@ -43,7 +43,10 @@ export class Backend extends Construct {
     const ctx = props.context;
     const spec = ctx.spec.backend;
     const port = PORTS.backend;
-    const p = probes('backend', { readiness: { http: '/health', port }, liveness: { http: '/livez', port } });
+    // Readiness is /readyz, "this pod can serve its part", not /health: /health is
+    // 503 while PostgreSQL is down, and a database outage must not take every
+    // backend (and so every proxy route to it) out of its Service.
+    const p = probes('backend', { readiness: { http: '/readyz', port }, liveness: { http: '/livez', port } });
     this.deployment = hardenedDeployment(this, ctx, {
       component: 'backend',
       replicas: spec.replicas,
@@ -63,6 +66,7 @@ export class Backend extends Construct {
           REDIS_PASSWORD_FILE: kplus.EnvValue.fromValue(secretPath(SECRET_KEYS.redisPassword)),
           COOKIE_SECRET_FILE: kplus.EnvValue.fromValue(secretPath(SECRET_KEYS.cookieSecret)),
           VOTE_OPTIONS: kplus.EnvValue.fromValue(JSON.stringify(ctx.spec.options.map((o) => ({ id: o.id, label: o.label })))),
+          ...drainEnv('backend'),
         },
         startup: p.startup,
         readiness: p.readiness,

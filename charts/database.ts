@@ -22,8 +22,17 @@ import {
   uidOf,
 } from './pod.ts';
 import { mebibytes } from './quantity.ts';
-import { BACKEND_PG_POOL_MAX, DATABASE, MEMORY_FIT, PORTS, POSTGRES_CONNECTION_HEADROOM, SECRET_KEYS, SECRETS_DIR } from './rules.ts';
-import type { SecureVoteSpec } from './spec.ts';
+import {
+  BACKEND_PG_POOL_MAX,
+  DATABASE,
+  MEMORY_FIT,
+  MIGRATION_PG_CONNECTIONS,
+  PORTS,
+  POSTGRES_CONNECTION_HEADROOM,
+  SECRET_KEYS,
+  SECRETS_DIR,
+} from './rules.ts';
+import { MAX_REPLICAS, type SecureVoteSpec } from './spec.ts';
 
 const CONFIG_FILE = '/etc/securevote/postgresql.conf';
 const SOCKET_DIR = '/var/run/postgresql';
@@ -31,10 +40,28 @@ const DATA_MOUNT = '/var/lib/postgresql/data';
 /** A subdirectory: the volume's root may hold lost+found, which initdb refuses. */
 const PGDATA = `${DATA_MOUNT}/pgdata`;
 
-/** PostgreSQL settings for the spec's memory limit and backend pool sizes. */
+/**
+ * The most backend pods that can hold connections at once: MAX_REPLICAS
+ * running, the rolling update's surge beside them (cdk8s-plus' default 25 %,
+ * rounded up) and the old pods still draining (25 % unavailable, rounded
+ * down; a terminating pod is no longer counted by the Deployment but keeps
+ * its connections until it exits).
+ */
+export const BACKEND_PODS_AT_MOST = MAX_REPLICAS + Math.ceil(MAX_REPLICAS * 0.25) + Math.floor(MAX_REPLICAS * 0.25);
+
+/**
+ * PostgreSQL's connection budget, sized for the allowed maximum rather than
+ * the spec's replicas: scaling the backend must touch the backend only. If it
+ * followed spec.backend.replicas, the database's config (and its pod
+ * template's config hash) would change with every scale, restarting the one
+ * PostgreSQL pod and taking every vote down to add capacity.
+ */
+export const POSTGRES_MAX_CONNECTIONS = BACKEND_PODS_AT_MOST * BACKEND_PG_POOL_MAX + MIGRATION_PG_CONNECTIONS + POSTGRES_CONNECTION_HEADROOM;
+
+/** PostgreSQL settings for the spec's memory limit (the connection budget is fixed, see above). */
 export function postgresSettings(spec: SecureVoteSpec): Record<string, string | number> {
   const limitMi = mebibytes(spec.database.resources.limits.memory);
-  const maxConnections = spec.backend.replicas * BACKEND_PG_POOL_MAX + POSTGRES_CONNECTION_HEADROOM;
+  const maxConnections = POSTGRES_MAX_CONNECTIONS;
   const sharedBuffers = Math.max(16, Math.floor(limitMi * MEMORY_FIT.postgresSharedBuffers));
   // What is left after shared buffers, shared among the connections' sorts and hashes (up to 4 each).
   const workMem = Math.max(1, Math.floor((limitMi - sharedBuffers) / (maxConnections * 4)));

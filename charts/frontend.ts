@@ -3,7 +3,7 @@ import * as kplus from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
 import { nodeOptions } from './backend.ts';
 import type { StackContext } from './names.ts';
-import { emptyDir, probes } from './pod.ts';
+import { drainEnv, emptyDir, probes } from './pod.ts';
 import { PORTS } from './rules.ts';
 import { componentServices, disruptionBudget, hardenedDeployment, PORT_NAMES } from './workload.ts';
 
@@ -20,7 +20,8 @@ export class Frontend extends Construct {
     const ctx = props.context;
     const spec = ctx.spec.frontend;
     const port = PORTS.frontend;
-    const p = probes('frontend', { readiness: { http: '/', port }, liveness: { http: '/healthz', port } });
+    // /readyz: 503 only while this pod drains; the page never asks the backend.
+    const p = probes('frontend', { readiness: { http: '/readyz', port }, liveness: { http: '/healthz', port } });
     this.deployment = hardenedDeployment(this, ctx, {
       component: 'frontend',
       replicas: spec.replicas,
@@ -35,6 +36,7 @@ export class Frontend extends Construct {
           HOST: kplus.EnvValue.fromValue('0.0.0.0'),
           LOG_LEVEL: kplus.EnvValue.fromValue(ctx.spec.logLevel),
           NODE_OPTIONS: kplus.EnvValue.fromValue(nodeOptions(ctx.spec, 'frontend')),
+          ...drainEnv('frontend'),
         },
         startup: p.startup,
         readiness: p.readiness,

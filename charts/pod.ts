@@ -14,8 +14,12 @@ import {
   HEALTH_CHECKS,
   RUN_AS,
   SECRETS_DIR,
+  SHUTDOWN,
+  startBudgetSeconds,
   STARTUP_PROBE_PERIOD_SECONDS,
   startupFailureThreshold,
+  terminationGracePeriodSeconds,
+  type HttpComponent,
   WAIT_RESOURCES,
   type Component,
   type ResourceRule,
@@ -84,6 +88,15 @@ export function probes(component: Component, checks: { readonly readiness: Probe
  * dependency) resolves: cluster DNS lists only ready endpoints there, so
  * this waits for the dependency's readiness with no credentials and no
  * network edge but DNS. It runs in the pod's own image (Debian: sh, getent).
+ *
+ * The wait is bounded by the dependency's own start budget (rules.ts
+ * startBudgetSeconds: start_period + interval × retries, what Docker allows
+ * it before "unhealthy"), then the main container starts anyway. On a fresh
+ * install that keeps the seed's order (every dependency starts within its
+ * budget); on a restart during an outage (a backend rescheduled while the
+ * cache, which the app treats as optional, or the database is away) the pod
+ * is not held back forever: the app's own retry with backoff takes over and
+ * its readiness says when it can serve.
  */
 export function waitContainer(dependency: Component, host: string, image: string, uid: number): kplus.ContainerProps {
   return {
@@ -93,10 +106,10 @@ export function waitContainer(dependency: Component, host: string, image: string
     command: [
       'sh',
       '-c',
-      // One log line per minute at most; never "connection refused".
-      'i=0; until getent hosts "$WAIT_HOST" >/dev/null; do [ $((i % 30)) -eq 0 ] && echo "{\\"msg\\":\\"waiting for a ready endpoint\\",\\"host\\":\\"$WAIT_HOST\\"}"; i=$((i + 1)); sleep 2; done; echo "{\\"msg\\":\\"ready\\",\\"host\\":\\"$WAIT_HOST\\"}"',
+      // One log line per minute at most; never "connection refused"; exit 0 after WAIT_SECONDS in any case.
+      'start=$(date +%s); i=0; until getent hosts "$WAIT_HOST" >/dev/null; do if [ $(($(date +%s) - start)) -ge "${WAIT_SECONDS:-120}" ]; then echo "{\\"msg\\":\\"not ready within its start budget; starting anyway, the app retries\\",\\"host\\":\\"$WAIT_HOST\\",\\"seconds\\":${WAIT_SECONDS:-120}}"; exit 0; fi; [ $((i % 30)) -eq 0 ] && echo "{\\"msg\\":\\"waiting for a ready endpoint\\",\\"host\\":\\"$WAIT_HOST\\"}"; i=$((i + 1)); sleep 2; done; echo "{\\"msg\\":\\"ready\\",\\"host\\":\\"$WAIT_HOST\\"}"',
     ],
-    envVariables: { WAIT_HOST: kplus.EnvValue.fromValue(host) },
+    envVariables: { WAIT_HOST: kplus.EnvValue.fromValue(host), WAIT_SECONDS: kplus.EnvValue.fromValue(String(startBudgetSeconds(dependency))) },
     securityContext: containerSecurityContext(uid),
     resources: cdk8sPlusPlaceholderResources(),
   };
@@ -168,6 +181,41 @@ export function finishPodTemplate(pod: PodTemplateRef): void {
   const obj = ApiObject.of(pod.workload);
   obj.addJsonPatch(JsonPatch.remove(`${pod.path}/metadata/labels/cdk8s.io~1metadata.addr`));
   obj.addJsonPatch(JsonPatch.add(`${pod.path}/spec/enableServiceLinks`, false));
+}
+
+/**
+ * Graceful shutdown on a pod template (rules.ts SHUTDOWN): the main
+ * container pauses in preStop while the pod leaves its Services' endpoints,
+ * and the grace period covers that pause plus the app's own drain.
+ * `lifecycle.preStop.sleep` is the kubelet's own pause (Kubernetes 1.30+, no
+ * sleep binary in the image); cdk8s-plus-28 has no prop for it.
+ */
+export function setGracefulShutdown(pod: PodTemplateRef, component: HttpComponent): void {
+  addPatchAfterL1(
+    pod.workload,
+    JsonPatch.add(`${pod.path}/spec/containers/0/lifecycle`, { preStop: { sleep: { seconds: SHUTDOWN.preStopSeconds } } }),
+    JsonPatch.add(`${pod.path}/spec/terminationGracePeriodSeconds`, terminationGracePeriodSeconds(component)),
+  );
+}
+
+/**
+ * A JSON patch applied to the object's final JSON. addJsonPatch runs before
+ * cdk8s-plus-28's L1 serializer, which keeps only the fields of its
+ * Kubernetes 1.28 types and so drops newer ones (`lifecycle.preStop.sleep`).
+ * Both `cdk8s synth` and the operator render through toJson, so both get it.
+ */
+export function addPatchAfterL1(workload: Construct, ...ops: JsonPatch[]): void {
+  const obj = ApiObject.of(workload);
+  const render = obj.toJson.bind(obj);
+  obj.toJson = () => JsonPatch.apply(render(), ...ops);
+}
+
+/** DRAIN_LINGER_MS and DRAIN_TIMEOUT_MS of a Node server (app/backend/drain.ts), from rules.ts SHUTDOWN. */
+export function drainEnv(component: Extract<HttpComponent, 'backend' | 'frontend'>): Record<string, kplus.EnvValue> {
+  return {
+    DRAIN_LINGER_MS: kplus.EnvValue.fromValue(String(SHUTDOWN.lingerSeconds[component] * 1000)),
+    DRAIN_TIMEOUT_MS: kplus.EnvValue.fromValue(String(SHUTDOWN.drainSeconds[component] * 1000)),
+  };
 }
 
 /** Volumes shared by the component files. */

@@ -9,7 +9,7 @@ import { renderNginxConf } from '../app/proxy/render.ts';
 import { objectLabels } from './labels.ts';
 import type { StackContext } from './names.ts';
 import { emptyDir, probes } from './pod.ts';
-import { PORTS } from './rules.ts';
+import { PORTS, SHUTDOWN } from './rules.ts';
 import { componentServices, disruptionBudget, hardenedDeployment, PORT_NAMES } from './workload.ts';
 
 const CONFIG_DIR = '/etc/securevote';
@@ -22,6 +22,7 @@ export function proxyConf(ctx: StackContext): string {
     backend: { host: ctx.names.service('backend'), port: PORTS.backend },
     pidPath: `${TEMP_DIR}/nginx.pid`,
     tempDir: TEMP_DIR,
+    shutdownTimeoutSeconds: SHUTDOWN.drainSeconds.proxy,
   });
 }
 
@@ -43,7 +44,10 @@ export class Proxy extends Construct {
       metadata: { name: ctx.names.config('proxy'), labels: objectLabels(ctx.identity, 'proxy') },
       data: files,
     });
-    const p = probes('proxy', { readiness: { http: '/health', port }, liveness: { http: '/nginx-health', port } });
+    // Readiness on nginx's own /nginx-health: /health goes through to the
+    // backend, so a database outage would take every proxy (the whole site,
+    // the page included) out of its Service.
+    const p = probes('proxy', { readiness: { http: '/nginx-health', port }, liveness: { http: '/nginx-health', port } });
     this.deployment = hardenedDeployment(this, ctx, {
       component: 'proxy',
       replicas: spec.replicas,

@@ -73,11 +73,51 @@ export const HEALTH_CHECKS: Readonly<Record<Component, HealthCheckRule>> = {
  */
 export const STARTUP_PROBE_PERIOD_SECONDS = 2;
 
+/**
+ * How long a component may take to start before Docker would call it
+ * unhealthy: start_period, then `retries` failed checks one interval apart.
+ */
+export function startBudgetSeconds(component: Component): number {
+  const h = HEALTH_CHECKS[component];
+  return h.startPeriodSeconds + h.intervalSeconds * h.retries;
+}
+
 /** The startup probe's failureThreshold for a component (period × threshold ≥ budget ≥ start_period). */
 export function startupFailureThreshold(component: Component): number {
-  const h = HEALTH_CHECKS[component];
-  const budget = h.startPeriodSeconds + h.intervalSeconds * h.retries;
-  return Math.ceil(budget / STARTUP_PROBE_PERIOD_SECONDS);
+  return Math.ceil(startBudgetSeconds(component) / STARTUP_PROBE_PERIOD_SECONDS);
+}
+
+/** The components that serve HTTP and shut down gracefully behind a Service. */
+export type HttpComponent = Extract<Component, 'backend' | 'frontend' | 'proxy'>;
+
+/**
+ * Graceful shutdown (rollouts, scale-downs, node drains). Kubernetes marks a
+ * terminating pod not ready in its Services and runs preStop at the same
+ * time; the stop signal comes only after preStop. So:
+ * - preStop pauses `preStopSeconds` (lifecycle.preStop.sleep) while the pod
+ *   still serves as usual: endpoints, kube-proxy's rules and nginx's
+ *   keepalive pools forget the pod before it stops accepting anything;
+ * - then the app drains: the Node servers stay unready but still accept for
+ *   `lingerSeconds` (DRAIN_LINGER_MS), then finish in-flight requests within
+ *   `drainSeconds` (DRAIN_TIMEOUT_MS); nginx gets SIGQUIT (its graceful stop,
+ *   STOPSIGNAL of app/proxy/Dockerfile) and `worker_shutdown_timeout`;
+ * - terminationGracePeriodSeconds covers all of it, plus a margin.
+ */
+export const SHUTDOWN = {
+  preStopSeconds: 10,
+  lingerSeconds: { backend: 2, frontend: 2, proxy: 0 },
+  drainSeconds: { backend: 20, frontend: 10, proxy: 20 },
+  marginSeconds: 5,
+} as const satisfies {
+  preStopSeconds: number;
+  lingerSeconds: Record<HttpComponent, number>;
+  drainSeconds: Record<HttpComponent, number>;
+  marginSeconds: number;
+};
+
+/** terminationGracePeriodSeconds of a component's pods: preStop + linger + drain + margin. */
+export function terminationGracePeriodSeconds(component: HttpComponent): number {
+  return SHUTDOWN.preStopSeconds + SHUTDOWN.lingerSeconds[component] + SHUTDOWN.drainSeconds[component] + SHUTDOWN.marginSeconds;
 }
 
 /**
@@ -180,10 +220,14 @@ export const DATABASE = { user: 'securevote', name: 'securevote', storage: '1Gi'
 
 /**
  * Connections per backend pod (PG_POOL_MAX, runtime contract). PostgreSQL's
- * max_connections is sized from it: pool × backend replicas + the migration
- * and maintenance headroom.
+ * max_connections is sized from it for the most backend pods there can ever
+ * be (charts/database.ts): pool × (MAX_REPLICAS + rollout surge + draining
+ * pods) + the migration Job + maintenance headroom, never from the current
+ * replicas (scaling the backend must not restart PostgreSQL).
  */
 export const BACKEND_PG_POOL_MAX = 10;
+/** The migration Job's pool (app/backend/migrate.ts: poolMax 1). */
+export const MIGRATION_PG_CONNECTIONS = 1;
 export const POSTGRES_CONNECTION_HEADROOM = 10;
 
 /** The small, fixed resources of the init containers that wait for a dependency. */

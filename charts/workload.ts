@@ -8,7 +8,7 @@ import * as kplus from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
 import { objectLabels, podLabels, selectorLabels } from './labels.ts';
 import type { StackContext } from './names.ts';
-import { containerSecurityContext, finishPodTemplate, podSecurityContext, setResources, uidOf, waitContainer } from './pod.ts';
+import { containerSecurityContext, finishPodTemplate, podSecurityContext, setGracefulShutdown, setResources, uidOf, waitContainer } from './pod.ts';
 import { PORTS, START_ORDER, type Component, type Workload } from './rules.ts';
 import type { ResourcesSpec } from './spec.ts';
 
@@ -55,6 +55,8 @@ export function hardenedDeployment(scope: Construct, ctx: StackContext, o: Harde
   const waits = addWaits(deployment, ctx, o.component, o.waitImage ?? o.container.image, uid);
   const pod = { workload: deployment, path: '/spec/template' };
   setResources(pod, o.resources, waits);
+  // The HTTP servers behind Services: preStop pause and a grace period covering their drain.
+  if (o.component !== 'cache' && o.component !== 'database') setGracefulShutdown(pod, o.component);
   finishPodTemplate(pod);
   return deployment;
 }

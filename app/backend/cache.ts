@@ -34,6 +34,12 @@ export interface ResultsCache {
   /** The cached results (hit) or the generation to store fresh ones under; undefined when Redis is unusable. */
   read(): Promise<CacheRead | undefined>;
   put(gen: string, results: ResultsJson): Promise<void>;
+  /**
+   * While PostgreSQL is away: the last results stored, if still of the
+   * current generation (no vote invalidated them since, so they are exact:
+   * no vote can commit while the database is down), else undefined.
+   */
+  readLast(): Promise<ResultsJson | undefined>;
   /** After a committed vote; never throws. */
   invalidate(): Promise<void>;
   ping(): Promise<boolean>;
@@ -43,6 +49,13 @@ export interface ResultsCache {
 
 /** A cached entry lives at most this long (bounds staleness if an invalidation was lost). */
 export const RESULTS_TTL_SECONDS = 10;
+/**
+ * The copy read only during a database outage (readLast) lives this long: a
+ * short outage keeps the results on the page; a lost invalidation (Redis away
+ * during a vote, no other call since to retry it) could make it stale for at
+ * most this long, and only while the database is down.
+ */
+export const LAST_RESULTS_TTL_SECONDS = 300;
 
 export function createResultsCache(
   c: CacheConfig,
@@ -54,6 +67,7 @@ export function createResultsCache(
   const fingerprint = createHash('sha256').update(JSON.stringify(options)).digest('hex').slice(0, 12);
   const genKey = 'securevote:results:gen';
   const dataKey = `securevote:results:${fingerprint}`;
+  const lastKey = `securevote:results-last:${fingerprint}`;
   let up = false;
   let pendingInvalidate = false;
 
@@ -141,9 +155,23 @@ export function createResultsCache(
     async put(gen, results) {
       if (redis.status !== 'ready') return;
       try {
-        await redis.set(dataKey, `${gen}\n${results}`, 'EX', RESULTS_TTL_SECONDS);
+        const entry = `${gen}\n${results}`;
+        await redis.multi().set(dataKey, entry, 'EX', RESULTS_TTL_SECONDS).set(lastKey, entry, 'EX', LAST_RESULTS_TTL_SECONDS).exec();
       } catch (err) {
         log.debug({ reason: (err as Error).message }, 'cache write failed');
+      }
+    },
+    async readLast() {
+      if (redis.status !== 'ready') return undefined;
+      try {
+        if (pendingInvalidate && !inflight) await incrAfterNow();
+        const [gen, raw] = await redis.mget(genKey, lastKey);
+        const nl = raw ? raw.indexOf('\n') : -1;
+        if (gen !== null && raw && nl > 0 && raw.slice(0, nl) === gen) return raw.slice(nl + 1);
+        return undefined;
+      } catch (err) {
+        log.debug({ reason: (err as Error).message }, 'cache read failed');
+        return undefined;
       }
     },
     async invalidate() {

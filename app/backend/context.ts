@@ -11,6 +11,12 @@ import type { VoterSigner } from './voter.ts';
 export interface AppState {
   /** The database answered and the schema is migrated: the API may use it. */
   schemaReady: boolean;
+  /**
+   * The first start-up attempt is over (schema migrated, or the database found
+   * away and the retry left running in the background): the pod can serve its
+   * own part (cached results, 503 + Retry-After for votes) and /readyz says so.
+   */
+  started: boolean;
   /** SIGTERM received: readiness reports 503 while in-flight requests finish. */
   draining: boolean;
 }

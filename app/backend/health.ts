@@ -1,9 +1,14 @@
-// Readiness (/health: checks the dependencies) and liveness (/livez: the
-// process only, so a database outage never restarts every backend).
-//
-// /health: database ok + cache ok → 200 "healthy"; database ok + cache down →
-// 200 "degraded" (votes and results still work from PostgreSQL, so the pod
-// stays in service); database down → 503 "unhealthy"; draining → 503.
+// Three questions, three endpoints:
+// - /readyz (Kubernetes readiness): can this pod serve its own part? 200
+//   once start-up is over, 503 while draining after SIGTERM. It does NOT ask
+//   PostgreSQL: during a database outage every backend would go unready at
+//   once, and so would every proxy in front of them, taking down the page,
+//   the cached results and the 503 + Retry-After that tells voters to retry.
+// - /health (humans, monitors, the seed's check): the dependencies' truth.
+//   database ok + cache ok → 200 "healthy"; database ok + cache down → 200
+//   "degraded" (votes and results still work from PostgreSQL); database down
+//   → 503 "unhealthy"; draining → 503 "draining".
+// - /livez (liveness): the process only, so an outage never restarts every backend.
 import { Router } from 'express';
 import type { AppContext } from './context.ts';
 import { reasonOf } from './db.ts';
@@ -41,6 +46,10 @@ export function healthRouter(ctx: AppContext): Router {
   router.get('/health', async (_req, res) => {
     const { code, body } = await checkHealth(ctx);
     res.status(code).set('Cache-Control', 'no-store').json(body);
+  });
+  router.get('/readyz', (_req, res) => {
+    const status = ctx.state.draining ? 'draining' : ctx.state.started ? 'ready' : 'starting';
+    res.status(status === 'ready' ? 200 : 503).set('Cache-Control', 'no-store').json({ status });
   });
   router.get('/livez', (_req, res) => {
     res.set('Cache-Control', 'no-store').json({ status: 'alive' });

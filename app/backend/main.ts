@@ -1,7 +1,9 @@
 // The backend process: `node app/backend/main.ts`. Listens at once (so
 // liveness answers), waits for the database with backoff and migrates the
-// schema in the background (readiness says 503 until then), and drains on
-// SIGTERM: stop accepting, finish in-flight requests, close the pools.
+// schema in the background (/readyz says 503 until the first attempt is
+// over, /health until the schema is there), and drains on SIGTERM (drain.ts):
+// not ready at once, still accepting for DRAIN_LINGER_MS, in-flight requests
+// finished within DRAIN_TIMEOUT_MS, then the pools closed.
 import { createServer } from 'node:http';
 import { createRequestListener } from './app.ts';
 import { createResultsCache } from './cache.ts';
@@ -9,17 +11,24 @@ import { ConfigError, describeConfig, loadConfig, type Config } from './config.t
 import type { AppContext } from './context.ts';
 import { createPool, retryWithBackoff } from './db.ts';
 import { trackDependency } from './dependency.ts';
+import { createDrainer, envMs } from './drain.ts';
 import { createLogger } from './log.ts';
 import { createMetrics } from './metrics.ts';
 import { migrate } from './migrations.ts';
 import { createVoterSigner } from './voter.ts';
 
-/** In-flight requests get this long after SIGTERM (below Kubernetes' 30 s grace period). */
-const DRAIN_TIMEOUT_MS = 20_000;
-
 let config: Config;
+/** Still accepting after SIGTERM (charts/rules.ts SHUTDOWN), then in-flight requests get DRAIN_TIMEOUT_MS. */
+let drainLingerMs: number;
+let drainTimeoutMs: number;
 try {
   config = loadConfig(process.env);
+  try {
+    drainLingerMs = envMs(process.env, 'DRAIN_LINGER_MS', 2_000);
+    drainTimeoutMs = envMs(process.env, 'DRAIN_TIMEOUT_MS', 20_000);
+  } catch (err) {
+    throw new ConfigError((err as Error).message);
+  }
 } catch (err) {
   if (!(err instanceof ConfigError)) throw err;
   // A bad configuration is permanent: say what is wrong (never a value) and exit.
@@ -38,7 +47,7 @@ const ctx: AppContext = {
   pool: createPool(config.database, log, (reason) => database.set(false, reason)),
   cache: createResultsCache(config.cache, config.options, log, (up) => metrics.setUp('cache', up)),
   voters: createVoterSigner(config.cookieSecret),
-  state: { schemaReady: false, draining: false },
+  state: { schemaReady: false, started: false, draining: false },
 };
 
 process.on('unhandledRejection', (reason) => {
@@ -49,8 +58,10 @@ process.on('uncaughtException', (err) => {
   process.exit(1);
 });
 
-const server = createServer(createRequestListener(ctx));
-// Longer than nginx's upstream keepalive_timeout (60 s), so nginx closes first.
+const server = createServer();
+const drainer = createDrainer(server, { lingerMs: drainLingerMs, timeoutMs: drainTimeoutMs, log });
+server.on('request', drainer.wrap(createRequestListener(ctx)));
+// Longer than nginx's upstream keepalive_timeout (4 s, app/proxy/render.ts), so nginx closes first.
 server.keepAliveTimeout = 65_000;
 server.headersTimeout = 66_000;
 server.requestTimeout = 30_000;
@@ -64,7 +75,13 @@ server.listen(config.port, config.host, () => {
 });
 
 const startup = new AbortController();
-retryWithBackoff('start-up', () => migrate(ctx.pool, log), log, { signal: startup.signal })
+// After the first attempt, whatever its outcome, the pod can serve its own
+// part (readiness); the retry goes on in the background during an outage.
+const attempt = () =>
+  migrate(ctx.pool, log).finally(() => {
+    ctx.state.started = true;
+  });
+retryWithBackoff('start-up', attempt, log, { signal: startup.signal })
   .then(() => {
     ctx.state.schemaReady = true;
     database.set(true);
@@ -81,16 +98,9 @@ async function shutdown(signal: string): Promise<void> {
   if (stopping) return;
   stopping = true;
   ctx.state.draining = true;
-  log.info({ signal }, 'draining: no new connections, finishing in-flight requests');
+  log.info({ signal }, 'SIGTERM: draining');
   startup.abort();
-  const idle = setInterval(() => server.closeIdleConnections(), 100);
-  const force = setTimeout(() => {
-    log.warn('drain timeout; closing remaining connections');
-    server.closeAllConnections();
-  }, DRAIN_TIMEOUT_MS);
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  clearInterval(idle);
-  clearTimeout(force);
+  await drainer.drain();
   await Promise.allSettled([ctx.pool.end(), ctx.cache.close()]);
   log.info('stopped');
   process.exit(0);

@@ -26,6 +26,15 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX votes_option_id_idx ON votes (option_id);
     `,
   },
+  {
+    version: 2,
+    name: 'votes-request-key',
+    // Expand only: a nullable column, no default, no rewrite of the table, no
+    // constraint. Old backends keep inserting (voter_id, option_id) and get
+    // NULL; new ones store the vote's Idempotency-Key, so a retry of the same
+    // vote is recognised (201 again) and a second vote is not (409).
+    sql: `ALTER TABLE votes ADD COLUMN request_key uuid;`,
+  },
 ];
 
 /** pg_advisory_lock key: a fixed 64-bit number ("securevote migrations"), shared by every runner. */

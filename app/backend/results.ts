@@ -1,5 +1,6 @@
 // GET /api/results: from the Redis cache when it holds the current
-// generation, else counted in PostgreSQL (and cached); concurrent readers
+// generation, else counted in PostgreSQL (and cached), and while PostgreSQL
+// is down from the last copy if still current (cache.ts readLast); concurrent readers
 // share one such read (coalesced). Written against plain
 // node:http request/response objects: express routes to it, and the server
 // also calls it directly for this hottest read (express's per-request set-up
@@ -26,17 +27,24 @@ export type ResultsHandler = (req: IncomingMessage, res: ServerResponse) => Prom
 
 export function resultsHandler(ctx: AppContext): ResultsHandler {
   const { cache, config, database, metrics, pool, state } = ctx;
+  /** During a database outage: the last results, if no vote changed them since; else the 503. */
+  async function lastOr(err: unknown): Promise<{ json: string; source: 'cache' }> {
+    const last = await cache.readLast();
+    if (last === undefined) throw err;
+    return { json: last, source: 'cache' };
+  }
   const read = coalesced(async (): Promise<{ json: string; source: 'cache' | 'database' }> => {
     const cached = await cache.read();
     if (cached?.hit !== undefined) return { json: cached.hit, source: 'cache' };
-    if (!state.schemaReady) throw unavailable('the database');
+    if (!state.schemaReady) return lastOr(unavailable('the database'));
     let json: string;
     try {
       json = JSON.stringify(await countVotes(pool, config.options));
       database.set(true);
     } catch (err) {
-      if (isUnavailable(err)) database.set(false, reasonOf(err));
-      throw err;
+      if (!isUnavailable(err)) throw err;
+      database.set(false, reasonOf(err));
+      return lastOr(err);
     }
     if (cached) await cache.put(cached.gen, json);
     return { json, source: 'database' };

@@ -10,8 +10,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AppContext } from './context.ts';
 import { isUnavailable, reasonOf } from './db.ts';
 import { HttpError, logError, toHttpError, unavailable } from './errors.ts';
-import { castVote } from './votes.ts';
-import { VOTER_COOKIE, VOTER_COOKIE_MAX_AGE_MS } from './voter.ts';
+import { castVote, type CastOutcome } from './votes.ts';
+import { IDEMPOTENCY_KEY, VOTER_COOKIE, VOTER_COOKIE_MAX_AGE_MS } from './voter.ts';
 
 /** A vote is `{"optionId":"..."}`: a few dozen bytes. Anything near this is not a vote. */
 export const VOTE_BODY_LIMIT_BYTES = 1024;
@@ -90,22 +90,32 @@ export function voteHandler(ctx: AppContext): VoteHandler {
     if (!optionIds.has(optionId)) {
       reject('unknown_option', new HttpError(422, 'unknown_option', 'optionId is not one of the options (see GET /api/options)'));
     }
+    const rawKey = req.headers['idempotency-key'];
+    let requestKey: string | undefined;
+    if (rawKey !== undefined) {
+      if (typeof rawKey !== 'string' || !IDEMPOTENCY_KEY.test(rawKey.trim())) {
+        reject('invalid', new HttpError(400, 'bad_idempotency_key', 'Idempotency-Key must be a UUID, the same on every retry of one vote'));
+      }
+      requestKey = rawKey.trim().toLowerCase();
+    }
     if (!state.schemaReady) reject('unavailable', unavailable('the database'));
 
     let voterId: string;
     if (cookie.kind === 'ok') {
       voterId = cookie.voterId;
     } else {
-      // Set even if the insert then fails: a retry after an ambiguous failure
-      // must come back as the same voter, so it cannot count twice.
-      const minted = voters.mint();
+      // A retry whose first reply (and its Set-Cookie) was lost carries the
+      // same Idempotency-Key, so it maps to the same voter and cannot count
+      // twice. Without a key, a random voter. Set even if the insert then
+      // fails, for a retry that does carry the cookie.
+      const minted = requestKey !== undefined ? voters.fromKey(requestKey) : voters.mint();
       voterId = minted.voterId;
       headers['Set-Cookie'] = voterSetCookie(minted.cookie, secure);
     }
 
-    let outcome: 'created' | 'duplicate';
+    let outcome: CastOutcome;
     try {
-      outcome = await castVote(pool, voterId, optionId);
+      outcome = await castVote(pool, voterId, optionId, requestKey);
       database.set(true);
     } catch (err) {
       if (isUnavailable(err)) {
@@ -116,6 +126,11 @@ export function voteHandler(ctx: AppContext): VoteHandler {
       throw err;
     }
     if (outcome === 'duplicate') reject('duplicate', new HttpError(409, 'already_voted', 'this voter has already voted'));
+    if (outcome === 'replay') {
+      // The same vote again (its first reply was lost): acknowledged once already, counted once.
+      ctx.log.debug({ route: '/vote' }, 'vote replayed by its Idempotency-Key');
+      return optionId;
+    }
     await cache.invalidate();
     metrics.votesAcknowledged.inc({ option: optionId });
     return optionId;

@@ -1,4 +1,5 @@
-// The voter identity: a random UUID minted on a browser's first vote, kept in
+// The voter identity: a random UUID minted on a browser's first vote (or one
+// derived from the vote's Idempotency-Key, see fromKey), kept in
 // a signed cookie. Format: `v1.<uuid>.<HMAC-SHA256(secret, "v1.<uuid>") as
 // base64url>`. The signature is checked in constant time; anything that does
 // not verify is "bad" (the caller answers 400), never silently replaced.
@@ -14,6 +15,13 @@ export type VoterCookie = { kind: 'none' } | { kind: 'bad' } | { kind: 'ok'; vot
 
 export interface VoterSigner {
   mint(): { voterId: string; cookie: string };
+  /**
+   * The voter of a vote's Idempotency-Key when the request carries no voter
+   * cookie: HMAC-SHA256(secret, key) as a UUID (RFC 9562 version 8), so a
+   * retry whose first reply (and its Set-Cookie) was lost is the same voter
+   * and cannot count twice. Not guessable without the secret.
+   */
+  fromKey(key: string): { voterId: string; cookie: string };
   sign(voterId: string): string;
   /** Reads the raw cookie value (undefined when the browser sent none). */
   verify(value: string | undefined): VoterCookie;
@@ -31,6 +39,14 @@ export function createVoterSigner(secret: string): VoterSigner {
       const voterId = randomUUID();
       return { voterId, cookie: sign(voterId) };
     },
+    fromKey(key) {
+      const b = createHmac('sha256', secret).update(`voter-from-key.${key.toLowerCase()}`).digest().subarray(0, 16);
+      b[6] = (b[6]! & 0x0f) | 0x80; // version 8: custom
+      b[8] = (b[8]! & 0x3f) | 0x80; // variant 10
+      const h = b.toString('hex');
+      const voterId = `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+      return { voterId, cookie: sign(voterId) };
+    },
     verify(value) {
       if (value === undefined) return { kind: 'none' };
       const parts = value.split('.');
@@ -44,3 +60,6 @@ export function createVoterSigner(secret: string): VoterSigner {
     },
   };
 }
+
+/** An Idempotency-Key must be a UUID (any version), case-insensitive. */
+export const IDEMPOTENCY_KEY = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;

@@ -3,20 +3,34 @@ import type { Results } from './cache.ts';
 import type { VoteOption } from './config.ts';
 import type { Pool } from './db.ts';
 
+export type CastOutcome = 'created' | 'replay' | 'duplicate';
+
 /**
  * Inserts the vote in its own (autocommit) transaction. It resolves only once
  * COMMIT returned, i.e. durably written (synchronous_commit is on). The
- * primary key on voter_id makes a second vote a no-op that reports 'duplicate',
- * atomically: no read-then-write race between concurrent requests.
+ * primary key on voter_id makes a second vote a no-op, atomically: no
+ * read-then-write race between concurrent requests. When the voter already
+ * has a row, that row is read (a new statement, so it sees a concurrent
+ * insert that just committed): the same request key and option means this is
+ * a retry of that very vote ('replay', answered 201 again), anything else a
+ * second vote ('duplicate', 409).
  */
-export async function castVote(pool: Pool, voterId: string, optionId: string): Promise<'created' | 'duplicate'> {
+export async function castVote(pool: Pool, voterId: string, optionId: string, requestKey?: string): Promise<CastOutcome> {
   // Named: each connection parses and plans it once.
   const { rowCount } = await pool.query({
-    name: 'cast-vote',
-    text: 'INSERT INTO votes (voter_id, option_id) VALUES ($1, $2) ON CONFLICT (voter_id) DO NOTHING',
-    values: [voterId, optionId],
+    name: 'cast-vote-keyed',
+    text: 'INSERT INTO votes (voter_id, option_id, request_key) VALUES ($1, $2, $3) ON CONFLICT (voter_id) DO NOTHING',
+    values: [voterId, optionId, requestKey ?? null],
   });
-  return rowCount === 1 ? 'created' : 'duplicate';
+  if (rowCount === 1) return 'created';
+  if (requestKey === undefined) return 'duplicate';
+  const { rows } = await pool.query<{ option_id: string; request_key: string | null }>({
+    name: 'stored-vote',
+    text: 'SELECT option_id, request_key FROM votes WHERE voter_id = $1',
+    values: [voterId],
+  });
+  const stored = rows[0];
+  return stored !== undefined && stored.request_key === requestKey && stored.option_id === optionId ? 'replay' : 'duplicate';
 }
 
 /** Counts per configured option, in the configured order; votes for options no longer configured are left out. */

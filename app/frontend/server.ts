@@ -1,12 +1,16 @@
-// The vote page's server: a few static files, its own /healthz, security
-// headers, JSON logs. The page talks to /api/* on its own origin (through the
-// proxy), so this server holds no state and no secret.
+// The vote page's server: a few static files, its own /healthz (liveness)
+// and /readyz (readiness: 503 once draining, never a question about the
+// backend: the page can be served while the API is away), security headers,
+// JSON logs. The page talks to /api/* on its own origin (through the proxy),
+// so this server holds no state and no secret. SIGTERM drains
+// (app/backend/drain.ts: the same graceful shutdown as the backend).
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { readFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
+import { createDrainer, envMs } from '../backend/drain.ts';
 import { SECURITY_HEADERS } from './security-headers.ts';
 
 const PUBLIC_DIR = new URL('./public/', import.meta.url);
@@ -40,6 +44,10 @@ export interface FrontendOptions {
   port?: number;
   host?: string;
   logLevel?: string;
+  /** After SIGTERM: still accepting for this long. @default 2000 */
+  drainLingerMs?: number;
+  /** Then in-flight requests get this long. @default 10000 */
+  drainTimeoutMs?: number;
 }
 
 export function createFrontend(opts: FrontendOptions = {}) {
@@ -69,6 +77,11 @@ export function createFrontend(opts: FrontendOptions = {}) {
       send(res, 200, 'application/json', '{"status":"ok"}\n', { 'Cache-Control': 'no-store' });
       return;
     }
+    if (path === '/readyz') {
+      const draining = drainer.draining;
+      send(res, draining ? 503 : 200, 'application/json', `{"status":"${draining ? 'draining' : 'ready'}"}\n`, { 'Cache-Control': 'no-store' });
+      return;
+    }
     const asset = path === '/index.html' ? assets.get('/') : assets.get(path);
     if (!asset) {
       send(res, 404, 'application/json', JSON.stringify({ error: 'not found' }) + '\n');
@@ -88,19 +101,25 @@ export function createFrontend(opts: FrontendOptions = {}) {
     send(res, 200, asset.type, asset.body, headers);
   }
 
-  const server = createServer(handle);
-  // Behind nginx's keepalive pool: keep idle upstream connections longer than nginx does (60 s default there).
+  const server = createServer();
+  const drainer = createDrainer(server, { lingerMs: opts.drainLingerMs ?? 2_000, timeoutMs: opts.drainTimeoutMs ?? 10_000, log });
+  server.on('request', drainer.wrap(handle));
+  // Behind nginx's keepalive pool: keep idle upstream connections longer than nginx does (4 s there), so nginx closes first.
   server.keepAliveTimeout = 75_000;
   server.headersTimeout = 20_000;
   server.requestTimeout = 30_000;
-  return { server, log };
+  return { server, log, drain: () => drainer.drain() };
 }
 
 async function main(): Promise<void> {
   const port = Number(process.env.PORT ?? 3000);
   const host = process.env.HOST ?? '0.0.0.0';
   if (!Number.isInteger(port) || port < 1 || port > 65535) throw new Error(`PORT must be 1-65535, got ${process.env.PORT}`);
-  const { server, log } = createFrontend({ logLevel: process.env.LOG_LEVEL ?? 'info' });
+  const { server, log, drain } = createFrontend({
+    logLevel: process.env.LOG_LEVEL ?? 'info',
+    drainLingerMs: envMs(process.env, 'DRAIN_LINGER_MS', 2_000),
+    drainTimeoutMs: envMs(process.env, 'DRAIN_TIMEOUT_MS', 10_000),
+  });
   server.listen(port, host, () => log.info({ port, host }, 'frontend listening'));
 
   let stopping = false;
@@ -108,17 +127,10 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     log.info({ signal }, 'draining');
-    // Finish in-flight requests, drop idle keepalive sockets, then exit; a
-    // stuck client can't hold the pod past 10 s.
-    server.close(() => {
+    void drain().then(() => {
       log.info('stopped');
       process.exit(0);
     });
-    server.closeIdleConnections();
-    setTimeout(() => {
-      log.warn('drain timeout, exiting');
-      process.exit(0);
-    }, 10_000).unref();
   };
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));

@@ -14,8 +14,8 @@ export interface NginxOptions {
   dir: string;
   /** Port on 127.0.0.1; a free one when omitted. */
   port?: number;
-  frontend: Upstream;
-  backend: Upstream;
+  frontend: NginxConfOptions['frontend'];
+  backend: NginxConfOptions['backend'];
   /** Outlive this Node process (make up); stop later with stopNginxDir(dir). Default false. */
   detached?: boolean;
   /** Passed to renderNginxConf (the benchmark uses them). */

@@ -18,10 +18,20 @@ export interface NginxConfOptions {
   readonly listenPort?: number;
   /** Address to bind. @default '0.0.0.0' (local runs and tests pass '127.0.0.1') */
   readonly listenHost?: string;
-  /** The frontend (serves `/`). */
-  readonly frontend: Upstream;
-  /** The backend (serves `/api/` and `/health`). */
-  readonly backend: Upstream;
+  /** The frontend (serves `/`): one address (a Service) or several (local replicas). */
+  readonly frontend: Upstream | readonly Upstream[];
+  /** The backend (serves `/api/` and `/health`): one address (a Service) or several. */
+  readonly backend: Upstream | readonly Upstream[];
+  /**
+   * Without a resolver, a single upstream address (a Kubernetes Service's
+   * virtual IP) is listed this many times, `max_fails=0`: a request that
+   * never reached a pod (connection refused or timed out, e.g. by a pod going
+   * away) is retried on the next copy, a new connection that kube-proxy
+   * balances anew, and the only address is never marked down. @default 3
+   */
+  readonly upstreamCopies?: number;
+  /** nginx's `worker_shutdown_timeout` after SIGQUIT (graceful stop). @default 20 */
+  readonly shutdownTimeoutSeconds?: number;
   /** Writable file for the master's pid. @default '/tmp/nginx/nginx.pid' */
   readonly pidPath?: string;
   /** Writable directory for nginx's temp files (body, proxy buffers). @default '/tmp/nginx' */
@@ -55,6 +65,14 @@ export interface NginxConfOptions {
   readonly resultsCacheSeconds?: number;
 }
 
+/**
+ * nginx closes an upstream connection idle this long, before a draining
+ * Node server does (app/backend/drain.ts: idleCloseMs 5 s): the side that
+ * closes an idle keep-alive connection must be the one that would write on
+ * it next, or a vote written as the server closes is lost.
+ */
+export const UPSTREAM_KEEPALIVE_SECONDS = 4;
+
 const HOST_RE = /^[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$/;
 // No whitespace, quotes, braces or semicolons: a path can't break out of its directive.
 const PATH_RE = /^\/[A-Za-z0-9._\/-]*$/;
@@ -84,8 +102,28 @@ function indent(lines: string[], spaces: number): string {
 export function renderNginxConf(opts: NginxConfOptions): string {
   const listenPort = checkPort('listenPort', opts.listenPort ?? 8080);
   const listenHost = checkHost('listenHost', opts.listenHost ?? '0.0.0.0');
-  const frontend = `${checkHost('frontend.host', opts.frontend.host)}:${checkPort('frontend.port', opts.frontend.port)}`;
-  const backend = `${checkHost('backend.host', opts.backend.host)}:${checkPort('backend.port', opts.backend.port)}`;
+  const addresses = (name: string, u: Upstream | readonly Upstream[]): string[] => {
+    const list: readonly Upstream[] = Array.isArray(u) ? u : [u as Upstream];
+    if (list.length === 0) throw new Error(`renderNginxConf: ${name} needs at least one upstream`);
+    const at = (i: number): string => (Array.isArray(u) ? `${name}[${i}]` : name);
+    return list.map((x, i) => `${checkHost(`${at(i)}.host`, x.host)}:${checkPort(`${at(i)}.port`, x.port)}`);
+  };
+  const frontends = addresses('frontend', opts.frontend);
+  const backends = addresses('backend', opts.backend);
+  const frontend = frontends[0]!;
+  const backend = backends[0]!;
+  const copies = opts.upstreamCopies ?? 3;
+  if (!Number.isInteger(copies) || copies < 1 || copies > 10) {
+    throw new Error(`renderNginxConf: upstreamCopies must be an integer 1-10, got ${String(copies)}`);
+  }
+  const shutdownTimeout = opts.shutdownTimeoutSeconds ?? 20;
+  if (!Number.isInteger(shutdownTimeout) || shutdownTimeout < 1 || shutdownTimeout > 600) {
+    throw new Error(`renderNginxConf: shutdownTimeoutSeconds must be an integer 1-600, got ${String(shutdownTimeout)}`);
+  }
+  // One address: copies of it that never get marked down (see upstreamCopies).
+  // Several: each once, with nginx's passive check (a refusing peer rests 10 s).
+  const servers = (list: string[]): string[] =>
+    list.length === 1 ? Array.from({ length: copies }, () => `    server ${list[0]} max_fails=0;`) : list.map((a) => `    server ${a};`);
   const pidPath = checkPath('pidPath', opts.pidPath ?? '/tmp/nginx/nginx.pid');
   const tempDir = checkPath('tempDir', opts.tempDir ?? '/tmp/nginx');
   const workers = opts.workerProcesses ?? 1;
@@ -100,6 +138,7 @@ export function renderNginxConf(opts: NginxConfOptions): string {
   let frontendPass: string;
   let backendPass: string;
   if (opts.resolver !== undefined) {
+    if (frontends.length > 1 || backends.length > 1) throw new Error('renderNginxConf: several upstream addresses need no resolver');
     resolver = indent([
       `resolver ${checkHost('resolver', opts.resolver)} valid=10s ipv6=off;`,
       'resolver_timeout 5s;',
@@ -116,12 +155,14 @@ export function renderNginxConf(opts: NginxConfOptions): string {
     backendPass = 'http://securevote_backend';
     upstreams = indent([
       'upstream securevote_frontend {',
-      `    server ${frontend};`,
+      ...servers(frontends),
       '    keepalive 16;',
+      `    keepalive_timeout ${UPSTREAM_KEEPALIVE_SECONDS}s;`,
       '}',
       'upstream securevote_backend {',
-      `    server ${backend};`,
+      ...servers(backends),
       '    keepalive 32;',
+      `    keepalive_timeout ${UPSTREAM_KEEPALIVE_SECONDS}s;`,
       '}',
     ], 4) + '\n';
   }
@@ -163,6 +204,7 @@ export function renderNginxConf(opts: NginxConfOptions): string {
 
   const values: Record<string, string> = {
     worker_processes: String(workers),
+    shutdown_timeout: `${shutdownTimeout}s`,
     pid_path: pidPath,
     temp_dir: tempDir,
     access_log: accessLogLine,

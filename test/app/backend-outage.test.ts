@@ -117,13 +117,18 @@ describe('PostgreSQL outage', () => {
     }
   });
 
-  it('while PostgreSQL is down: votes 503, /health 503, /livez 200, the process stays up', async () => {
+  it('while PostgreSQL is down: votes 503, /health 503, /readyz and /livez 200, the process stays up', async () => {
     const r = await vote(backend.url, 'blue');
     expect(r.status).toBe(503);
     expect(r.headers.get('retry-after')).toMatch(/^\d+$/);
     const h = await get(backend.url, '/health');
     expect(h.status).toBe(503);
     expect(h.body).toEqual({ status: 'unhealthy', checks: { database: 'down', cache: 'ok' } });
+    // Readiness is "this pod can serve its own part": it stays in its Service
+    // (cached results, the 503 + Retry-After above), unlike /health.
+    const ready = await get(backend.url, '/readyz');
+    expect(ready.status).toBe(200);
+    expect(ready.body).toEqual({ status: 'ready' });
     expect((await get(backend.url, '/livez')).status).toBe(200);
     // Results: from the cache if it still holds them, else 503; never a 500.
     const res = await get(backend.url, '/api/results');
@@ -169,10 +174,16 @@ describe('SIGTERM', () => {
       await new Promise((r) => setTimeout(r, 25));
     }
     process.kill(backend.pid, 'SIGTERM');
-    // Draining: readiness is gone (new connections refused), the process is still up.
+    // Draining: not ready at once, but still answering while the listener
+    // lingers; the process is still up.
     await new Promise((r) => setTimeout(r, 300));
     expect(isAlive(backend.pid)).toBe(true);
-    await expect(get(backend.url, '/livez')).rejects.toThrow();
+    const ready = await get(backend.url, '/readyz');
+    expect(ready.status).toBe(503);
+    expect(ready.body).toEqual({ status: 'draining' });
+    const h = await get(backend.url, '/health');
+    expect(h.status).toBe(503);
+    expect((h.body as { status: string }).status).toBe('draining');
     await db.query('COMMIT');
     const r = await inFlight;
     expect(r.status).toBe(201);

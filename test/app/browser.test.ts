@@ -107,7 +107,9 @@ describe('vote page in Chromium through nginx', () => {
     await expect.poll(() => page.locator('button.vote').count()).toBe(3);
     await stopPostgresDir(stack.postgres.dir);
     await page.getByRole('button', { name: 'Birds' }).click();
-    await expect.poll(async () => (await message()).kind).toBe('error');
+    // The page first retries (same Idempotency-Key, honouring Retry-After), saying so.
+    await expect.poll(async () => (await message()).text).toMatch(/trying again in \d+ s/);
+    await expect.poll(async () => (await message()).kind, { timeout: 30_000 }).toBe('error');
     expect((await message()).text).toMatch(/temporarily unavailable.*NOT recorded/);
     await page.screenshot({ path: join(SHOTS, 'browser-error.png'), fullPage: true });
 

@@ -12,8 +12,11 @@ describe('renderNginxConf', () => {
     expect(conf).toContain('listen 0.0.0.0:8080;');
     expect(conf).toContain('pid /tmp/nginx/nginx.pid;');
     expect(conf).toContain('client_body_temp_path /tmp/nginx/client_body;');
-    expect(conf).toContain('server frontend:3000;');
-    expect(conf).toContain('server backend:5000;');
+    // One address: listed several times, never marked down, so a request that reached no pod has a next peer.
+    expect(conf.match(/server frontend:3000 max_fails=0;/g)).toHaveLength(3);
+    expect(conf.match(/server backend:5000 max_fails=0;/g)).toHaveLength(3);
+    expect(conf).toContain('proxy_next_upstream error timeout;');
+    expect(conf).toContain('worker_shutdown_timeout 20s;');
     expect(conf).toMatch(/keepalive \d+;/);
     expect(conf).toContain('server_tokens off;');
     expect(conf).toContain('client_max_body_size 16k;');
@@ -22,6 +25,16 @@ describe('renderNginxConf', () => {
     expect(conf).not.toContain('resolver');
     expect(conf).not.toContain('location /static/');
     expect(conf).not.toContain('proxy_cache');
+  });
+
+  it('several addresses: each once, with the passive check; upstreamCopies and the shutdown timeout are bounded', () => {
+    const conf = renderNginxConf({ ...base, backend: [{ host: 'b1', port: 5000 }, { host: 'b2', port: 5001 }], upstreamCopies: 2, shutdownTimeoutSeconds: 7 });
+    expect(conf).toMatch(/upstream securevote_backend \{\n\s+server b1:5000;\n\s+server b2:5001;\n/);
+    expect(conf.match(/server frontend:3000 max_fails=0;/g)).toHaveLength(2);
+    expect(conf).toContain('worker_shutdown_timeout 7s;');
+    expect(() => renderNginxConf({ ...base, upstreamCopies: 0 })).toThrow(/upstreamCopies/);
+    expect(() => renderNginxConf({ ...base, backend: [] })).toThrow(/at least one/);
+    expect(() => renderNginxConf({ ...base, shutdownTimeoutSeconds: 0 })).toThrow(/shutdownTimeoutSeconds/);
   });
 
   it('micro-caches /api/results only when asked', () => {

@@ -21,6 +21,7 @@ interface Seen { method: string; url: string; headers: IncomingMessage['headers'
 let dir: string;
 let nginx: NginxServer | undefined;
 let frontend: SpawnedServer | undefined;
+let frontendPort = 0;
 let backend: Server | undefined;
 const seen: Seen[] = [];
 const connections = new Set<Socket>();
@@ -33,6 +34,13 @@ function startBackendStandIn(): Promise<number> {
       seen.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers, bodyBytes: bytes, remotePort: req.socket.remotePort ?? 0 });
       if (req.url === '/api/crash') {
         req.socket.destroy(); // a backend dying mid-request: nginx sees no response
+        return;
+      }
+      if (req.url === '/api/slow') {
+        setTimeout(() => {
+          res.writeHead(200, { 'Content-Type': 'application/json' });
+          res.end('{"slow":true}');
+        }, 800);
         return;
       }
       if (req.url === '/api/busy') {
@@ -55,7 +63,7 @@ function startBackendStandIn(): Promise<number> {
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'securevote-proxy-'));
   const backendPort = await startBackendStandIn();
-  const frontendPort = await freePort();
+  frontendPort = await freePort();
   const feLog = join(dir, 'frontend.log');
   frontend = spawnServer({
     cmd: [process.execPath, 'app/frontend/server.ts'],
@@ -167,12 +175,62 @@ describe('proxy (real nginx)', () => {
     expect(await res.json()).toEqual({ error: 'database unavailable' });
   });
 
-  it('turns a dead upstream connection into a JSON 503 with Retry-After', async () => {
+  it('turns a dead upstream connection into a JSON 503 with Retry-After (after the retries on the next peers)', async () => {
     const res = await fetch(`${nginx!.url}/api/crash`);
     expect(res.status).toBe(503);
     expect(res.headers.get('retry-after')).toBe('5');
     expect(await res.json()).toEqual({ error: 'backend unavailable' });
     expectSecurityHeaders(res);
+  });
+
+  it('retries a request that reached no backend on the next one: with one backend refusing, no vote fails', async () => {
+    const refusing = await freePort(); // nothing listens: connection refused, as from a pod going away
+    const live = (backend!.address() as AddressInfo).port;
+    const retrying = await startNginx({
+      dir: join(dir, 'nginx-retry'),
+      frontend: { host: '127.0.0.1', port: 9 }, // unused here
+      backend: [{ host: '127.0.0.1', port: refusing }, { host: '127.0.0.1', port: live }],
+    });
+    try {
+      const before = seen.filter((x) => x.url === '/api/vote').length;
+      const statuses: number[] = [];
+      for (let i = 0; i < 6; i++) {
+        const res = await fetch(`${retrying.url}/api/vote`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"optionId":"red"}' });
+        await res.text();
+        statuses.push(res.status);
+      }
+      expect(statuses).toEqual([200, 200, 200, 200, 200, 200]);
+      // Each vote reached the live backend exactly once (a POST that was sent is never replayed).
+      expect(seen.filter((x) => x.url === '/api/vote').length - before).toBe(6);
+      await new Promise((r) => setTimeout(r, 200));
+      const log = readFileSync(retrying.logFile, 'utf8');
+      // The refused attempt shows in the access log: "<refused>, <live>" (status 502, then 200).
+      expect(log).toContain(`"upstream":"127.0.0.1:${refusing}, 127.0.0.1:${live}"`);
+    } finally {
+      await retrying.stop();
+    }
+  });
+
+  it('stops gracefully on SIGQUIT (the image STOPSIGNAL): an in-flight request still gets its answer', async () => {
+    expect(readFileSync(join(import.meta.dirname, '../../app/proxy/Dockerfile'), 'utf8')).toMatch(/^STOPSIGNAL SIGQUIT$/m);
+    const quitting = await startNginx({
+      dir: join(dir, 'nginx-quit'),
+      frontend: { host: '127.0.0.1', port: 9 },
+      backend: { host: '127.0.0.1', port: (backend!.address() as AddressInfo).port },
+    });
+    const inFlight = fetch(`${quitting.url}/api/slow`);
+    await new Promise((r) => setTimeout(r, 200));
+    process.kill(quitting.pid, 'SIGQUIT');
+    const res = await inFlight;
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ slow: true });
+    await quitting.stop();
+  });
+
+  it('the Kubernetes variant lists the one Service address several times, never marked down', () => {
+    const conf = renderNginxConf({ frontend: { host: 'fe', port: 3000 }, backend: { host: 'be', port: 5000 } });
+    expect(conf.match(/server be:5000 max_fails=0;/g)).toHaveLength(3);
+    expect(conf).toMatch(/proxy_next_upstream error timeout;/);
   });
 
   it('does not expose the backend metrics or other paths outside /api/ and /health', async () => {
@@ -240,10 +298,17 @@ describe('proxy (real nginx)', () => {
     }
   });
 
-  it('frontend: /healthz, 405 on POST, and a clean exit on SIGTERM', async () => {
+  it('frontend: /healthz, /readyz, 405 on POST, and a clean exit on SIGTERM (not ready at once, still serving the page)', async () => {
     const res = await fetch(`${nginx!.url}/`, { method: 'POST', body: 'x' });
     expect(res.status).toBe(405);
+    const direct = `http://127.0.0.1:${frontendPort}`;
+    expect((await fetch(`${direct}/readyz`)).status).toBe(200);
     process.kill(frontend!.pid, 'SIGTERM');
+    await new Promise((r) => setTimeout(r, 200));
+    const ready = await fetch(`${direct}/readyz`);
+    expect(ready.status).toBe(503);
+    expect(await ready.json()).toEqual({ status: 'draining' });
+    expect((await fetch(`${nginx!.url}/`)).status).toBe(200); // the page, while the listener lingers
     const exit = await frontend!.exited;
     expect(exit.code).toBe(0);
     const gone = await fetch(`${nginx!.url}/`);

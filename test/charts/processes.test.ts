@@ -175,4 +175,16 @@ describe("the init containers' wait, as the pods run it", () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  it("gives up after WAIT_SECONDS (the dependency's start budget) and exits 0, so the app's own retry takes over", async () => {
+    const cmd = wait();
+    const started = Date.now();
+    const { stdout } = await run(cmd[0]!, cmd.slice(1), {
+      env: { PATH: process.env['PATH'], WAIT_HOST: 'no-such-service.invalid', WAIT_SECONDS: '3' },
+      timeout: 20_000,
+    });
+    expect(Date.now() - started).toBeGreaterThanOrEqual(3_000);
+    const lines = stdout.trim().split('\n').map((l) => JSON.parse(l));
+    expect(lines.at(-1)).toEqual({ msg: 'not ready within its start budget; starting anyway, the app retries', host: 'no-such-service.invalid', seconds: 3 });
+  });
 });

@@ -12,11 +12,13 @@ import {
   PORTS,
   RESOURCES,
   RESTART,
+  SHUTDOWN,
   STARTUP_PROBE_PERIOD_SECONDS,
   startupFailureThreshold,
+  terminationGracePeriodSeconds,
   WAIT_RESOURCES,
 } from '../../charts/rules.ts';
-import { defaultSpec } from '../../charts/spec.ts';
+import { defaultSpec, MAX_REPLICAS } from '../../charts/spec.ts';
 import { env, find, mainContainer, NAME, ofKind, podOf, podTemplates, render, type K8s } from './helpers.ts';
 
 const objects = render();
@@ -78,10 +80,22 @@ describe('processes fit their limits', () => {
     const connections = Number(setting('max_connections'));
     expect(mb('shared_buffers')).toBeLessThanOrEqual(limit / 4);
     expect(mb('shared_buffers') + connections * mb('work_mem') * 2).toBeLessThan(limit);
-    expect(connections).toBeGreaterThanOrEqual(spec.backend.replicas * Number(env(mainContainer(objects, 'backend'))['PG_POOL_MAX']) + 1);
+    // Every backend there can be (MAX_REPLICAS, plus a rollout's surge), whatever the spec's replicas.
+    expect(connections).toBeGreaterThanOrEqual(MAX_REPLICAS * 1.25 * Number(env(mainContainer(objects, 'backend'))['PG_POOL_MAX']) + 1);
     expect(setting('huge_pages')).toBe('off');
     expect(conf).toContain(`port = ${PORTS.database}`);
     expect(postgresSettings(spec)['max_connections']).toBe(connections);
+  });
+
+  it('PostgreSQL: scaling any component changes nothing on the database (no restart to add capacity)', () => {
+    const database = (objs: K8s[]) =>
+      objs.filter((o) => o['metadata'].labels?.['app.kubernetes.io/component'] === 'database').map((o) => JSON.stringify(o));
+    const base = database(objects);
+    expect(base.length).toBeGreaterThan(0);
+    for (const replicas of [2, MAX_REPLICAS]) {
+      expect(database(render({ backend: { replicas } }))).toEqual(base);
+      expect(database(render({ frontend: { replicas }, proxy: { replicas } }))).toEqual(base);
+    }
   });
 });
 
@@ -104,11 +118,13 @@ describe('probes (exercise 5)', () => {
     expect(startup.periodSeconds * startup.failureThreshold).toBeGreaterThanOrEqual(h.startPeriodSeconds + h.intervalSeconds * h.retries);
   });
 
-  it("HTTP checks: readiness is the seed's check (may check dependencies), liveness and startup only the process", () => {
+  it('HTTP checks: readiness is "this pod can serve its own part" (never a dependency), liveness and startup only the process', () => {
     const http = (c: 'backend' | 'frontend' | 'proxy', probe: string) => mainContainer(objects, c)[probe].httpGet;
-    expect(http('backend', 'readinessProbe')).toMatchObject({ path: '/health', port: PORTS.backend });
-    expect(http('frontend', 'readinessProbe')).toMatchObject({ path: '/', port: PORTS.frontend });
-    expect(http('proxy', 'readinessProbe')).toMatchObject({ path: '/health', port: PORTS.proxy });
+    // Not /health (503 while PostgreSQL is down) nor anything nginx passes on:
+    // a database outage must not take every backend and every proxy out of service.
+    expect(http('backend', 'readinessProbe')).toMatchObject({ path: '/readyz', port: PORTS.backend });
+    expect(http('frontend', 'readinessProbe')).toMatchObject({ path: '/readyz', port: PORTS.frontend });
+    expect(http('proxy', 'readinessProbe')).toMatchObject({ path: '/nginx-health', port: PORTS.proxy });
     expect(http('backend', 'livenessProbe')).toMatchObject({ path: '/livez', port: PORTS.backend });
     expect(http('frontend', 'livenessProbe')).toMatchObject({ path: '/healthz', port: PORTS.frontend });
     expect(http('proxy', 'livenessProbe')).toMatchObject({ path: '/nginx-health', port: PORTS.proxy });
@@ -130,6 +146,11 @@ describe('probes (exercise 5)', () => {
     }
   });
 
+  it('the proxy ConfigMap routes nothing of its readiness to an upstream', () => {
+    const conf = find(objects, 'ConfigMap', `${NAME}-proxy-config`)['data']['nginx.conf'] as string;
+    expect(conf).toMatch(/location = \/nginx-health \{[^}]*return 200/);
+  });
+
   it('the migration Job has no probes (it runs to completion)', () => {
     const m = mainContainer(objects, 'migration');
     expect(m['readinessProbe'] ?? m['livenessProbe'] ?? m['startupProbe']).toBeUndefined();
@@ -146,5 +167,40 @@ describe('restart policies', () => {
     expect(job!['spec'].backoffLimit).toBe(RESTART.migration.backoffLimit);
     expect(job!['spec'].template.spec.restartPolicy).toBe(RESTART.migration.restartPolicy);
     expect(mainContainer(objects, 'migration')['command']).toEqual(['node', 'app/backend/migrate.ts']);
+  });
+});
+
+describe('graceful shutdown (rollouts drop no request)', () => {
+  const HTTP = ['backend', 'frontend', 'proxy'] as const;
+
+  it.each(HTTP)('%s: a preStop pause while the pod leaves its endpoints, and a grace period covering pause + drain', (c) => {
+    const pod = podOf(objects, c).spec;
+    const main = mainContainer(objects, c);
+    expect(main['lifecycle']).toEqual({ preStop: { sleep: { seconds: SHUTDOWN.preStopSeconds } } });
+    expect(pod['terminationGracePeriodSeconds']).toBe(terminationGracePeriodSeconds(c));
+    expect(pod['terminationGracePeriodSeconds']).toBeGreaterThan(SHUTDOWN.preStopSeconds + SHUTDOWN.lingerSeconds[c] + SHUTDOWN.drainSeconds[c]);
+  });
+
+  it.each(['backend', 'frontend'] as const)("%s: the app's drain (linger, then in-flight) comes from rules.ts", (c) => {
+    const e = env(mainContainer(objects, c));
+    expect(Number(e['DRAIN_LINGER_MS'])).toBe(SHUTDOWN.lingerSeconds[c] * 1000);
+    expect(Number(e['DRAIN_TIMEOUT_MS'])).toBe(SHUTDOWN.drainSeconds[c] * 1000);
+  });
+
+  it("proxy: nginx's graceful stop is bounded by its drain, and a request that reached no pod is retried on a new connection", () => {
+    const conf = find(objects, 'ConfigMap', `${NAME}-proxy-config`)['data']['nginx.conf'] as string;
+    expect(conf).toMatch(new RegExp(`^worker_shutdown_timeout ${SHUTDOWN.drainSeconds.proxy}s;$`, 'm'));
+    expect(conf).toMatch(/^\s*proxy_next_upstream error timeout;$/m);
+    expect(conf).not.toMatch(/^\s*proxy_next_upstream [^;]*non_idempotent/m); // a sent POST is never replayed by nginx
+    // The Service's one address, listed several times and never marked down: there is a next peer.
+    const backend = /upstream securevote_backend \{([^}]*)\}/.exec(conf)?.[1] ?? '';
+    const servers = backend.split('\n').filter((l) => l.trim().startsWith('server '));
+    expect(servers.length).toBeGreaterThan(1);
+    expect(new Set(servers.map((l) => l.trim())).size).toBe(1);
+    expect(servers[0]).toMatch(new RegExp(`server ${NAME}-backend:${PORTS.backend} max_fails=0;`));
+  });
+
+  it('database and cache keep their default stop (no HTTP clients to drain)', () => {
+    for (const c of ['database', 'cache'] as const) expect(mainContainer(objects, c)['lifecycle']).toBeUndefined();
   });
 });

@@ -4,7 +4,7 @@
 // credentials.
 import { describe, expect, it } from 'vitest';
 import { childNames } from '../../charts/names.ts';
-import { COMPONENTS, START_ORDER, type Component, type Workload } from '../../charts/rules.ts';
+import { COMPONENTS, HEALTH_CHECKS, START_ORDER, startBudgetSeconds, type Component, type Workload } from '../../charts/rules.ts';
 import { allContainers, env, find, matches, NAME, podOf, podTemplates, render, type K8s } from './helpers.ts';
 
 const objects = render();
@@ -46,8 +46,19 @@ describe('start order (exercise 6)', () => {
     for (const pod of podTemplates(objects)) {
       for (const c of (pod.spec['initContainers'] ?? []) as K8s[]) {
         expect(c['volumeMounts'] ?? []).toEqual([]);
-        expect(Object.keys(env(c))).toEqual(['WAIT_HOST']);
+        expect(Object.keys(env(c))).toEqual(['WAIT_HOST', 'WAIT_SECONDS']);
         expect(c['image']).toBe((pod.spec['containers'] as K8s[])[0]!['image']);
+      }
+    }
+  });
+
+  it("each wait is bounded by the dependency's own start budget (start_period + interval × retries)", () => {
+    for (const pod of podTemplates(objects)) {
+      for (const c of (pod.spec['initContainers'] ?? []) as K8s[]) {
+        const dep = waitedComponent(c);
+        expect(c['name']).toBe(`wait-for-${dep}`);
+        expect(Number(env(c)['WAIT_SECONDS'])).toBe(startBudgetSeconds(dep));
+        expect(startBudgetSeconds(dep)).toBe(HEALTH_CHECKS[dep].startPeriodSeconds + HEALTH_CHECKS[dep].intervalSeconds * HEALTH_CHECKS[dep].retries);
       }
     }
   });

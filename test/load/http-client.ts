@@ -11,6 +11,8 @@ export interface Reply {
   status: number;
   body: string;
   setCookie: string[];
+  /** Retry-After in seconds, when the server sent one as a number. */
+  retryAfter?: number;
 }
 
 /** A failure before a whole reply arrived; code `ETIMEDOUT_LOAD` for a timeout. */
@@ -25,6 +27,7 @@ export class ExchangeError extends Error {
 interface Head {
   status: number;
   setCookie: string[];
+  retryAfter: number | undefined;
   length: number | undefined;
   chunked: boolean;
   close: boolean;
@@ -37,7 +40,7 @@ function parseHead(buf: Buffer, end: number): Head {
   const lines = buf.toString('latin1', 0, end).split('\r\n');
   const m = /^HTTP\/1\.[01] (\d{3})/.exec(lines[0] ?? '');
   if (!m) throw new ExchangeError(`bad status line: ${JSON.stringify((lines[0] ?? '').slice(0, 80))}`, 'EPROTO_LOAD');
-  const head: Head = { status: Number(m[1]), setCookie: [], length: undefined, chunked: false, close: lines[0]!.startsWith('HTTP/1.0'), bodyStart: end + 4 };
+  const head: Head = { status: Number(m[1]), setCookie: [], retryAfter: undefined, length: undefined, chunked: false, close: lines[0]!.startsWith('HTTP/1.0'), bodyStart: end + 4 };
   for (let i = 1; i < lines.length; i++) {
     const line = lines[i]!;
     const colon = line.indexOf(':');
@@ -46,6 +49,7 @@ function parseHead(buf: Buffer, end: number): Head {
     const value = line.slice(colon + 1).trim();
     if (name === 'set-cookie') head.setCookie.push(Buffer.from(value, 'latin1').toString('utf8'));
     else if (name === 'content-length') head.length = Number(value);
+    else if (name === 'retry-after' && /^\d+$/.test(value)) head.retryAfter = Number(value);
     else if (name === 'transfer-encoding') head.chunked = value.toLowerCase().split(',').some((t) => t.trim() === 'chunked');
     else if (name === 'connection') head.close = value.toLowerCase().split(',').some((t) => t.trim() === 'close');
   }
@@ -152,7 +156,7 @@ export class Connection {
       socket.destroy();
       this.socket = undefined;
     }
-    p.resolve({ status: h.status, body: body.toString('utf8'), setCookie: h.setCookie });
+    p.resolve({ status: h.status, body: body.toString('utf8'), setCookie: h.setCookie, ...(h.retryAfter !== undefined ? { retryAfter: h.retryAfter } : {}) });
   }
 
   private fail(socket: Socket, err: Error): void {

@@ -1,7 +1,12 @@
 // The seed's `load_test.sh URL VOTES PARALLEL`, in TypeScript: VOTES votes,
 // PARALLEL at a time, each from a new voter (no cookie is ever sent back), to
-// the one URL given. Importable (runLoad) for the container and cluster tests;
+// the one URL given. Like the page, each vote carries an Idempotency-Key and
+// is retried with it after an ambiguous failure (502/503/504, timeout,
+// network error), honouring Retry-After, a bounded number of times within a
+// bounded time: a retry of a vote that did commit is recognised by the
+// backend, so a scenario can demand zero failed votes. Importable (runLoad) for the container and cluster tests;
 // a CLI: node test/load/load.ts URL VOTES PARALLEL
+import { randomUUID } from 'node:crypto';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { VOTER_COOKIE } from '../../app/backend/voter.ts';
@@ -24,6 +29,12 @@ export interface LoadOptions {
   progress?: boolean;
   /** Stops starting new votes when aborted. */
   signal?: AbortSignal;
+  /** Retries of one vote after an ambiguous failure, same Idempotency-Key (default 3; 0 = none). */
+  retries?: number;
+  /** A vote is not retried once this long has passed since its first try (default 20 s). */
+  retryBudgetMs?: number;
+  /** Retry-After is honoured up to this long; without one, 250 ms doubling (default 5 s). */
+  maxRetryWaitMs?: number;
 }
 
 export interface Ack {
@@ -34,8 +45,12 @@ export interface Ack {
 export interface LoadResult {
   attempted: number;
   succeeded: number;
-  /** Failures by HTTP status, or `timeout` / `network`. */
+  /** Votes that failed in the end, by the final try's HTTP status, or `timeout` / `network`. */
   failures: Record<string, number>;
+  /** Retries sent (not votes): by the status, `timeout` or `network` that caused each. */
+  retries: Record<string, number>;
+  /** Votes acknowledged only after at least one retry. */
+  retriedVotes: number;
   durationMs: number;
   /** Acknowledged (201) votes per second of wall time. */
   votesPerSecond: number;
@@ -121,9 +136,15 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
   const conns: Connection[] = [];
   try {
     const optionIds = opts.optionIds ?? (await fetchOptionIds(base, requestTimeoutMs));
-    const voteRequests = optionIds.map((optionId) =>
-      requestBytes('POST', base.host, '/api/vote', { 'Content-Type': 'application/json', Accept: 'application/json' }, JSON.stringify({ optionId })));
+    const retriesMax = opts.retries ?? 3;
+    checkInt('retries', retriesMax, 0, 20);
+    const retryBudgetMs = opts.retryBudgetMs ?? 20_000;
+    const maxRetryWaitMs = opts.maxRetryWaitMs ?? 5_000;
+    const voteRequest = (optionId: string, key: string): Buffer =>
+      requestBytes('POST', base.host, '/api/vote', { 'Content-Type': 'application/json', Accept: 'application/json', 'Idempotency-Key': key }, JSON.stringify({ optionId }));
     const failures: Record<string, number> = {};
+    const retries: Record<string, number> = {};
+    let retriedVotes = 0;
     const latencies: number[] = [];
     const acknowledged: Ack[] = [];
     let next = 0;
@@ -153,23 +174,39 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
         const i = next++;
         if (i >= opts.votes) return;
         const optionId = optionIds[i % optionIds.length]!;
+        const request = voteRequest(optionId, randomUUID());
         const t0 = performance.now();
-        try {
-          const r = await conn.exchange(voteRequests[i % optionIds.length]!);
-          if (r.status === 201) {
-            const voterId = voterIdFrom(r);
-            if (voterId === undefined) failures['201-without-voter-id'] = (failures['201-without-voter-id'] ?? 0) + 1;
-            else {
-              acknowledged.push({ voterId, optionId });
-              latencies.push(performance.now() - t0);
+        // The final outcome of this vote: a reply, or `timeout` / `network`.
+        let outcome: string;
+        for (let attempt = 0; ; attempt++) {
+          let wait: number | undefined;
+          try {
+            const r = await conn.exchange(request);
+            if (r.status === 201) {
+              const voterId = voterIdFrom(r);
+              if (voterId === undefined) outcome = '201-without-voter-id';
+              else {
+                outcome = '201';
+                acknowledged.push({ voterId, optionId });
+                latencies.push(performance.now() - t0);
+                if (attempt > 0) retriedVotes++;
+              }
+              break;
             }
-          } else {
-            failures[String(r.status)] = (failures[String(r.status)] ?? 0) + 1;
+            outcome = String(r.status);
+            if (r.status === 502 || r.status === 503 || r.status === 504) wait = r.retryAfter !== undefined ? r.retryAfter * 1000 : undefined;
+            else break;
+          } catch (err) {
+            outcome = (err as NodeJS.ErrnoException).code === 'ETIMEDOUT_LOAD' ? 'timeout' : 'network';
           }
-        } catch (err) {
-          const key = (err as NodeJS.ErrnoException).code === 'ETIMEDOUT_LOAD' ? 'timeout' : 'network';
-          failures[key] = (failures[key] ?? 0) + 1;
+          // Ambiguous: the vote may have committed. Retry with the same key while the bounds allow.
+          wait = Math.min(wait ?? 250 * 2 ** attempt, maxRetryWaitMs);
+          const now = performance.now();
+          if (attempt >= retriesMax || now + wait - t0 > retryBudgetMs || now + wait > deadline + retryBudgetMs || opts.signal?.aborted) break;
+          retries[outcome] = (retries[outcome] ?? 0) + 1;
+          await new Promise((r) => setTimeout(r, wait));
         }
+        if (outcome !== '201') failures[outcome] = (failures[outcome] ?? 0) + 1;
         done++;
       }
     }
@@ -187,6 +224,8 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
       attempted: done,
       succeeded: acknowledged.length,
       failures,
+      retries,
+      retriedVotes,
       durationMs: round(durationMs),
       votesPerSecond: round(acknowledged.length / (durationMs / 1000)),
       latency: {
@@ -210,6 +249,7 @@ export function formatLoadResult(r: LoadResult): string {
     `votes attempted:    ${r.attempted}${r.stoppedEarly ? ' (stopped early: time bound)' : ''}`,
     `votes acknowledged: ${r.succeeded}`,
     `failures:           ${failures}`,
+    `retries:            ${Object.entries(r.retries).map(([k, v]) => `${k}: ${v}`).join(', ') || 'none'} (${r.retriedVotes} votes acknowledged after a retry)`,
     `duration:           ${(r.durationMs / 1000).toFixed(2)} s`,
     `votes/s:            ${r.votesPerSecond.toFixed(1)}`,
     `latency (201) ms:   p50 ${r.latency.p50}  p95 ${r.latency.p95}  p99 ${r.latency.p99}  max ${r.latency.max}`,

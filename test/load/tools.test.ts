@@ -2,6 +2,8 @@
 // free ports in a scratch dir: what they count, and that the kill check does
 // find a vote that is not in PostgreSQL.
 import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -52,6 +54,82 @@ describe('helpers', () => {
   });
 });
 
+/** A stand-in backend: `answer` decides each POST /api/vote from its Idempotency-Key and how often that key came. */
+async function standIn(answer: (key: string, seen: number, req: IncomingMessage, res: ServerResponse) => void) {
+  const seen = new Map<string, number>();
+  const server = createServer((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      const key = String(req.headers['idempotency-key']);
+      const n = (seen.get(key) ?? 0) + 1;
+      seen.set(key, n);
+      answer(key, n, req, res);
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, seen, close: () => new Promise((r) => server.close(r)) };
+}
+
+/** A voter id per key, as the backend derives it (any fixed mapping does here). */
+const voterOf = (key: string): string => `00000000-0000-4000-8000-${key.replace(/-/g, '').slice(0, 12)}`;
+
+describe('load tool retries (stand-in backend)', () => {
+  it('retries an ambiguous failure with the same key: zero failed votes, retries counted apart, ids from the final reply', async () => {
+    // First try of every vote: a lost reply (502), or a cut connection for every third; the retry: 201.
+    let cut = 0;
+    const s = await standIn((key, n, req, res) => {
+      if (n === 1 && cut++ % 3 === 0) return req.socket.destroy();
+      if (n === 1) {
+        res.writeHead(502, { 'Content-Type': 'application/json', 'Retry-After': '0' });
+        return res.end('{"error":"backend unavailable"}');
+      }
+      res.writeHead(201, { 'Content-Type': 'application/json', 'Set-Cookie': `sv_voter=v1.${voterOf(key)}.sig; Path=/` });
+      res.end('{"optionId":"cats"}');
+    });
+    try {
+      const r = await runLoad({ url: s.url, votes: 30, parallel: 5, optionIds: ['cats'], progress: false, maxRetryWaitMs: 20 });
+      expect(r.succeeded).toBe(30);
+      expect(r.failures).toEqual({});
+      expect(r.retriedVotes).toBe(30);
+      expect(r.retries).toEqual({ 502: 20, network: 10 });
+      expect([...s.seen.values()]).toEqual(Array(30).fill(2)); // each key sent exactly twice: the retry reuses it
+      expect(r.acknowledged.map((a) => a.voterId).sort()).toEqual([...s.seen.keys()].map(voterOf).sort());
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('gives up after the bounded number of retries and counts the final failure by status', async () => {
+    const s = await standIn((_key, _n, _req, res) => {
+      res.writeHead(503, { 'Content-Type': 'application/json', 'Retry-After': '0' });
+      res.end('{"error":"unavailable"}');
+    });
+    try {
+      const r = await runLoad({ url: s.url, votes: 4, parallel: 2, optionIds: ['cats'], progress: false, retries: 2, maxRetryWaitMs: 10 });
+      expect(r.succeeded).toBe(0);
+      expect(r.failures).toEqual({ 503: 4 });
+      expect(r.retries).toEqual({ 503: 8 });
+      expect([...s.seen.values()]).toEqual([3, 3, 3, 3]);
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('never retries a definite answer (409, 4xx)', async () => {
+    const s = await standIn((_key, _n, _req, res) => {
+      res.writeHead(409, { 'Content-Type': 'application/json' });
+      res.end('{"error":"already_voted"}');
+    });
+    try {
+      const r = await runLoad({ url: s.url, votes: 3, parallel: 1, optionIds: ['cats'], progress: false });
+      expect(r.failures).toEqual({ 409: 3 });
+      expect(r.retries).toEqual({});
+    } finally {
+      await s.close();
+    }
+  });
+});
+
 describe('load tool', () => {
   it('casts every vote as a new voter and each acknowledged vote is in PostgreSQL', async () => {
     const r = await runLoad({ url: stack.url, votes: 200, parallel: 20, progress: false });
@@ -74,9 +152,11 @@ describe('load tool', () => {
     await killPid(stack.pids.backend);
     try {
       // Options given: GET /api/options needs the backend too.
-      const r = await runLoad({ url: stack.url, votes: 20, parallel: 5, optionIds: ['cats'], progress: false });
+      // One quick retry each (nginx asks for 5 s): bounded, and counted apart from the final failures.
+      const r = await runLoad({ url: stack.url, votes: 20, parallel: 5, optionIds: ['cats'], progress: false, retries: 1, maxRetryWaitMs: 50 });
       expect(r.succeeded).toBe(0);
       expect(r.failures).toEqual({ 503: 20 }); // nginx's own JSON 503 for a dead upstream
+      expect(r.retries).toEqual({ 503: 20 });
     } finally {
       stack = await upStack({ dir: join(dir, 'stack') });
     }

@@ -8,9 +8,43 @@ const messageEl = document.getElementById('message');
 const chartEl = document.getElementById('chart');
 const totalEl = document.getElementById('total');
 
+/** A vote is retried this many times after an ambiguous failure, with the same key. */
+const VOTE_RETRIES = 3;
+/** Retry-After is honoured up to this many seconds; without one, a short backoff. */
+const MAX_RETRY_WAIT_S = 10;
+
 let options = [];
 let voted = false;
 let voting = false;
+/**
+ * The Idempotency-Key of a vote whose outcome is unknown (every retry failed
+ * ambiguously): the next click reuses it, so if that vote did commit it is
+ * recognised instead of counted twice. Cleared by any definite answer.
+ */
+let pendingKey = null;
+
+/** A UUID v4 from getRandomValues (randomUUID needs a secure context; plain http on a LAN name is not one). */
+function newKey() {
+  const b = crypto.getRandomValues(new Uint8Array(16));
+  b[6] = (b[6] & 0x0f) | 0x40;
+  b[8] = (b[8] & 0x3f) | 0x80;
+  const h = Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+}
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** 502, 503, 504 and network errors: the vote may or may not have reached the database. Retry with the same key. */
+function retryable(res) {
+  return res === null || res.status === 502 || res.status === 503 || res.status === 504;
+}
+
+/** Seconds to wait before the next try: Retry-After when given (bounded), else 1, 2, 4 s. */
+function retryDelay(res, attempt) {
+  const given = res ? Number(res.headers.get('Retry-After')) : NaN;
+  const s = Number.isFinite(given) && given >= 0 ? given : 2 ** attempt;
+  return Math.min(s, MAX_RETRY_WAIT_S);
+}
 
 function showMessage(kind, text) {
   messageEl.hidden = false;
@@ -108,33 +142,72 @@ async function loadOptions() {
   }
 }
 
+/**
+ * POST the vote, retrying 502/503/504 and network errors with the same key.
+ * Returns the last response (null: network error) and whether any try may
+ * have reached the database without our hearing back.
+ */
+async function postVote(opt, key) {
+  let res = null;
+  let ambiguous = false;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      res = await fetch('/api/vote', {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json', Accept: 'application/json', 'Idempotency-Key': key },
+        credentials: 'same-origin',
+        body: JSON.stringify({ optionId: opt.id }),
+      });
+    } catch {
+      res = null;
+    }
+    if (!retryable(res) || attempt >= VOTE_RETRIES) return { res, ambiguous };
+    if (!(await definitelyNotStored(res))) ambiguous = true;
+    const wait = retryDelay(res, attempt);
+    showMessage('info', `Voting is busy; trying again in ${wait} s (your vote will count once)…`);
+    await sleep(wait * 1000);
+    showMessage('info', `Sending your vote for ${opt.label} again…`);
+  }
+}
+
+/** The backend's own 503: the database refused the vote, nothing was stored. */
+async function definitelyNotStored(res) {
+  if (res === null || res.status !== 503) return false;
+  try {
+    return (await res.clone().json()).error === 'unavailable';
+  } catch {
+    return false;
+  }
+}
+
 async function vote(opt) {
   if (voting || voted) return;
   voting = true;
   setButtonsDisabled(true);
   showMessage('info', `Sending your vote for ${opt.label}…`);
+  const key = pendingKey ?? newKey();
+  pendingKey = key;
   try {
-    const res = await fetch('/api/vote', {
-      method: 'POST',
-      headers: { 'Content-Type': 'application/json', Accept: 'application/json' },
-      credentials: 'same-origin',
-      body: JSON.stringify({ optionId: opt.id }),
-    });
-    if (res.status === 201) {
+    const { res, ambiguous } = await postVote(opt, key);
+    if (res !== null && !retryable(res)) pendingKey = null; // a definite answer
+    if (res === null) {
+      showMessage('error', 'Network error: we could not confirm your vote. Please try again: it will not count twice.');
+    } else if (res.status === 201) {
       voted = true;
       optionsEl.querySelector(`button[data-option-id="${CSS.escape(opt.id)}"]`)?.classList.add('chosen');
       showMessage('success', `Thank you! Your vote for ${opt.label} is recorded.`);
     } else if (res.status === 409) {
       voted = true;
       showMessage('duplicate', 'You have already voted from this browser: only your first vote counts.');
-    } else if (res.status === 503) {
+    } else if (!ambiguous && (await definitelyNotStored(res))) {
+      pendingKey = null;
       const retry = Number(res.headers.get('Retry-After')) || 5;
       showMessage('error', `Voting is temporarily unavailable. Your vote was NOT recorded; please try again in ${retry} s.`);
+    } else if (retryable(res)) {
+      showMessage('error', 'Voting is temporarily unavailable and we could not confirm your vote. Please try again: it will not count twice.');
     } else {
       showMessage('error', `Your vote was NOT recorded: ${await readError(res)}.`);
     }
-  } catch {
-    showMessage('error', 'Network error: your vote was NOT recorded. Please try again.');
   } finally {
     voting = false;
     setButtonsDisabled(voted);
