@@ -106,8 +106,9 @@ export function waitContainer(dependency: Component, host: string, image: string
     command: [
       'sh',
       '-c',
-      // One log line per minute at most; never "connection refused"; exit 0 after WAIT_SECONDS in any case.
-      'start=$(date +%s); i=0; until getent hosts "$WAIT_HOST" >/dev/null; do if [ $(($(date +%s) - start)) -ge "${WAIT_SECONDS:-120}" ]; then echo "{\\"msg\\":\\"not ready within its start budget; starting anyway, the app retries\\",\\"host\\":\\"$WAIT_HOST\\",\\"seconds\\":${WAIT_SECONDS:-120}}"; exit 0; fi; [ $((i % 30)) -eq 0 ] && echo "{\\"msg\\":\\"waiting for a ready endpoint\\",\\"host\\":\\"$WAIT_HOST\\"}"; i=$((i + 1)); sleep 2; done; echo "{\\"msg\\":\\"ready\\",\\"host\\":\\"$WAIT_HOST\\"}"',
+      // One log line per minute at most; never "connection refused"; exit 0 after WAIT_SECONDS in any case
+      // (-gt: date +%s counts whole seconds, so -ge could give up to a second early).
+      'start=$(date +%s); i=0; until getent hosts "$WAIT_HOST" >/dev/null; do if [ $(($(date +%s) - start)) -gt "${WAIT_SECONDS:-120}" ]; then echo "{\\"msg\\":\\"not ready within its start budget; starting anyway, the app retries\\",\\"host\\":\\"$WAIT_HOST\\",\\"seconds\\":${WAIT_SECONDS:-120}}"; exit 0; fi; [ $((i % 30)) -eq 0 ] && echo "{\\"msg\\":\\"waiting for a ready endpoint\\",\\"host\\":\\"$WAIT_HOST\\"}"; i=$((i + 1)); sleep 2; done; echo "{\\"msg\\":\\"ready\\",\\"host\\":\\"$WAIT_HOST\\"}"',
     ],
     envVariables: { WAIT_HOST: kplus.EnvValue.fromValue(host), WAIT_SECONDS: kplus.EnvValue.fromValue(String(startBudgetSeconds(dependency))) },
     securityContext: containerSecurityContext(uid),
