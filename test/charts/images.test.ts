@@ -108,21 +108,23 @@ describe('versions on pod templates and claim templates', () => {
 });
 
 describe('releaseTable (make release)', () => {
+  // A release after any this table has seen.
+  const NEXT = '99.0.0';
   const hashes = Object.fromEntries(IMAGE_NAMES.map((n) => [n, IMAGE_TABLE.images[n].inputs]));
 
   it('re-tags nothing when no input changed', () => {
-    const r = releaseTable(IMAGE_TABLE, '0.2.0', hashes);
+    const r = releaseTable(IMAGE_TABLE, NEXT, hashes);
     expect(r.retagged).toEqual([]);
     expect(r.table.images).toEqual(IMAGE_TABLE.images);
   });
 
   it('re-tags only the images whose inputs changed, and remembers their old defaults', () => {
-    const r = releaseTable(IMAGE_TABLE, '0.2.0', { ...hashes, backend: 'changed' });
+    const r = releaseTable(IMAGE_TABLE, NEXT, { ...hashes, backend: 'changed' });
     expect(r.retagged).toEqual(['backend']);
-    expect(r.table.images.backend).toEqual({ tag: '0.2.0', inputs: 'changed' });
+    expect(r.table.images.backend).toEqual({ tag: NEXT, inputs: 'changed' });
     expect(r.table.images.frontend).toEqual(IMAGE_TABLE.images.frontend);
     expect(r.table.pastDefaults).toContain(defaultImages(IMAGE_TABLE).backend);
-    expect(defaultImages(r.table).backend).toBe('securevote/backend:0.2.0');
+    expect(defaultImages(r.table).backend).toBe(`securevote/backend:${NEXT}`);
   });
 
   it('the project version is package.json’s', () => {

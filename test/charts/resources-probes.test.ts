@@ -32,7 +32,10 @@ describe('resources (exercise 4)', () => {
   });
 
   it("the migration Job requests little (it runs once) under the backend's seed limits, whatever the backend's resources", () => {
-    expect(mainContainer(objects, 'migration')['resources']).toEqual(MIGRATION_RESOURCES);
+    expect(mainContainer(objects, 'migration')['resources']).toEqual({
+      requests: { ...MIGRATION_RESOURCES.requests, 'ephemeral-storage': EPHEMERAL_STORAGE.main.request },
+      limits: { ...MIGRATION_RESOURCES.limits, 'ephemeral-storage': EPHEMERAL_STORAGE.main.limit },
+    });
     expect(MIGRATION_RESOURCES.limits).toEqual(RESOURCES.backend.limits);
     expect(quantityValue(MIGRATION_RESOURCES.requests.cpu)).toBeLessThan(quantityValue(RESOURCES.backend.requests.cpu));
   });
