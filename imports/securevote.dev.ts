@@ -327,7 +327,7 @@ export function toJson_SecureVoteSpecCache(obj: SecureVoteSpecCache | undefined)
  */
 export interface SecureVoteSpecBackend {
   /**
-   * Container image of the backend. Unset: the running operator's default for its release (this one: securevote/backend:0.1.0), so upgrading the operator upgrades the backend; an earlier release's default image counts as unset. Set it to pin an image.
+   * Container image of the backend. Unset: the running operator's default for its release (this one: securevote/backend:0.2.0), so upgrading the operator upgrades the backend; an earlier release's default image counts as unset. Set it to pin an image.
    *
    * @schema SecureVoteSpecBackend#image
    */
@@ -371,7 +371,7 @@ export function toJson_SecureVoteSpecBackend(obj: SecureVoteSpecBackend | undefi
  */
 export interface SecureVoteSpecFrontend {
   /**
-   * Container image of the frontend. Unset: the running operator's default for its release (this one: securevote/frontend:0.1.0), so upgrading the operator upgrades the frontend; an earlier release's default image counts as unset. Set it to pin an image.
+   * Container image of the frontend. Unset: the running operator's default for its release (this one: securevote/frontend:0.2.0), so upgrading the operator upgrades the frontend; an earlier release's default image counts as unset. Set it to pin an image.
    *
    * @schema SecureVoteSpecFrontend#image
    */
@@ -415,7 +415,7 @@ export function toJson_SecureVoteSpecFrontend(obj: SecureVoteSpecFrontend | unde
  */
 export interface SecureVoteSpecProxy {
   /**
-   * Container image of the proxy. Unset: the running operator's default for its release (this one: securevote/proxy:0.1.0), so upgrading the operator upgrades the proxy; an earlier release's default image counts as unset. Set it to pin an image.
+   * Container image of the proxy. Unset: the running operator's default for its release (this one: securevote/proxy:0.2.0), so upgrading the operator upgrades the proxy; an earlier release's default image counts as unset. Set it to pin an image.
    *
    * @schema SecureVoteSpecProxy#image
    */
