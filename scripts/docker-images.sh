@@ -35,7 +35,7 @@ say "base $BASE ($((SECONDS - t0)) s)"
 
 build() {  # NAME TAG CONTEXT DOCKERFILE [extra args]
   local name=$1 tag=$2 ctx=$3 file=$4; shift 4
-  local start=$SECONDS version=${2##*:}
+  local start=$SECONDS version=${tag##*:}
   if ! "${NICE[@]}" docker build --rm --force-rm -t "$tag" -f "$file" \
       --build-arg BASE="$BASE" --build-arg NODE_IMAGE="securevote/node:$NODE_VERSION" \
       --build-arg VERSION="$version" --build-arg REVISION="$REVISION" --build-arg CREATED="$CREATED" \
