@@ -346,6 +346,12 @@ const componentStatus = (c: Component) =>
         ready: Type.Integer({ minimum: 0, description: `Ready ${c} pods.` }),
         desired: Type.Integer({ minimum: 0, description: `Desired ${c} pods.` }),
         image: Type.Optional(Type.String({ maxLength: 512, description: `The image the ${c} workload runs (its live pod template).` })),
+        pendingTemplate: Type.Optional(
+          Type.String({
+            maxLength: 256,
+            description: `Set when this operator renders the ${c} differently from what runs, and waits for the next change of spec.${c} to roll it (an operator upgrade alone never restarts PostgreSQL or Redis).`,
+          }),
+        ),
       },
       { description: `Pods of the ${c}.`, additionalProperties: false },
     ),

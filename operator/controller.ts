@@ -173,6 +173,7 @@ export async function reconcile(sv: KObject, ctx: Context): Promise<Action> {
       ...(plan.migration !== undefined ? { migration: plan.migration } : {}),
       ...(plan.migrationJob ? { migrationJob: plan.migrationJob } : {}),
       held: plan.held,
+      pending: plan.pending,
     },
     ctx.now(),
   );
@@ -206,7 +207,7 @@ export async function errorPolicy(sv: KObject, err: ReconcileError, ctx: Context
       if (parsed.ok) {
         const desired = ctx.desired.get(sv, parsed.spec);
         const plan = planRollout({ desired, live: (r) => ctx.cache.get(r), previous: (sv.status as SecureVoteStatus | undefined)?.migration, now: ctx.now() });
-        base = { ...observe(ctx, sv, plan.effective), held: plan.held, ...(plan.migrationJob ? { migrationJob: plan.migrationJob } : {}) };
+        base = { ...observe(ctx, sv, plan.effective), held: plan.held, pending: plan.pending, ...(plan.migrationJob ? { migrationJob: plan.migrationJob } : {}) };
       }
     } catch {
       // Can't render: report the failure without component counts.

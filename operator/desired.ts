@@ -7,6 +7,7 @@
 // reconcile skip the write.
 import { App, Chart } from 'cdk8s';
 import { SecureVoteStack } from '../charts/securevote-stack.ts';
+import { COMPONENTS, type Component } from '../charts/rules.ts';
 import { SECUREVOTE_API, type SecureVoteSpec } from '../charts/spec.ts';
 import type { KObject, OwnerReference } from './context.ts';
 import { canonicalJson, withHash } from './diff.ts';
@@ -22,6 +23,20 @@ export { OWNED_KINDS, WRITABLE_KINDS } from './owned-kinds.ts';
  * any other change (replicas) without comparing server-defaulted JSON.
  */
 export const TEMPLATE_HASH_ANNOTATION = 'securevote.dev/template-hash';
+
+/**
+ * On a workload: the hash of the part of the spec its component is rendered
+ * from (spec.<component> and the Secret it reads). The rollout planner tells
+ * by it a change the user asked for (pods roll) from a new operator
+ * release's rendering of the same spec (operator/rollout.ts: PostgreSQL and
+ * Redis keep their pods until the user changes their spec).
+ */
+export const SPEC_HASH_ANNOTATION = 'securevote.dev/spec-hash';
+
+/** The hash SPEC_HASH_ANNOTATION holds for one component. */
+export function componentSpecHash(spec: SecureVoteSpec, component: Component): string {
+  return createHash('sha256').update(canonicalJson({ component: spec[component], existingSecret: spec.existingSecret ?? null })).digest('hex').slice(0, 16);
+}
 
 /** Every child carries it; its value is the SecureVote's name. */
 export const INSTANCE_LABEL = 'securevote.dev/instance';
@@ -82,6 +97,10 @@ export function renderChildren(sv: KObject, spec: SecureVoteSpec): KObject[] {
         ownerReferences: [owner],
       },
     };
+    const component = child.metadata.labels?.['app.kubernetes.io/component'];
+    if (child.kind !== 'Job' && (COMPONENTS as readonly string[]).includes(component ?? '') && (child.spec as { template?: unknown } | undefined)?.template) {
+      child.metadata.annotations = { ...(child.metadata.annotations ?? {}), [SPEC_HASH_ANNOTATION]: componentSpecHash(spec, component as Component) };
+    }
     return withHash(withTemplateHash(child));
   });
 }

@@ -16,13 +16,62 @@
 //  - a StatefulSet keeps the live volume claim templates (immutable: an
 //    instance created by an older release, or applied from dist/, keeps
 //    the labels it was created with).
+//  - PostgreSQL and Redis never restart for an operator release alone: when
+//    the only change to their pod template is this release's rendering of
+//    an unchanged spec, the live workload stays (status says what waits)
+//    until their own spec next changes.
 // A workload that doesn't exist yet is created at once: the init containers
 // order a first start.
 import { COMPONENTS, START_ORDER, type Component } from '../charts/rules.ts';
 import type { KObject, ObjectRef } from './context.ts';
 import { withHash } from './diff.ts';
-import { TEMPLATE_HASH_ANNOTATION } from './desired.ts';
+import { quantityValue } from '../charts/quantity.ts';
+import { canonicalJson } from './diff.ts';
+import { SPEC_HASH_ANNOTATION, TEMPLATE_HASH_ANNOTATION } from './desired.ts';
 import { type Held, type MigrationObservation, type Observation, jobFailure, jobState, workloadState } from './status.ts';
+
+/**
+ * The components whose restart costs the voters: PostgreSQL refuses votes
+ * while it restarts, and Redis comes back empty. A new release's rendering of
+ * their unchanged spec (a new resource field, a re-sized config file) waits
+ * for the next change the user makes to them, when their pods roll anyway:
+ * an operator upgrade alone never restarts them.
+ */
+export const RESTART_ONLY_ON_SPEC_CHANGE: readonly Component[] = ['database', 'cache'];
+
+interface WorkloadShape {
+  replicas?: number;
+  persistentVolumeClaimRetentionPolicy?: { whenDeleted?: string };
+  template?: {
+    spec?: {
+      containers?: Array<{ image?: string; resources?: { requests?: Record<string, unknown>; limits?: Record<string, unknown> } }>;
+      volumes?: Array<{ secret?: { secretName?: string } }>;
+    };
+  };
+}
+
+/** What a spec could set on a workload before the spec hash was recorded: replicas, image, CPU and memory, retention, the Secret. */
+function specKnobs(w: KObject): string {
+  const spec = (w.spec ?? {}) as WorkloadShape;
+  const main = spec.template?.spec?.containers?.[0];
+  const amounts = (r: Record<string, unknown> | undefined) =>
+    Object.fromEntries(['cpu', 'memory'].filter((k) => r?.[k] !== undefined).map((k) => [k, quantityValue(String(r?.[k]))]));
+  return canonicalJson({
+    replicas: spec.replicas ?? 1,
+    image: main?.image,
+    requests: amounts(main?.resources?.requests),
+    limits: amounts(main?.resources?.limits),
+    retention: spec.persistentVolumeClaimRetentionPolicy?.whenDeleted ?? 'Retain',
+    secrets: (spec.template?.spec?.volumes ?? []).flatMap((v) => (v.secret?.secretName ? [v.secret.secretName] : [])).sort(),
+  });
+}
+
+/** True when the user changed what the live workload was rendered from (and not only the operator that renders it). */
+export function specChanged(desired: KObject, live: KObject): boolean {
+  const had = live.metadata.annotations?.[SPEC_HASH_ANNOTATION];
+  if (had !== undefined) return had !== desired.metadata.annotations?.[SPEC_HASH_ANNOTATION];
+  return specKnobs(desired) !== specKnobs(live);
+}
 
 export const MIGRATION_RETRY = { firstMs: 30_000, maxMs: 5 * 60_000 } as const;
 
@@ -46,6 +95,8 @@ export interface RolloutPlan {
   /** Every desired child as it is wanted (StatefulSets with their live claim templates): status compares against these. */
   readonly effective: KObject[];
   readonly held: Held[];
+  /** Components whose new pod template waits for their own spec to change (RESTART_ONLY_ON_SPEC_CHANGE). */
+  readonly pending: Held[];
   readonly migration?: Observation['migration'];
   readonly migrationJob?: MigrationObservation;
   /** A failed migration Job whose backoff ran out: delete it (it is re-created next). */
@@ -85,6 +136,7 @@ export function planRollout(input: RolloutInput): RolloutPlan {
   const skip = new Set<KObject>();
   const replace = new Map<KObject, KObject>();
   const held: Held[] = [];
+  const pending: Held[] = [];
   const done = new Map<Component, boolean>();
   let migration: Observation['migration'];
   let migrationJob: MigrationObservation | undefined;
@@ -145,6 +197,14 @@ export function planRollout(input: RolloutInput): RolloutPlan {
     const want = withLiveClaims(d, l);
     if (want !== d) replace.set(d, want);
     const changed = l !== undefined && l.metadata.annotations?.[TEMPLATE_HASH_ANNOTATION] !== d.metadata.annotations?.[TEMPLATE_HASH_ANNOTATION];
+    if (changed && l && RESTART_ONLY_ON_SPEC_CHANGE.includes(c) && !specChanged(d, l)) {
+      // The live workload stays as it is, and is what status measures.
+      skip.add(d);
+      replace.set(d, l);
+      pending.push({ component: c, message: `this operator's pod template for ${c} waits for the next change of spec.${c}, so an upgrade does not restart it` });
+      done.set(c, settled(l, l));
+      continue;
+    }
     const waitingFor = START_ORDER[c].filter((dep) => workloads.has(dep) && !done.get(dep));
     const needsMigration = c === 'backend' && job !== undefined && migration !== 'done';
     if (changed && (waitingFor.length > 0 || needsMigration)) {
@@ -167,6 +227,7 @@ export function planRollout(input: RolloutInput): RolloutPlan {
     apply,
     effective,
     held,
+    pending,
     ...(migration !== undefined ? { migration } : {}),
     ...(migrationJob ? { migrationJob } : {}),
     ...(deleteJob ? { deleteJob } : {}),

@@ -98,6 +98,8 @@ export interface Observation {
   readonly migrationJob?: MigrationObservation;
   /** Changed workloads held back until their dependencies (or the migration) are done. */
   readonly held?: readonly Held[];
+  /** Workloads kept as they are until their own spec changes (operator/rollout.ts). */
+  readonly pending?: readonly Held[];
   /** Why components aren't ready, from their pods and claims. */
   readonly diagnoses?: Partial<Record<Component | 'migration', readonly Diagnosis[]>>;
   /** The operator's version (status.operatorVersion). */
@@ -200,7 +202,13 @@ export function computeStatus(prev: SecureVoteStatus | undefined, obs: Observati
   const held = new Map((obs.held ?? []).map((h) => [h.component, h]));
   for (const c of COMPONENTS) {
     const w = obs.components[c];
-    components[c] = { ready: w?.ready ?? 0, desired: w?.desired ?? 0, ...(w?.image !== undefined ? { image: w.image } : {}) };
+    const waiting = obs.pending?.find((p) => p.component === c);
+    components[c] = {
+      ready: w?.ready ?? 0,
+      desired: w?.desired ?? 0,
+      ...(w?.image !== undefined ? { image: w.image } : {}),
+      ...(waiting ? { pendingTemplate: waiting.message } : {}),
+    };
     if (!w || w.ready < w.desired || w.desired === 0) {
       const why = obs.diagnoses?.[c] ?? [];
       found.push(...why);

@@ -205,8 +205,8 @@ describe('an upgrade rolls what changed, in the start order, the backend after i
     const calls = await f.reconcile();
     expect(calls.filter((c) => c.includes('Job/'))).toEqual([]);
     expect(f.job()?.status).toMatchObject({ succeeded: 1 });
-    // Nothing the backend depends on changed its template... except the database config (max_connections): it rolls first.
-    expect(applied(calls)).toContain('apply StatefulSet/demo-database');
+    // Scaling and resizing the backend touch the backend only (PostgreSQL's connection budget is sized for the most backends).
+    expect(applied(calls)).toEqual(['apply Deployment/demo-backend']);
   });
 
   it('a fresh instance creates every workload at once (the init containers order the first start), the Job only when the database is Ready', async () => {
@@ -283,7 +283,9 @@ describe('volume claim templates', () => {
     const old = [{ apiVersion: 'v1', kind: 'PersistentVolumeClaim', metadata: { name: 'data', labels: { 'app.kubernetes.io/version': '0.1.0', 'app.kubernetes.io/managed-by': 'cdk8s' } }, spec: { accessModes: ['ReadWriteOnce'] }, status: { phase: 'Pending' } }];
     (sts.spec as { volumeClaimTemplates: unknown }).volumeClaimTemplates = old;
     sts.metadata.annotations = { ...sts.metadata.annotations, 'securevote.dev/template-hash': 'old' };
-    await f.reconcile();
+    // A change of the database's own spec, so the StatefulSet is applied.
+    f.spec({ database: { resources: { limits: { memory: '640Mi' } } } });
+    expect(applied(await f.reconcile())).toEqual(['apply StatefulSet/demo-database']);
     const after = f.world.get(ref)!;
     expect((after.spec as { volumeClaimTemplates: unknown }).volumeClaimTemplates).toEqual([{ ...old[0], status: undefined }].map(({ status: _s, ...r }) => r));
   });
@@ -315,5 +317,58 @@ describe('why not ready, from the pods the workloads own', () => {
     expect(f.cond('Ready')).toMatchObject({ status: 'False', reason: Reason.ImagePullFailed });
     expect(f.cond('Ready')?.message).toContain('database 0/1 (pod demo-database-0: container postgres crash-looping (last exit code 1, Error; 3 restarts))');
     expect(f.cond('Ready')?.message).toContain("frontend 0/1 (pod demo-frontend-abc-x: image securevote/frontend:nope can't be pulled (ErrImagePull))");
+  });
+});
+
+describe('an operator upgrade alone never restarts PostgreSQL or Redis', () => {
+  const ref = (kind: string, name: string): ObjectRef => ({ apiVersion: 'apps/v1', kind, namespace: 'ns', name });
+  const DB = ref('StatefulSet', 'demo-database');
+  const CACHE = ref('Deployment', 'demo-cache');
+  const BACKEND = ref('Deployment', 'demo-backend');
+
+  /** What an older release left: the same spec rendered without the newest template field, and maybe no spec hash. */
+  const olderRelease = (f: Fixture, r: ObjectRef, keepSpecHash: boolean): void => {
+    const live = f.world.get(r)!;
+    const main = (live.spec as { template: { spec: { containers: Array<{ resources: { limits: Record<string, string>; requests: Record<string, string> } }> } } }).template.spec.containers[0]!;
+    delete main.resources.limits['ephemeral-storage'];
+    delete main.resources.requests['ephemeral-storage'];
+    live.metadata.annotations!['securevote.dev/template-hash'] = 'older-release';
+    live.metadata.annotations!['securevote.dev/desired-hash'] = 'older-release';
+    if (!keepSpecHash) delete live.metadata.annotations!['securevote.dev/spec-hash'];
+  };
+
+  for (const keepSpecHash of [true, false]) {
+    it(`keeps the live database and cache when only the rendering changed (${keepSpecHash ? 'spec hash recorded' : 'written before the spec hash'}), and says what waits`, async () => {
+      const f = await new Fixture().steady();
+      for (const r of [DB, CACHE, BACKEND]) olderRelease(f, r, keepSpecHash);
+      const calls = applied(await f.reconcile());
+      // The backend (not a restart-costly component) takes the new rendering; the database and cache don't.
+      expect(calls).toEqual(['apply Deployment/demo-backend']);
+      expect(f.status().components?.database?.pendingTemplate).toMatch(/waits for the next change of spec\.database/);
+      expect(f.status().components?.cache?.pendingTemplate).toMatch(/spec\.cache/);
+      f.rolled('backend');
+      await f.reconcile();
+      expect(f.cond('Ready')?.status).toBe('True');
+    });
+  }
+
+  it('rolls the database as soon as its own spec changes, pending rendering included', async () => {
+    const f = await new Fixture().steady();
+    olderRelease(f, DB, false);
+    expect(applied(await f.reconcile())).toEqual([]);
+    f.spec({ database: { resources: { limits: { memory: '640Mi' } } } });
+    expect(applied(await f.reconcile())).toEqual(['apply StatefulSet/demo-database']);
+    const main = (f.world.get(DB)!.spec as { template: { spec: { containers: Array<{ resources: { limits: Record<string, string> } }> } } }).template.spec.containers[0]!;
+    expect(main.resources.limits).toMatchObject({ memory: '640Mi', 'ephemeral-storage': expect.any(String) });
+    expect(f.status().components?.database?.pendingTemplate).toBeUndefined();
+  });
+
+  it('scaling the backend leaves a pending database rendering pending', async () => {
+    const f = await new Fixture().steady();
+    olderRelease(f, DB, true);
+    await f.reconcile();
+    f.spec({ backend: { replicas: 3 } });
+    expect(applied(await f.reconcile())).toEqual(['apply Deployment/demo-backend']);
+    expect(f.status().components?.database?.pendingTemplate).toBeDefined();
   });
 });
