@@ -66,8 +66,15 @@ function specKnobs(w: KObject): string {
   });
 }
 
-/** True when the user changed what the live workload was rendered from (and not only the operator that renders it). */
+/**
+ * True when the user changed what the live workload was rendered from (and
+ * not only the operator that renders it). A workload not yet ours (applied
+ * from dist/ by a pipeline) is adopted at once: there is no earlier rendering
+ * of ours to keep.
+ */
 export function specChanged(desired: KObject, live: KObject): boolean {
+  const owner = desired.metadata.ownerReferences?.find((r) => r.controller)?.uid;
+  if (!live.metadata.ownerReferences?.some((r) => r.controller && r.uid === owner)) return true;
   const had = live.metadata.annotations?.[SPEC_HASH_ANNOTATION];
   if (had !== undefined) return had !== desired.metadata.annotations?.[SPEC_HASH_ANNOTATION];
   return specKnobs(desired) !== specKnobs(live);

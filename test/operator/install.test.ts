@@ -3,6 +3,7 @@
 // Deployment. The RBAC is also exercised for real in process.test.ts (the
 // operator runs with these rules and meets no Forbidden).
 import { App } from 'cdk8s';
+import pkg from '../../package.json' with { type: 'json' };
 import { describe, expect, it } from 'vitest';
 import { CLUSTER_RULES, LEASE_RULES, OperatorInstall } from '../../charts/operator-install.ts';
 import { CREDENTIALS_KIND, OWNED_KINDS } from '../../operator/owned-kinds.ts';
@@ -70,7 +71,7 @@ describe('operator install manifests', () => {
     expect(pod.serviceAccountName).toBe('securevote-operator');
     expect(pod.securityContext).toMatchObject({ runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } });
     const c = pod.containers[0];
-    expect(c.image).toBe('securevote/operator:0.1.0');
+    expect(c.image).toBe(`securevote/operator:${pkg.version}`);
     expect(c.securityContext).toEqual({
       allowPrivilegeEscalation: false,
       readOnlyRootFilesystem: true,

@@ -145,7 +145,7 @@ describe('a leader whose lease requests stall', () => {
     proxies.push(proxyA, proxyB);
     const a = await startOperator({ kubeconfigPath: proxyA.kubeconfigPath, dir, name: 'fence-a' });
     running.push(a);
-    await waitFor('fence-a leads and is ready', async () => (await holder()) === 'fence-a' && (await a.get('/readyz')).status === 200, 30_000);
+    await waitFor('fence-a leads and is ready', async () => (await holder()) === 'fence-a' && (await a.get('/readyz')).status === 200, 90_000);
     const b = await startOperator({ kubeconfigPath: proxyB.kubeconfigPath, dir, name: 'fence-b' });
     running.push(b);
 
@@ -159,6 +159,8 @@ describe('a leader whose lease requests stall', () => {
       }
     })();
     await waitFor('fence-a writes', async () => proxyA.writes().length >= 5, 30_000);
+    // At least one renewal (a PUT) went through, so the term's start is known.
+    await waitFor('fence-a renews', async () => proxyA.forwarded.some((f) => LEASE_PATH.test(f.path) && f.method === 'PUT'), 30_000);
 
     // The leader's renewals now hang; its other requests still go through.
     const lastRenewal = Math.max(...proxyA.forwarded.filter((f) => LEASE_PATH.test(f.path) && f.method === 'PUT').map((f) => f.sentAt));
@@ -200,7 +202,7 @@ describe('a leader whose lease requests stall', () => {
     proxies.push(proxyC, proxyD);
     const c = await startOperator({ kubeconfigPath: proxyC.kubeconfigPath, dir, name: 'fence-c' });
     running.push(c);
-    await waitFor('fence-c leads and is ready', async () => (await holder()) === 'fence-c' && (await c.get('/readyz')).status === 200, 30_000);
+    await waitFor('fence-c leads and is ready', async () => (await holder()) === 'fence-c' && (await c.get('/readyz')).status === 200, 90_000);
     const d = await startOperator({ kubeconfigPath: proxyD.kubeconfigPath, dir, name: 'fence-d' });
     running.push(d);
     let changing = true;
