@@ -30,16 +30,26 @@ export interface CacheRead {
   readonly hit: ResultsJson | undefined;
 }
 
+/** The last results counted, for a database outage. */
+export interface LastResults {
+  readonly json: ResultsJson;
+  /** No vote committed since they were counted. */
+  readonly current: boolean;
+  /** When they were counted (ISO 8601). */
+  readonly asOf: string;
+}
+
 export interface ResultsCache {
   /** The cached results (hit) or the generation to store fresh ones under; undefined when Redis is unusable. */
   read(): Promise<CacheRead | undefined>;
   put(gen: string, results: ResultsJson): Promise<void>;
   /**
-   * While PostgreSQL is away: the last results stored, if still of the
-   * current generation (no vote invalidated them since, so they are exact:
-   * no vote can commit while the database is down), else undefined.
+   * While PostgreSQL is away: the last results stored, `current` when still
+   * of the current generation (no vote invalidated them since, so they are
+   * exact: no vote can commit while the database is down), else the latest
+   * ones with the time they were counted; undefined when there are none.
    */
-  readLast(): Promise<ResultsJson | undefined>;
+  readLast(): Promise<LastResults | undefined>;
   /** After a committed vote; never throws. */
   invalidate(): Promise<void>;
   ping(): Promise<boolean>;
@@ -156,7 +166,8 @@ export function createResultsCache(
       if (redis.status !== 'ready') return;
       try {
         const entry = `${gen}\n${results}`;
-        await redis.multi().set(dataKey, entry, 'EX', RESULTS_TTL_SECONDS).set(lastKey, entry, 'EX', LAST_RESULTS_TTL_SECONDS).exec();
+        const last = `${gen}\n${new Date().toISOString()}\n${results}`;
+        await redis.multi().set(dataKey, entry, 'EX', RESULTS_TTL_SECONDS).set(lastKey, last, 'EX', LAST_RESULTS_TTL_SECONDS).exec();
       } catch (err) {
         log.debug({ reason: (err as Error).message }, 'cache write failed');
       }
@@ -166,9 +177,10 @@ export function createResultsCache(
       try {
         if (pendingInvalidate && !inflight) await incrAfterNow();
         const [gen, raw] = await redis.mget(genKey, lastKey);
-        const nl = raw ? raw.indexOf('\n') : -1;
-        if (gen !== null && raw && nl > 0 && raw.slice(0, nl) === gen) return raw.slice(nl + 1);
-        return undefined;
+        const a = raw ? raw.indexOf('\n') : -1;
+        const b = raw && a > 0 ? raw.indexOf('\n', a + 1) : -1;
+        if (!raw || b < 0) return undefined;
+        return { json: raw.slice(b + 1), current: gen !== null && raw.slice(0, a) === gen, asOf: raw.slice(a + 1, b) };
       } catch (err) {
         log.debug({ reason: (err as Error).message }, 'cache read failed');
         return undefined;

@@ -1,6 +1,9 @@
 // GET /api/results: from the Redis cache when it holds the current
 // generation, else counted in PostgreSQL (and cached), and while PostgreSQL
-// is down from the last copy if still current (cache.ts readLast); concurrent readers
+// is down from the last copy (cache.ts readLast): as is when no vote changed
+// it since, else marked `"stale": true` with `"asOf"`, the time it was
+// counted, so the page keeps its chart through an outage and says how old
+// it is, and no reader takes it for the current count; concurrent readers
 // share one such read (coalesced). Written against plain
 // node:http request/response objects: express routes to it, and the server
 // also calls it directly for this hottest read (express's per-request set-up
@@ -27,13 +30,14 @@ export type ResultsHandler = (req: IncomingMessage, res: ServerResponse) => Prom
 
 export function resultsHandler(ctx: AppContext): ResultsHandler {
   const { cache, config, database, metrics, pool, state } = ctx;
-  /** During a database outage: the last results, if no vote changed them since; else the 503. */
-  async function lastOr(err: unknown): Promise<{ json: string; source: 'cache' }> {
+  /** During a database outage: the last results (marked stale when a vote changed them since); none at all: the 503. */
+  async function lastOr(err: unknown): Promise<{ json: string; source: 'cache' | 'stale' }> {
     const last = await cache.readLast();
     if (last === undefined) throw err;
-    return { json: last, source: 'cache' };
+    if (last.current) return { json: last.json, source: 'cache' };
+    return { json: JSON.stringify({ ...(JSON.parse(last.json) as object), stale: true, asOf: last.asOf }), source: 'stale' };
   }
-  const read = coalesced(async (): Promise<{ json: string; source: 'cache' | 'database' }> => {
+  const read = coalesced(async (): Promise<{ json: string; source: 'cache' | 'database' | 'stale' }> => {
     const cached = await cache.read();
     if (cached?.hit !== undefined) return { json: cached.hit, source: 'cache' };
     if (!state.schemaReady) return lastOr(unavailable('the database'));

@@ -2,7 +2,8 @@
 // PostgreSQL is down no vote can commit, so the last results cached under
 // the current generation are exact; they are served (beyond the short TTL of
 // the ordinary cache entry) until the outage ends. Results that a vote has
-// changed since are never served as current: 503 instead.
+// changed since are never served as current: they come marked stale, with
+// the time they were counted.
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { get, scratch, startBackend, startDeps, vote, waitHealth, type Backend, type Deps } from './backend-fixture.ts';
@@ -59,15 +60,20 @@ describe('results while PostgreSQL is down', () => {
     expect(v.headers.get('retry-after')).toMatch(/^\d+$/);
   });
 
-  it('recovers by itself; results a vote changed since are never served as current (503, not stale)', async () => {
+  it('recovers by itself; results a vote changed since are never served as current: marked stale, with when they were counted', async () => {
     await deps.pg.restart();
     await waitHealth(backend.url, 200);
+    const counted = Date.now();
+    expect(total((await get(backend.url, '/api/results')).body)).toBe(3);
     expect((await vote(backend.url, 'red')).status).toBe(201); // bumps the generation; nobody read the results since
     await deps.pg.kill();
     await expireShortEntries();
     const r = await get(backend.url, '/api/results');
-    expect(r.status).toBe(503);
-    expect(r.body).toMatchObject({ error: 'unavailable' });
+    expect(r.status).toBe(200);
+    expect(r.body).toMatchObject({ stale: true, total: 3 });
+    const asOf = Date.parse((r.body as { asOf: string }).asOf);
+    expect(asOf).toBeGreaterThanOrEqual(counted - 1_000);
+    expect(asOf).toBeLessThanOrEqual(Date.now());
     await deps.pg.restart();
     await waitHealth(backend.url, 200);
     expect(total((await get(backend.url, '/api/results')).body)).toBe(4);

@@ -111,7 +111,10 @@ function renderResults(data) {
     li.append(label, track, count);
     chartEl.append(li);
   }
-  totalEl.textContent = total === 1 ? '1 vote in total.' : `${total} votes in total.`;
+  const counted = total === 1 ? '1 vote in total' : `${total} votes in total`;
+  // During a database outage the backend serves its last count, marked stale.
+  const asOf = data.stale === true && typeof data.asOf === 'string' ? new Date(data.asOf) : undefined;
+  totalEl.textContent = asOf && !Number.isNaN(asOf.getTime()) ? `${counted} as of ${asOf.toLocaleTimeString()} (the count is catching up).` : `${counted}.`;
   totalEl.dataset.total = String(total);
 }
 
@@ -119,8 +122,9 @@ async function loadResults() {
   try {
     const res = await fetch('/api/results', { headers: { Accept: 'application/json' }, cache: 'no-store' });
     if (!res.ok) throw new Error(await readError(res));
-    renderResults(await res.json());
-    chartEl.classList.remove('stale');
+    const data = await res.json();
+    renderResults(data);
+    chartEl.classList.toggle('stale', data.stale === true);
   } catch {
     // Keep the last chart, greyed out, and try again on the next tick.
     chartEl.classList.add('stale');
