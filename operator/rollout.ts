@@ -159,10 +159,13 @@ export function planRollout(input: RolloutInput): RolloutPlan {
     let lastFailure = prev?.lastFailure;
     let waitingForDatabase = false;
     let retryInMs: number | undefined;
+    let failedPods: number | undefined;
     // Create-only: an existing Job is never re-applied (that would re-run it).
     skip.add(job);
     if (liveJob && !liveJob.metadata.deletionTimestamp) {
       migration = jobState(liveJob);
+      const failed = (liveJob.status as { failed?: unknown } | undefined)?.failed;
+      if (migration === 'running' && typeof failed === 'number' && failed > 0) failedPods = failed;
       if (migration === 'failed') {
         const f = jobFailure(liveJob);
         lastFailure = f?.message ?? lastFailure;
@@ -193,6 +196,7 @@ export function planRollout(input: RolloutInput): RolloutPlan {
       ...(lastFailure !== undefined ? { lastFailure } : {}),
       ...(waitingForDatabase ? { waitingForDatabase } : {}),
       ...(retryInMs !== undefined ? { retryInMs } : {}),
+      ...(failedPods !== undefined ? { failedPods } : {}),
     };
   };
 

@@ -2,7 +2,7 @@
 // cache), compared with the status already on the resource, and written
 // through the status subresource only when it differs. Each condition change
 // becomes an Event on the resource.
-import { COMPONENTS, PORTS, PUBLIC_ENTRY, type Component } from '../charts/rules.ts';
+import { COMPONENTS, PORTS, PUBLIC_ENTRY, RESTART, type Component } from '../charts/rules.ts';
 import type { ComponentStatus, ConditionType, Phase, SecureVoteCondition, SecureVoteStatus } from '../charts/spec.ts';
 import { HASH_ANNOTATION, canonicalJson } from './diff.ts';
 import type { ErrorClass, ReconcileError } from './errors.ts';
@@ -78,6 +78,8 @@ export interface MigrationObservation {
   readonly waitingForDatabase?: boolean;
   /** A failed Job is re-created after this many milliseconds. */
   readonly retryInMs?: number;
+  /** Pods of the current Job that failed while it still retries (Job status.failed). */
+  readonly failedPods?: number;
 }
 
 /** A workload whose new pod template is held back, and why. */
@@ -221,20 +223,27 @@ export function computeStatus(prev: SecureVoteStatus | undefined, obs: Observati
   const allReady = notReady.length === 0;
   const migrating = obs.migration === 'running' || obs.migration === undefined;
   const failed = obs.failure?.permanent ? obs.failure : undefined;
-  const migrationFailed = obs.migration === 'failed';
+  // Said at the first failed pod, not only once the Job gives up (its pod
+  // backoff makes that several minutes): a user learns at once what breaks.
+  const failingPods = obs.migration === 'running' ? (obs.migrationJob?.failedPods ?? 0) : 0;
+  const migrationFailed = obs.migration === 'failed' || failingPods > 0;
   const mj = obs.migrationJob;
   const prevC = prev?.conditions;
   const g = obs.generation;
 
   const migrationFailure = (): string => {
-    const parts = [`the schema migration Job ${mj?.job ?? ''} failed`.replace(/ +failed/, ' failed')];
-    if (mj?.lastFailure) parts[0] += `: ${mj.lastFailure}`;
+    const parts = [
+      failingPods > 0
+        ? `the schema migration Job ${mj?.job ?? ''} is failing: ${failingPods} of its pods failed, it retries (backoffLimit ${RESTART.migration.backoffLimit})`
+        : `the schema migration Job ${mj?.job ?? ''} failed`.replace(/ +failed/, ' failed'),
+    ];
+    if (failingPods === 0 && mj?.lastFailure) parts[0] += `: ${mj.lastFailure}`;
     // The last pod's own words (exit code, termination message) say more than the Job's condition.
     const last = (obs.diagnoses?.migration ?? []).filter((d) => d.reason === Reason.ContainerFailed).at(-1);
     if (last) parts.push(last.message);
     // An absolute time: the message stays the same from one reconcile to the next (no status write per pass).
     const at = mj?.retryInMs !== undefined ? new Date(now.getTime() + mj.retryInMs).toISOString().replace(/\.\d{3}Z$/, 'Z') : undefined;
-    if (mj) parts.push(`failed attempts: ${mj.attempts + 1}${at !== undefined ? `; re-created at ${at}` : ''}`);
+    if (mj && failingPods === 0) parts.push(`failed attempts: ${mj.attempts + 1}${at !== undefined ? `; re-created at ${at}` : ''}`);
     return parts.join('; ');
   };
 

@@ -221,6 +221,24 @@ describe('an upgrade rolls what changed, in the start order, the backend after i
 });
 
 describe('a failed migration', () => {
+  it('is Degraded at the first failed pod, while the Job still retries, with no re-creation yet', async () => {
+    const f = await new Fixture().steady();
+    const bad = 'securevote/backend:9.0.0-broken';
+    f.spec({ backend: { image: bad } });
+    await f.reconcile();
+    const name = `demo-migrate-${migrationHash(bad)}`;
+    f.job(bad)!.status = { active: 1, failed: 2 };
+    const calls = await f.reconcile();
+    expect(calls).not.toContain(`delete Job/${name}`);
+    expect(f.cond('Degraded')).toMatchObject({ status: 'True', reason: Reason.MigrationFailed });
+    expect(f.cond('Degraded')?.message).toContain(`the schema migration Job ${name} is failing: 2 of its pods failed`);
+    expect(f.cond('Progressing')?.message).toContain('holding backend');
+    // It recovers on its own: a later pod succeeds.
+    f.jobSucceeded(bad);
+    await f.reconcile();
+    expect(f.cond('Degraded')).toMatchObject({ status: 'False' });
+  });
+
   it('is Degraded (MigrationFailed, the Job’s message), then re-created after 30 s, 60 s, ... up to 5 min; a fixed image ends Ready', async () => {
     const f = await new Fixture().steady();
     const bad = 'securevote/backend:9.0.0-broken';
