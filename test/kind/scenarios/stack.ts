@@ -71,8 +71,22 @@ export async function waitCondition(s: Stack, type: string, pred: (c: Condition)
   }
 }
 
-/** Ready=True for the current generation: every component rolled out and ready. */
-export const waitReady = (s: Stack, timeoutMs = 300_000): Promise<Condition> => waitCondition(s, 'Ready', (c) => c.status === 'True', timeoutMs);
+/**
+ * Settled at the current generation: Ready=True (every component has its
+ * pods ready) and Progressing=False (every rollout, migration included, is
+ * complete). Ready alone stays True while old pods still serve a rollout.
+ */
+export async function waitReady(s: Stack, timeoutMs = 300_000): Promise<Condition> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const sv = await secureVote(s);
+    const at = (type: string) => sv.status?.conditions?.find((c) => c.type === type && (c.observedGeneration ?? -1) >= sv.generation);
+    const ready = at('Ready');
+    if (ready?.status === 'True' && at('Progressing')?.status === 'False') return ready;
+    if (Date.now() > until) throw new Error(`not settled after ${timeoutMs} ms: ${JSON.stringify(sv.status?.conditions)}`);
+    await new Promise((r) => setTimeout(r, 1_000));
+  }
+}
 
 export interface PodIdentity { name: string; uid: string; restarts: number; image: string }
 
