@@ -32,4 +32,4 @@ demo: deps $(if $(KUBECONFIG),kubectl,controlplane) ## The main command: a clust
 .PHONY: bench-operator
 bench-operator: deps controlplane ## Operator benchmark on kwok nodes: 1 / 100 / 1,000 resources to Ready, requests per resource, peak RSS
 	@mkdir -p $(WORK)
-	nice -n 10 node test/operator/bench.ts $(BENCH_OPERATOR_ARGS)
+	nice -n 10 node bench/operator.ts $(BENCH_OPERATOR_ARGS)

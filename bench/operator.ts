@@ -9,15 +9,15 @@
 // operator's CPU time and peak RSS (VmHWM); the writes sent at rest.
 // Bounded: each phase has a deadline.
 //
-//   node test/operator/bench.ts [--sizes 1,100,1000] [--deadline-s 300]
+//   node bench/operator.ts [--sizes 1,100,1000] [--deadline-s 300]
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { HttpMethod } from '@kubernetes/client-node';
-import { startControlPlane } from '../fixtures/controlplane.ts';
-import { makeRawKubeApi } from '../../operator/kube.ts';
-import { Api, SV_API, condition, createBigNode, createVolumes, installCrd } from './cluster.ts';
-import { REPO, startOperator } from './helpers.ts';
+import { startControlPlane } from '../test/fixtures/controlplane.ts';
+import { makeRawKubeApi } from '../operator/kube.ts';
+import { Api, SV_API, condition, createBigNode, createVolumes, installCrd } from '../test/operator/cluster.ts';
+import { REPO, startOperator } from '../test/operator/helpers.ts';
 
 const arg = (name: string, def: string): string => {
   const i = process.argv.indexOf(`--${name}`);
