@@ -6,10 +6,16 @@
 // process); reconciles per second; API requests per resource, by verb, from
 // the operator's own request counter (informer list/watch not included; the
 // exact count through a proxy is asserted in reconcile.test.ts); the
-// operator's CPU time and peak RSS (VmHWM); the writes sent at rest.
-// Bounded: each phase has a deadline.
+// operator's CPU time, peak RSS (VmHWM) and the peak of its used V8 heap
+// (sampled from its /metrics at every poll); the writes sent at rest. The
+// operator runs with the heap ceiling its install gives it
+// (charts/operator-install.ts: --max-old-space-size=192), so a cache that
+// outgrows it shows here as garbage-collection time or a crash, not only as
+// a bigger number. BENCH_OPERATOR_NODE_OPTIONS adds Node options (e.g.
+// --heapsnapshot-signal=SIGUSR2 to look inside). Bounded: each phase has a
+// deadline.
 //
-//   node bench/operator.ts [--sizes 1,100,1000] [--deadline-s 300]
+//   node bench/operator.ts [--sizes 1,100,1000] [--deadline-s 300] [--heap-mb 192]
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -25,6 +31,7 @@ const arg = (name: string, def: string): string => {
 };
 const sizes = arg('sizes', '1,100,1000').split(',').map(Number);
 const deadlineMs = Number(arg('deadline-s', '300')) * 1000;
+const heapMb = Number(arg('heap-mb', '192'));
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 // A timeout's SIGTERM must still stop what we started ('exit' handlers: the
@@ -41,7 +48,14 @@ try {
   await createVolumes(cp, sizes.reduce((a, b) => a + b, 0) + 5);
   const api = new Api(cp);
   const raw = makeRawKubeApi(cp.kubeConfig);
-  const op = await startOperator({ kubeconfigPath: cp.kubeconfigPath, dir, name: 'bench', env: { LEADER_ELECT: 'false', LOG_LEVEL: 'info', RESYNC_SECONDS: '20' } });
+  const op = await startOperator({ kubeconfigPath: cp.kubeconfigPath, dir, name: 'bench', env: {
+      LEADER_ELECT: 'false',
+      LOG_LEVEL: 'info',
+      RESYNC_SECONDS: '20',
+      NODE_OPTIONS: [`--max-old-space-size=${heapMb}`, process.env.BENCH_OPERATOR_NODE_OPTIONS ?? ''].join(' ').trim(),
+    },
+  });
+  console.log(JSON.stringify({ operatorPid: op.pid, logFile: op.logFile }));
   /** The operator's request counter, by verb. */
   const requests = async (): Promise<Record<string, number>> => {
     const out: Record<string, number> = {};
@@ -55,6 +69,12 @@ try {
   const readyCount = async (ns: string): Promise<number> => {
     const r = await cp.kubectl(['get', 'securevotes', '-n', ns, '-o', 'jsonpath={range .items[*]}{.status.phase}{"\\n"}{end}'], { check: false });
     return r.stdout.split('\n').filter((l) => l === 'Ready').length;
+  };
+  let peakHeap = 0;
+  /** The operator's used V8 heap now (prom-client's default metric), and the peak so far. */
+  const sampleHeap = async (): Promise<void> => {
+    const m = /^securevote_operator_nodejs_heap_size_used_bytes (\d+(?:\.\d+)?(?:e\+\d+)?)/m.exec(await op.metrics());
+    if (m) peakHeap = Math.max(peakHeap, Number(m[1]));
   };
   const rss = (): number => {
     const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${op.pid}/status`, 'utf8'));
@@ -93,6 +113,7 @@ try {
     let readyAt = 0;
     let ready = 0;
     while (Date.now() - t0 < deadlineMs) {
+      await sampleHeap();
       ready = size === 1 ? ((condition(await api.sv(ns, 'sv-0'), 'Ready')?.status === 'True') ? 1 : 0) : await readyCount(ns);
       if (ready === size) {
         readyAt = Date.now() - t0;
@@ -124,6 +145,7 @@ try {
       writesPerResource: Math.round((sum(reqs, true) / size) * 10) / 10,
       requestsByVerb: reqs,
       peakRssMiB: Math.round(peakRss / 2 ** 20),
+      peakHeapUsedMiB: Math.round(peakHeap / 2 ** 20),
       operatorCpuSeconds: Math.round((cpuSeconds() - cpuFrom) * 10) / 10,
       loadAverage: Number(readFileSync('/proc/loadavg', 'utf8').split(' ')[0]),
     };
@@ -136,8 +158,9 @@ try {
   const restFrom = await requests();
   const recRest = await reconciles();
   await sleep(15_000);
+  await sampleHeap();
   const restWrites = sum(diff(restFrom, await requests()), true);
-  const atRest = { atRestSeconds: 15, writesAtRest: restWrites, reconcilesAtRest: (await reconciles()) - recRest, peakRssMiB: Math.round(Math.max(peakRss, rss()) / 2 ** 20) };
+  const atRest = { atRestSeconds: 15, writesAtRest: restWrites, reconcilesAtRest: (await reconciles()) - recRest, peakRssMiB: Math.round(Math.max(peakRss, rss()) / 2 ** 20), peakHeapUsedMiB: Math.round(peakHeap / 2 ** 20) };
   console.log(JSON.stringify(atRest));
   results.push(atRest);
   await op.stop();
@@ -149,12 +172,12 @@ try {
 const work = process.env.SECUREVOTE_WORK ?? join(REPO, '.work');
 mkdirSync(work, { recursive: true });
 writeFileSync(join(work, 'bench-operator.json'), `${JSON.stringify(results, null, 2)}\n`);
-console.log('\n| resources | all children written | all Ready | reconciles/s | API requests / resource (writes) | operator CPU | peak RSS | load avg |');
-console.log('|---|---|---|---|---|---|---|---|');
+console.log('\n| resources | all children written | all Ready | reconciles/s | API requests / resource (writes) | operator CPU | peak RSS | peak heap used | load avg |');
+console.log('|---|---|---|---|---|---|---|---|---|');
 for (const r of results.filter((x) => 'resources' in x)) {
   const s = (v: unknown): string => (v === null ? 'deadline' : `${v} s`);
   console.log(
-    `| ${r.resources} | ${s(r.allChildrenWrittenSeconds)} | ${s(r.allReadySeconds)} | ${r.reconcilesPerSecond} | ${r.requestsPerResource} (${r.writesPerResource}) | ${r.operatorCpuSeconds} s | ${r.peakRssMiB} MiB | ${r.loadAverage} |`,
+    `| ${r.resources} | ${s(r.allChildrenWrittenSeconds)} | ${s(r.allReadySeconds)} | ${r.reconcilesPerSecond} | ${r.requestsPerResource} (${r.writesPerResource}) | ${r.operatorCpuSeconds} s | ${r.peakRssMiB} MiB | ${r.peakHeapUsedMiB} MiB | ${r.loadAverage} |`,
   );
 }
 const rest = results.find((x) => 'writesAtRest' in x);
