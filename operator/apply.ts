@@ -68,7 +68,18 @@ export class WriteMemo {
   record(key: string, hash: string | undefined, written: { metadata?: { resourceVersion?: string } } | undefined): void {
     const rv = rvNumber(written?.metadata?.resourceVersion);
     if (rv === undefined || !hash) return;
-    this.entries.set(key, { hash, rv, at: this.now() });
+    const at = this.now();
+    // An entry is only dropped when its key is looked at again; a key never
+    // looked at again (a pruned child, a deleted resource) would stay for
+    // good: a thousand resources' writes held ~8 MB. Entries are recorded
+    // in time order, so the lapsed ones are at the front.
+    for (const [k, e] of this.entries) {
+      if (at - e.at <= this.ttlMs) break;
+      this.entries.delete(k);
+    }
+    // Re-inserted, so the map stays in time order.
+    this.entries.delete(key);
+    this.entries.set(key, { hash, rv, at });
   }
 
   /** True when we just wrote this very `hash` under `key` and the cached copy is older than our write. */
