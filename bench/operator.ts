@@ -71,10 +71,16 @@ try {
     return r.stdout.split('\n').filter((l) => l === 'Ready').length;
   };
   let peakHeap = 0;
-  /** The operator's used V8 heap now (prom-client's default metric), and the peak so far. */
+  let lastHeap = 0;
+  /**
+   * The operator's used V8 heap now (prom-client's default metric), and the
+   * peak so far. The peak counts garbage not yet collected; the last sample,
+   * at rest, is closer to what the process keeps.
+   */
   const sampleHeap = async (): Promise<void> => {
     const m = /^securevote_operator_nodejs_heap_size_used_bytes (\d+(?:\.\d+)?(?:e\+\d+)?)/m.exec(await op.metrics());
-    if (m) peakHeap = Math.max(peakHeap, Number(m[1]));
+    if (m) lastHeap = Number(m[1]);
+    peakHeap = Math.max(peakHeap, lastHeap);
   };
   const rss = (): number => {
     const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${op.pid}/status`, 'utf8'));
@@ -160,7 +166,7 @@ try {
   await sleep(15_000);
   await sampleHeap();
   const restWrites = sum(diff(restFrom, await requests()), true);
-  const atRest = { atRestSeconds: 15, writesAtRest: restWrites, reconcilesAtRest: (await reconciles()) - recRest, peakRssMiB: Math.round(Math.max(peakRss, rss()) / 2 ** 20), peakHeapUsedMiB: Math.round(peakHeap / 2 ** 20) };
+  const atRest = { atRestSeconds: 15, writesAtRest: restWrites, reconcilesAtRest: (await reconciles()) - recRest, peakRssMiB: Math.round(Math.max(peakRss, rss()) / 2 ** 20), peakHeapUsedMiB: Math.round(peakHeap / 2 ** 20), heapUsedAtRestMiB: Math.round(lastHeap / 2 ** 20), rssAtRestMiB: Math.round(Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${op.pid}/status`, 'utf8'))?.[1] ?? 0) / 1024) };
   console.log(JSON.stringify(atRest));
   results.push(atRest);
   await op.stop();
@@ -181,4 +187,4 @@ for (const r of results.filter((x) => 'resources' in x)) {
   );
 }
 const rest = results.find((x) => 'writesAtRest' in x);
-console.log(`\nAt rest (${rest?.atRestSeconds} s, every resource Ready): ${rest?.writesAtRest} writes, ${rest?.reconcilesAtRest} reconciles. Results in ${join(work, 'bench-operator.json')}.`);
+console.log(`\nAt rest (${rest?.atRestSeconds} s after the last size): ${rest?.writesAtRest} writes, ${rest?.reconcilesAtRest} reconciles, heap used ${rest?.heapUsedAtRestMiB} MiB, RSS ${rest?.rssAtRestMiB} MiB. Results in ${join(work, 'bench-operator.json')}.`);
