@@ -52,4 +52,4 @@ test-kind: images ## Run the kind tests on a cluster of their own (kind and a no
 	scripts/test-kind.sh
 
 .PHONY: kind-test
-kind-test: test-kind ## Same as test-kind (the name issue 6 used)
+kind-test: test-kind ## Same as test-kind

@@ -6,7 +6,7 @@
 // through only the seed's edges (kube-router's policy engine on our node
 // image; kindnetd's on kind's own). Skips with one line (the reason
 // and the command to run) where kind, kubectl or a node image is missing: on
-// the build machine no kind node image can be pulled (issue 7 builds one).
+// the build machine no kind node image can be pulled (scripts/kind-image.sh builds one).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { COMPONENTS, DATABASE, PORTS, RESOURCES, RUN_AS, START_ORDER, type Component } from '../../charts/rules.ts';
 import { childNames } from '../../charts/names.ts';

@@ -1,8 +1,8 @@
 // Wrapper module: builds the Kubernetes commands of ONE pinned release from
 // k8s.io/kubernetes. Its go.mod replaces the k8s.io/* staging modules with
 // local directories that a module download does not have, so every one of
-// them is pinned here to the matching v0.x tag. The kind node image (issue 7)
-// builds kubelet, kubeadm and kube-proxy from this same module.
+// them is pinned here to the matching v0.x tag. The kind node image
+// (scripts/kind-image.sh) builds kubelet, kubeadm and kube-proxy from this same module.
 module securevote.local/controlplane
 
 go 1.24.0
