@@ -4,33 +4,11 @@
 // connections, ends each kept-alive one after its next answer, and exits 0.
 // Real PostgreSQL and Redis.
 import { Agent, request as httpRequest } from 'node:http';
-import type pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { get, scratch, sql, startBackend, startDeps, voterIdOf, type Backend, type Deps } from './backend-fixture.ts';
+import { describe, expect, it } from 'vitest';
+import { fileStack, get, voterIdOf } from './backend-fixture.ts';
 
-const work = scratch('backend-drain');
-let deps: Deps;
-let backend: Backend;
-let db: pg.Client | undefined;
 const LINGER_MS = 2_000;
-
-beforeAll(async () => {
-  try {
-    deps = await startDeps(work.dir);
-    backend = await startBackend(work.dir, { ...deps.env(), DRAIN_LINGER_MS: String(LINGER_MS), DRAIN_TIMEOUT_MS: '5000' });
-  } catch (err) {
-    await teardown();
-    throw err;
-  }
-});
-
-async function teardown(): Promise<void> {
-  await db?.end().catch(() => {});
-  await backend?.stop().catch(() => {});
-  await deps?.stop();
-  work.remove();
-}
-afterAll(teardown);
+const stack = fileStack('backend-drain', { DRAIN_LINGER_MS: String(LINGER_MS), DRAIN_TIMEOUT_MS: '5000' });
 
 interface Answer { status: number; connection: string | undefined; cookie: string | undefined; at: number }
 
@@ -70,7 +48,7 @@ describe('SIGTERM drain', () => {
     const workers = Array.from({ length: 8 }, async (_, i) => {
       while (Date.now() < stopAt) {
         try {
-          const a = await post(backend.port, i % 2 === 0 ? keepAlive : false);
+          const a = await post(stack.backend.port, i % 2 === 0 ? keepAlive : false);
           answers.push(a);
           if (i % 2 === 0) keptAlive.push(a);
         } catch (err) {
@@ -82,9 +60,9 @@ describe('SIGTERM drain', () => {
     sigtermAt = Date.now();
     // Stop sending well inside the linger: the requests a stale endpoint would still route here.
     stopAt = sigtermAt + LINGER_MS - 600;
-    process.kill(backend.pid, 'SIGTERM');
+    process.kill(stack.backend.pid, 'SIGTERM');
     await new Promise((r) => setTimeout(r, 200));
-    const ready = await get(backend.url, '/readyz');
+    const ready = await get(stack.backend.url, '/readyz');
     expect(ready.status).toBe(503);
     await Promise.all(workers);
     keepAlive.destroy();
@@ -101,19 +79,19 @@ describe('SIGTERM drain', () => {
     // After the linger: a new connection is refused (nginx retries it elsewhere),
     // a kept-alive one is still served once, and closed after its answer.
     const held = new Agent({ keepAlive: true, maxSockets: 1 });
-    expect((await post(backend.port, held)).status).toBe(201); // opened during the linger
+    expect((await post(stack.backend.port, held)).status).toBe(201); // opened during the linger
     await new Promise((r) => setTimeout(r, Math.max(0, sigtermAt + LINGER_MS + 200 - Date.now())));
-    await expect(post(backend.port, false)).rejects.toThrow(/ECONNREFUSED/);
-    const last = await post(backend.port, held);
+    await expect(post(stack.backend.port, false)).rejects.toThrow(/ECONNREFUSED/);
+    const last = await post(stack.backend.port, held);
     expect(last.status).toBe(201);
     expect(last.connection).toBe('close');
     answers.push(last);
     held.destroy();
 
-    const exit = await backend.srv.exited;
+    const exit = await stack.backend.srv.exited;
     expect(exit).toEqual({ code: 0, signal: null });
     expect(Date.now() - sigtermAt).toBeGreaterThanOrEqual(LINGER_MS - 100);
-    db = await sql(deps.pg);
+    const db = await stack.db();
     const { rows } = await db.query<{ voter_id: string }>('SELECT voter_id FROM votes');
     const stored = new Set(rows.map((r) => r.voter_id));
     const acked = answers.map((a) => voterIdOf(a.cookie!));

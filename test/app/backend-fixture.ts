@@ -6,6 +6,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import pg from 'pg';
+import { afterAll, beforeAll } from 'vitest';
 import { startPostgres, type PostgresServer } from '../../app/local/postgres.ts';
 import { freePort, isAlive, killPid, spawnServer, stopPid, waitReady, type SpawnedServer } from '../../app/local/process.ts';
 import { startRedis, type RedisServer } from '../../app/local/redis.ts';
@@ -153,6 +154,68 @@ export async function sql(p: PostgresServer): Promise<pg.Client> {
   c.on('error', () => {}); // the outage tests kill the server under it
   await c.connect();
   return c;
+}
+
+/** One test file's stack: its dependencies, a backend on them, and a SQL client when asked. */
+export interface FileStack {
+  /** Its scratch directory (servers' data and logs). */
+  readonly dir: string;
+  readonly deps: Deps;
+  readonly backend: Backend;
+  /** A client on the stack's PostgreSQL, opened on first use, again after the server dropped it, and closed with the stack. */
+  db(): Promise<pg.Client>;
+}
+
+/**
+ * PostgreSQL and Redis in a scratch directory and a backend on them (with
+ * `env` added), started before the file's tests and stopped after them, also
+ * when the start fails half-way. Call it at the top of a test file.
+ */
+export function fileStack(name: string, env: Record<string, string> = {}): FileStack {
+  const work = scratch(name);
+  let deps: Deps | undefined;
+  let backend: Backend | undefined;
+  let client: pg.Client | undefined;
+  const stop = async (): Promise<void> => {
+    await client?.end().catch(() => {});
+    await backend?.stop().catch(() => {});
+    await deps?.stop();
+    work.remove();
+  };
+  beforeAll(async () => {
+    try {
+      deps = await startDeps(work.dir);
+      backend = await startBackend(work.dir, { ...deps.env(), ...env });
+    } catch (err) {
+      await stop();
+      throw err;
+    }
+  });
+  afterAll(stop);
+  const started = <T>(v: T | undefined): T => {
+    if (v === undefined) throw new Error(`${name}: the stack did not start`);
+    return v;
+  };
+  return {
+    dir: work.dir,
+    get deps() {
+      return started(deps);
+    },
+    get backend() {
+      return started(backend);
+    },
+    async db() {
+      if (!client) {
+        const c = await sql(started(deps).pg);
+        // The outage tests kill the server under it: the next call opens a new one.
+        c.on('error', () => {
+          if (client === c) client = undefined;
+        });
+        client = c;
+      }
+      return client;
+    },
+  };
 }
 
 /** Runs `fn` over `items` with at most `limit` in flight. */

@@ -3,60 +3,37 @@
 // be answered 201 again, while a real second vote (a new key) is still 409.
 // Real PostgreSQL and Redis, the backend as a real child process.
 import { randomUUID } from 'node:crypto';
-import type pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { MIGRATIONS } from '../../app/backend/migrations.ts';
 import { createVoterSigner } from '../../app/backend/voter.ts';
-import { mapLimit, request, scratch, sql, startBackend, startDeps, voterIdOf, type Backend, type Deps, type Reply } from './backend-fixture.ts';
+import { fileStack, mapLimit, request, sql, voterIdOf, type Reply } from './backend-fixture.ts';
 
-const work = scratch('backend-idempotency');
-let deps: Deps;
-let backend: Backend;
-let db: pg.Client;
-
-beforeAll(async () => {
-  try {
-    deps = await startDeps(work.dir);
-    backend = await startBackend(work.dir, deps.env());
-    db = await sql(deps.pg);
-  } catch (err) {
-    await teardown();
-    throw err;
-  }
-});
-
-async function teardown(): Promise<void> {
-  await db?.end().catch(() => {});
-  await backend?.stop().catch(() => {});
-  await deps?.stop();
-  work.remove();
-}
-afterAll(teardown);
+const stack = fileStack('backend-idempotency');
 
 function keyedVote(optionId: string, key: string | undefined, cookie?: string): Promise<Reply> {
   const headers: Record<string, string> = { 'content-type': 'application/json' };
   if (key !== undefined) headers['idempotency-key'] = key;
   if (cookie) headers.cookie = cookie;
-  return request(backend.url, '/api/vote', { method: 'POST', headers, body: JSON.stringify({ optionId }) });
+  return request(stack.backend.url, '/api/vote', { method: 'POST', headers, body: JSON.stringify({ optionId }) });
 }
 
 async function rowsOf(voterId: string): Promise<{ option_id: string; request_key: string | null }[]> {
-  return (await db.query<{ option_id: string; request_key: string | null }>('SELECT option_id, request_key FROM votes WHERE voter_id = $1', [voterId])).rows;
+  return (await (await stack.db()).query<{ option_id: string; request_key: string | null }>('SELECT option_id, request_key FROM votes WHERE voter_id = $1', [voterId])).rows;
 }
 
 describe('Idempotency-Key', () => {
   it('the schema gained a nullable request_key (expand only: an old insert without it still works)', async () => {
     expect(MIGRATIONS.at(-1)!.sql).toMatch(/^ALTER TABLE votes ADD COLUMN request_key uuid;$/);
-    const { rows } = await db.query<{ is_nullable: string; column_default: string | null }>(
+    const { rows } = await (await stack.db()).query<{ is_nullable: string; column_default: string | null }>(
       "SELECT is_nullable, column_default FROM information_schema.columns WHERE table_name = 'votes' AND column_name = 'request_key'",
     );
     expect(rows).toEqual([{ is_nullable: 'YES', column_default: null }]);
     // What an old backend sends, on the new schema.
     const old = randomUUID();
-    await db.query('INSERT INTO votes (voter_id, option_id) VALUES ($1, $2)', [old, 'red']);
+    await (await stack.db()).query('INSERT INTO votes (voter_id, option_id) VALUES ($1, $2)', [old, 'red']);
     expect(await rowsOf(old)).toEqual([{ option_id: 'red', request_key: null }]);
     // That voter retrying with a key is a second vote, not a replay.
-    const signer = createVoterSigner(deps.cookieSecret);
+    const signer = createVoterSigner(stack.deps.cookieSecret);
     const r = await keyedVote('red', randomUUID(), `sv_voter=${signer.sign(old)}`);
     expect(r.status).toBe(409);
   });
@@ -99,18 +76,18 @@ describe('Idempotency-Key', () => {
     expect(a.status).toBe(201);
     expect(b.status).toBe(201);
     expect(voterIdOf(a.cookie!)).not.toBe(voterIdOf(b.cookie!));
-    const before = Number((await db.query<{ n: string }>('SELECT count(*) AS n FROM votes')).rows[0]!.n);
+    const before = Number((await (await stack.db()).query<{ n: string }>('SELECT count(*) AS n FROM votes')).rows[0]!.n);
     const bad = await keyedVote('red', 'not-a-uuid');
     expect(bad.status).toBe(400);
     expect(bad.body).toMatchObject({ error: 'bad_idempotency_key' });
-    expect(Number((await db.query<{ n: string }>('SELECT count(*) AS n FROM votes')).rows[0]!.n)).toBe(before);
+    expect(Number((await (await stack.db()).query<{ n: string }>('SELECT count(*) AS n FROM votes')).rows[0]!.n)).toBe(before);
     const plain = await keyedVote('red', undefined);
     expect(plain.status).toBe(201);
     expect(await rowsOf(voterIdOf(plain.cookie!))).toEqual([{ option_id: 'red', request_key: null }]);
   });
 
   it('the voter derived from a key is a signed UUID that only the secret can produce', () => {
-    const signer = createVoterSigner(deps.cookieSecret);
+    const signer = createVoterSigner(stack.deps.cookieSecret);
     const key = randomUUID();
     const v = signer.fromKey(key);
     expect(v.voterId).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-8[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);

@@ -3,48 +3,24 @@
 // and recover by itself. Last, SIGTERM drains an in-flight request.
 import { Redis } from 'ioredis';
 import type pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { isAlive } from '../../app/local/process.ts';
-import {
-  get, mapLimit, metric, scratch, sql, startBackend, startDeps, vote, voterIdOf, waitHealth,
-  type Backend, type Deps,
-} from './backend-fixture.ts';
+import { fileStack, get, mapLimit, metric, vote, voterIdOf, waitHealth } from './backend-fixture.ts';
 
-const work = scratch('backend-outage');
-let deps: Deps;
-let backend: Backend;
-let db: pg.Client | undefined;
 /** Voter ids the backend answered 201 for: each must be in PostgreSQL at the end. */
 const acknowledged: string[] = [];
-
-beforeAll(async () => {
-  try {
-    deps = await startDeps(work.dir);
-    backend = await startBackend(work.dir, deps.env());
-  } catch (err) {
-    await teardown();
-    throw err;
-  }
-});
-
-async function teardown(): Promise<void> {
-  await db?.end().catch(() => {});
-  await backend?.stop().catch(() => {});
-  await deps?.stop();
-  work.remove();
-}
-afterAll(teardown);
+const stack = fileStack('backend-outage');
 
 async function castAcked(option: string): Promise<void> {
-  const r = await vote(backend.url, option);
+  const r = await vote(stack.backend.url, option);
   expect(r.status).toBe(201);
   acknowledged.push(voterIdOf(r.cookie!));
 }
 
-const total = async (): Promise<number> => ((await get(backend.url, '/api/results')).body as { total: number }).total;
+const total = async (): Promise<number> => ((await get(stack.backend.url, '/api/results')).body as { total: number }).total;
 /** The results cache's generation counter, read straight from Redis. */
 async function generation(): Promise<string | null> {
-  const r = new Redis({ port: deps.redis.port, host: deps.redis.host, password: deps.redis.password, lazyConnect: true, retryStrategy: () => null });
+  const r = new Redis({ port: stack.deps.redis.port, host: stack.deps.redis.host, password: stack.deps.redis.password, lazyConnect: true, retryStrategy: () => null });
   try {
     await r.connect();
     return await r.get('securevote:results:gen');
@@ -55,27 +31,27 @@ async function generation(): Promise<string | null> {
 let genBeforeOutage: string | null = null;
 
 const cacheReads = async (): Promise<number> =>
-  metric((await get(backend.url, '/metrics')).text, 'securevote_results_reads_total', 'source="cache"');
+  metric((await get(stack.backend.url, '/metrics')).text, 'securevote_results_reads_total', 'source="cache"');
 
 describe('Redis outage', () => {
   it('Redis killed: votes still 201, results exact from PostgreSQL, /health 200 degraded with the cache down', async () => {
     await castAcked('red');
     await total(); // warm the cache
     genBeforeOutage = await generation();
-    await deps.redis.kill();
+    await stack.deps.redis.kill();
     for (let i = 0; i < 5; i++) await castAcked('green');
-    const results = await get(backend.url, '/api/results');
+    const results = await get(stack.backend.url, '/api/results');
     expect(results.status).toBe(200);
     expect((results.body as { total: number }).total).toBe(acknowledged.length);
-    const h = await waitHealth(backend.url, 200, 'down');
+    const h = await waitHealth(stack.backend.url, 200, 'down');
     expect(h.body).toEqual({ status: 'degraded', checks: { database: 'ok', cache: 'down' } });
-    const m = (await get(backend.url, '/metrics')).text;
+    const m = (await get(stack.backend.url, '/metrics')).text;
     expect(metric(m, 'securevote_dependency_up', 'dependency="cache"')).toBe(0);
   });
 
   it('Redis restarted: the same backend uses the cache again, and stays exact', async () => {
-    await deps.redis.restart();
-    const h = await waitHealth(backend.url, 200, 'ok');
+    await stack.deps.redis.restart();
+    const h = await waitHealth(stack.backend.url, 200, 'ok');
     expect(h.body).toEqual({ status: 'healthy', checks: { database: 'ok', cache: 'ok' } });
     await total(); // fills the (empty) cache
     const before = await cacheReads();
@@ -100,8 +76,8 @@ describe('PostgreSQL outage', () => {
     let answered = 0;
     let killed: Promise<void> | undefined;
     const replies = await mapLimit(Array.from({ length: 200 }), 20, async () => {
-      const r = await vote(backend.url, 'red');
-      if (++answered === 50) killed = deps.pg.kill();
+      const r = await vote(stack.backend.url, 'red');
+      if (++answered === 50) killed = stack.deps.pg.kill();
       return r;
     });
     await killed;
@@ -118,52 +94,52 @@ describe('PostgreSQL outage', () => {
   });
 
   it('while PostgreSQL is down: votes 503, /health 503, /readyz and /livez 200, the process stays up', async () => {
-    const r = await vote(backend.url, 'blue');
+    const r = await vote(stack.backend.url, 'blue');
     expect(r.status).toBe(503);
     expect(r.headers.get('retry-after')).toMatch(/^\d+$/);
-    const h = await get(backend.url, '/health');
+    const h = await get(stack.backend.url, '/health');
     expect(h.status).toBe(503);
     expect(h.body).toEqual({ status: 'unhealthy', checks: { database: 'down', cache: 'ok' } });
     // Readiness is "this pod can serve its own part": it stays in its Service
     // (cached results, the 503 + Retry-After above), unlike /health.
-    const ready = await get(backend.url, '/readyz');
+    const ready = await get(stack.backend.url, '/readyz');
     expect(ready.status).toBe(200);
     expect(ready.body).toEqual({ status: 'ready' });
-    expect((await get(backend.url, '/livez')).status).toBe(200);
+    expect((await get(stack.backend.url, '/livez')).status).toBe(200);
     // Results: from the cache if it still holds them, else 503; never a 500.
-    const res = await get(backend.url, '/api/results');
+    const res = await get(stack.backend.url, '/api/results');
     expect([200, 503]).toContain(res.status);
     expect(res.headers.get('content-type')).toMatch(/^application\/json/);
-    expect(isAlive(backend.pid)).toBe(true);
+    expect(isAlive(stack.backend.pid)).toBe(true);
     // The refused voter keeps its cookie, so a retry after recovery is the same voter.
     expect(r.cookie).toBeDefined();
     refusedCookie = r.cookie!;
   });
 
   it('PostgreSQL restarted: the same backend recovers by itself, no acknowledged vote lost', async () => {
-    await deps.pg.restart();
-    const h = await waitHealth(backend.url, 200, 'ok');
+    await stack.deps.pg.restart();
+    const h = await waitHealth(stack.backend.url, 200, 'ok');
     expect(h.body).toEqual({ status: 'healthy', checks: { database: 'ok', cache: 'ok' } });
-    const retry = await vote(backend.url, 'blue', refusedCookie);
+    const retry = await vote(stack.backend.url, 'blue', refusedCookie);
     expect(retry.status).toBe(201); // the 503 stored nothing
     acknowledged.push(voterIdOf(refusedCookie));
-    db = await sql(deps.pg);
+    const db = await stack.db();
     const { rows } = await db.query<{ voter_id: string }>('SELECT voter_id FROM votes');
     const stored = new Set(rows.map((r) => r.voter_id));
     expect(acknowledged.filter((id) => !stored.has(id))).toEqual([]);
     expect(await total()).toBe(stored.size);
-    expect(isAlive(backend.pid)).toBe(true);
-    expect(backend.logs()).not.toMatch(/"level":"fatal"/);
+    expect(isAlive(stack.backend.pid)).toBe(true);
+    expect(stack.backend.logs()).not.toMatch(/"level":"fatal"/);
   });
 });
 
 describe('SIGTERM', () => {
   it('drains an in-flight request, then exits 0', async () => {
-    db ??= await sql(deps.pg);
+    const db = await stack.db();
     // Hold the votes table so the next vote waits inside PostgreSQL.
     await db.query('BEGIN');
     await db.query('LOCK TABLE votes IN ACCESS EXCLUSIVE MODE');
-    const inFlight = vote(backend.url, 'green');
+    const inFlight = vote(stack.backend.url, 'green');
     // Wait until the vote is blocked on the lock, i.e. truly in flight.
     for (let i = 0; ; i++) {
       const { rows } = await db.query(
@@ -173,24 +149,24 @@ describe('SIGTERM', () => {
       if (i > 200) throw new Error('the vote never reached the lock');
       await new Promise((r) => setTimeout(r, 25));
     }
-    process.kill(backend.pid, 'SIGTERM');
+    process.kill(stack.backend.pid, 'SIGTERM');
     // Draining: not ready at once, but still answering while the listener
     // lingers; the process is still up.
     await new Promise((r) => setTimeout(r, 300));
-    expect(isAlive(backend.pid)).toBe(true);
-    const ready = await get(backend.url, '/readyz');
+    expect(isAlive(stack.backend.pid)).toBe(true);
+    const ready = await get(stack.backend.url, '/readyz');
     expect(ready.status).toBe(503);
     expect(ready.body).toEqual({ status: 'draining' });
-    const h = await get(backend.url, '/health');
+    const h = await get(stack.backend.url, '/health');
     expect(h.status).toBe(503);
     expect((h.body as { status: string }).status).toBe('draining');
     await db.query('COMMIT');
     const r = await inFlight;
     expect(r.status).toBe(201);
     acknowledged.push(voterIdOf(r.cookie!));
-    const exit = await backend.srv.exited;
+    const exit = await stack.backend.srv.exited;
     expect(exit).toEqual({ code: 0, signal: null });
-    expect(backend.logs()).toMatch(/"msg":"stopped"/);
+    expect(stack.backend.logs()).toMatch(/"msg":"stopped"/);
     const { rows } = await db.query('SELECT 1 FROM votes WHERE voter_id = $1', [voterIdOf(r.cookie!)]);
     expect(rows).toHaveLength(1);
   });
