@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The previous release (images/previous-release: "<version> <commit>"), as it
-# landed: its tree from git, its images built by its own scripts, its
-# operator's install manifests synthesized by its own charts. The tree goes to
-# .work/previous-release/<version> (our node_modules beside it: same lock).
+# landed: its tree from git with its own npm packages (npm ci from its lock),
+# its images built by its own scripts, its operator's install manifests
+# synthesized by its own charts. The tree goes to .work/previous-release/<version>.
 #   scripts/previous-release.sh version          prints the version
 #   scripts/previous-release.sh images           builds its images that are missing (needs a Docker engine)
 #   scripts/previous-release.sh manifests DIR    writes its install manifests to DIR
@@ -19,7 +19,7 @@ tree() {
   git cat-file -e "$COMMIT^{commit}" 2>/dev/null || { say "commit $COMMIT of $VERSION is not in this clone's history"; exit 1; }
   rm -rf "$TREE" && mkdir -p "$TREE"
   git archive "$COMMIT" | tar -x -C "$TREE"
-  ln -s "$PWD/node_modules" "$TREE/node_modules"
+  (cd "$TREE" && PATH="$TREE/node_modules/.bin:$PATH" npm ci --no-fund --no-audit --loglevel=error >/dev/null)
   touch "$TREE/.complete"
 }
 
@@ -31,15 +31,14 @@ case ${1:-} in
     [ ${#missing[@]} -eq 0 ] && exit 0
     tree
     say "building ${missing[*]} $VERSION from $COMMIT"
-    # GIT_DIR: its labels must not read this clone's HEAD.
-    (cd "$TREE" && GIT_DIR=/nonexistent SECUREVOTE_WORK="$TREE/.work" scripts/docker-images.sh "${missing[@]}")
+    (cd "$TREE" && PATH="$TREE/node_modules/.bin:$PATH" SECUREVOTE_WORK="$TREE/.work" scripts/docker-images.sh "${missing[@]}")
     ;;
   manifests)
     [ -n "${2:-}" ] || { echo "usage: $0 manifests DIR" >&2; exit 2; }
     tree
     mkdir -p "$2"
     dir=$(realpath "$2")
-    (cd "$TREE" && OPERATOR_DIST="$dir" node_modules/.bin/tsx charts/operator-install-main.ts >/dev/null)
+    (cd "$TREE" && PATH="$TREE/node_modules/.bin:$PATH" OPERATOR_DIST="$dir" tsx charts/operator-install-main.ts >/dev/null)
     ;;
   *) echo "usage: $0 version | images | manifests DIR" >&2; exit 2 ;;
 esac
