@@ -18,6 +18,9 @@ import { BROKEN_MIGRATION_SUFFIX, NEXT_SUFFIX, SCENARIO_SECUREVOTE } from './sta
 
 const run = promisify(execFile);
 
+/** With the upgrade scenario: the cluster starts on the previous release, which it then upgrades. */
+export const UPGRADE = process.env.SECUREVOTE_UPGRADE_SCENARIO === 'yes';
+
 /** What the previous release ran: every image scripts/previous-release.sh builds. */
 const PREVIOUS_RELEASE_IMAGES = ['postgres', 'redis', 'backend', 'frontend', 'proxy', 'operator'];
 
@@ -71,9 +74,12 @@ export default async function setup(project: TestProject): Promise<() => Promise
   if (!pre.ok) {
     project.provide('scenarioCluster', { ok: false, line: `kind scenario tests skipped: ${pre.reason}; to run them: ${pre.command}` });
   } else {
-    const previous = await previousRelease();
-    manifests = previous.manifests;
-    stack = await startKind(pre, undefined, { suffix: 'scenarios', secureVote: SCENARIO_SECUREVOTE, entry: 'node-port', operator: previous });
+    // The upgrade scenario (SECUREVOTE_UPGRADE_SCENARIO=yes, make test-upgrade) starts on the previous release.
+    const previous = UPGRADE ? await previousRelease() : undefined;
+    manifests = previous?.manifests;
+    stack = await startKind(pre, undefined, {
+      suffix: 'scenarios', secureVote: SCENARIO_SECUREVOTE, entry: 'node-port', ...(previous ? { operator: previous } : {}),
+    });
     try {
       await scenarioImages(pre.kind, stack.name);
     } catch (err) {
