@@ -186,18 +186,7 @@ export async function startCountingProxy(kc: KubeConfig, dir: string): Promise<C
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
   const port = (server.address() as AddressInfo).port;
   const kubeconfigPath = join(dir, `proxy-${port}.kubeconfig`);
-  writeFileSync(
-    kubeconfigPath,
-    JSON.stringify({
-      apiVersion: 'v1',
-      kind: 'Config',
-      // client-node refuses plain http unless told TLS verification is off (there is no TLS to verify).
-      clusters: [{ name: 'proxy', cluster: { server: `http://127.0.0.1:${port}`, 'insecure-skip-tls-verify': true } }],
-      users: [{ name: 'proxy', user: {} }],
-      contexts: [{ name: 'proxy', context: { cluster: 'proxy', user: 'proxy' } }],
-      'current-context': 'proxy',
-    }),
-  );
+  writeProxyKubeconfig(kubeconfigPath, port);
   return {
     port,
     kubeconfigPath,
@@ -215,4 +204,19 @@ export async function startCountingProxy(kc: KubeConfig, dir: string): Promise<C
 export function writeKubeconfig(kc: KubeConfig, path: string): string {
   writeFileSync(path, kc.exportConfig());
   return path;
+}
+
+/** A kubeconfig for a plain-http proxy on 127.0.0.1:port (client-node refuses http unless TLS verification is off; there is no TLS to verify). */
+export function writeProxyKubeconfig(path: string, port: number): void {
+  writeFileSync(
+    path,
+    JSON.stringify({
+      apiVersion: 'v1',
+      kind: 'Config',
+      clusters: [{ name: 'proxy', cluster: { server: `http://127.0.0.1:${port}`, 'insecure-skip-tls-verify': true } }],
+      users: [{ name: 'proxy', user: {} }],
+      contexts: [{ name: 'proxy', context: { cluster: 'proxy', user: 'proxy' } }],
+      'current-context': 'proxy',
+    }),
+  );
 }

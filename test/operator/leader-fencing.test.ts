@@ -5,7 +5,7 @@
 // ends before the new leader's first write starts (no overlap in time),
 // the stalled one stops writing before its lease could expire, and it exits
 // non-zero so its Deployment would restart it as a candidate.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { type IncomingMessage, type Server, createServer } from 'node:http';
 import { type RequestOptions, request as httpsRequest } from 'node:https';
 import type { AddressInfo } from 'node:net';
@@ -15,7 +15,7 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ControlPlane, startControlPlane } from '../fixtures/controlplane.ts';
 import { Api, createNamespace, installCrd, svYaml } from './cluster.ts';
-import { type OperatorProcess, startOperator, waitFor } from './helpers.ts';
+import { type OperatorProcess, startOperator, waitFor, writeProxyKubeconfig } from './helpers.ts';
 
 interface Forwarded {
   readonly method: string;
@@ -86,17 +86,7 @@ async function startStallingProxy(kc: KubeConfig, dir: string, name: string): Pr
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
   const port = (server.address() as AddressInfo).port;
   const kubeconfigPath = join(dir, `${name}.kubeconfig`);
-  writeFileSync(
-    kubeconfigPath,
-    JSON.stringify({
-      apiVersion: 'v1',
-      kind: 'Config',
-      clusters: [{ name: 'proxy', cluster: { server: `http://127.0.0.1:${port}`, 'insecure-skip-tls-verify': true } }],
-      users: [{ name: 'proxy', user: {} }],
-      contexts: [{ name: 'proxy', context: { cluster: 'proxy', user: 'proxy' } }],
-      'current-context': 'proxy',
-    }),
-  );
+  writeProxyKubeconfig(kubeconfigPath, port);
   return {
     kubeconfigPath,
     forwarded,
