@@ -47,6 +47,8 @@ export interface LoadResult {
   succeeded: number;
   /** Votes that failed in the end, by the final try's HTTP status, or `timeout` / `network`. */
   failures: Record<string, number>;
+  /** The first reply body (up to 200 characters) for each failing HTTP status: what says who answered. */
+  failureSamples: Record<string, string>;
   /** Retries sent (not votes): by the status, `timeout` or `network` that caused each. */
   retries: Record<string, number>;
   /** Votes acknowledged only after at least one retry. */
@@ -143,6 +145,7 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
     const voteRequest = (optionId: string, key: string): Buffer =>
       requestBytes('POST', base.host, '/api/vote', { 'Content-Type': 'application/json', Accept: 'application/json', 'Idempotency-Key': key }, JSON.stringify({ optionId }));
     const failures: Record<string, number> = {};
+    const failureSamples: Record<string, string> = {};
     const retries: Record<string, number> = {};
     let retriedVotes = 0;
     const latencies: number[] = [];
@@ -194,6 +197,7 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
               break;
             }
             outcome = String(r.status);
+            failureSamples[outcome] ??= r.body.slice(0, 200);
             if (r.status === 502 || r.status === 503 || r.status === 504) wait = r.retryAfter !== undefined ? r.retryAfter * 1000 : undefined;
             else break;
           } catch (err) {
@@ -224,6 +228,7 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
       attempted: done,
       succeeded: acknowledged.length,
       failures,
+      failureSamples,
       retries,
       retriedVotes,
       durationMs: round(durationMs),
@@ -249,6 +254,7 @@ export function formatLoadResult(r: LoadResult): string {
     `votes attempted:    ${r.attempted}${r.stoppedEarly ? ' (stopped early: time bound)' : ''}`,
     `votes acknowledged: ${r.succeeded}`,
     `failures:           ${failures}`,
+    ...Object.entries(r.failureSamples).map(([k, v]) => `  first ${k} reply:  ${JSON.stringify(v)}`),
     `retries:            ${Object.entries(r.retries).map(([k, v]) => `${k}: ${v}`).join(', ') || 'none'} (${r.retriedVotes} votes acknowledged after a retry)`,
     `duration:           ${(r.durationMs / 1000).toFixed(2)} s`,
     `votes/s:            ${r.votesPerSecond.toFixed(1)}`,

@@ -186,5 +186,6 @@ export async function underLoad<T>(
 /** One line for a scenario's figures (the test log, BENCHMARKS.md). */
 export function figures(name: string, r: LoadResult): string {
   const failed = Object.entries(r.failures).map(([k, v]) => `${k}:${v}`).join(' ') || 'none';
-  return `${name}: ${(r.durationMs / 1000).toFixed(1)} s, ${r.attempted} attempted, ${r.succeeded} acknowledged, failed ${failed}, p99 ${r.latency.p99} ms`;
+  const samples = Object.entries(r.failureSamples).map(([k, v]) => `; first ${k} reply ${JSON.stringify(v)}`).join('');
+  return `${name}: ${(r.durationMs / 1000).toFixed(1)} s, ${r.attempted} attempted, ${r.succeeded} acknowledged, failed ${failed}, p99 ${r.latency.p99} ms${samples}`;
 }
