@@ -40,6 +40,8 @@ export const kindKey = (k: Kind): string => `${k.apiVersion}/${k.kind}`;
 export interface InformerSpec {
   readonly kind: Kind;
   readonly labelSelector?: string;
+  /** Cut an object down, in place, to what is read of it, before it is handled (the cache keeps that object). */
+  readonly trim?: (obj: KObject, kind: string) => void;
   readonly onObject: (obj: KObject) => void;
 }
 
@@ -115,6 +117,7 @@ export class Informers implements ObjectCache {
         // The cache keeps this very object: managedFields are a large share
         // of it and nothing here reads them.
         if (obj.metadata) delete (obj.metadata as { managedFields?: unknown }).managedFields;
+        if (spec.trim && obj.metadata) spec.trim(obj as KObject, spec.kind.kind);
         try {
           // Watch events carry apiVersion/kind; keep them uniform anyway.
           spec.onObject({ ...(obj as KObject), apiVersion: spec.kind.apiVersion, kind: spec.kind.kind });

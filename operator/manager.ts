@@ -17,6 +17,7 @@ import { Controller, keyOf } from './controller.ts';
 import { INSTANCE_LABEL, OWNED_KINDS } from './desired.ts';
 import { READ_ONLY_KINDS, READ_ONLY_SELECTOR } from './owned-kinds.ts';
 import { type InformerSpec, Informers, type Kind } from './informers.ts';
+import { trimReadOnly } from './trim.ts';
 import type { Term } from './leader.ts';
 import { type Timers, WorkQueue, realTimers } from './queue.ts';
 
@@ -111,11 +112,15 @@ export class Manager implements Term {
     };
     const specs: InformerSpec[] = [
       { kind: SV_KIND, onObject: (o: KObject) => enqueue(keyOf(o.metadata.namespace, o.metadata.name)) },
-      ...WATCHED_KINDS.slice(1).map((kind) => ({
-        kind,
-        labelSelector: READ_ONLY_KINDS.some((k) => k.apiVersion === kind.apiVersion && k.kind === kind.kind) ? READ_ONLY_SELECTOR : INSTANCE_LABEL,
-        onObject: (o: KObject) => enqueue(Controller.ownerKey(o)),
-      })),
+      ...WATCHED_KINDS.slice(1).map((kind) => {
+        const readOnly = READ_ONLY_KINDS.some((k) => k.apiVersion === kind.apiVersion && k.kind === kind.kind);
+        return {
+          kind,
+          labelSelector: readOnly ? READ_ONLY_SELECTOR : INSTANCE_LABEL,
+          ...(readOnly ? { trim: trimReadOnly } : {}),
+          onObject: (o: KObject) => enqueue(Controller.ownerKey(o)),
+        };
+      }),
     ];
     const cache = this.o.informers(specs, paths);
     this.cache = cache;

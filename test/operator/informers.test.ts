@@ -39,14 +39,14 @@ interface Rig {
   script: Array<Error | KObject[]>;
 }
 
-function rig(): Rig {
+function rig(trim?: (obj: KObject, kind: string) => void): Rig {
   const clock = new FakeTimers(0);
   const watch = new ScriptedWatch();
   const metrics = new Metrics();
   const lists: number[] = [];
   const script: Array<Error | KObject[]> = [];
   const informers = new Informers(
-    [{ kind: KIND, onObject: () => {} }],
+    [{ kind: KIND, onObject: () => {}, ...(trim ? { trim } : {}) }],
     { [kindKey(KIND)]: '/apis/apps/v1/deployments' },
     () => async () => {
       lists.push(clock.now());
@@ -67,6 +67,19 @@ const settle = async (): Promise<void> => {
 const metricText = async (m: Metrics): Promise<string> => m.registry.metrics();
 
 describe('Informers', () => {
+  it('caches what its trim leaves of each object, and no managedFields', async () => {
+    const r = rig((o, kind) => {
+      expect(kind).toBe('Deployment');
+      delete o.spec;
+    });
+    r.script.push([{ ...dep('a'), spec: { replicas: 1 }, metadata: { name: 'a', namespace: 'ns', managedFields: [{ manager: 'x' }] } }]);
+    r.informers.start();
+    await settle();
+    expect(r.informers.synced).toBe(true);
+    expect(r.informers.get({ ...KIND, namespace: 'ns', name: 'a' })).toEqual({ ...KIND, metadata: { name: 'a', namespace: 'ns' } });
+    await r.informers.stop();
+  });
+
   it('is synced only after a successful first list, not when start() returns after a failed one', async () => {
     const r = rig();
     r.script.push(httpError(503), [dep('a')]);
