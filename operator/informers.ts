@@ -40,9 +40,19 @@ export const kindKey = (k: Kind): string => `${k.apiVersion}/${k.kind}`;
 export interface InformerSpec {
   readonly kind: Kind;
   readonly labelSelector?: string;
-  /** Cut an object down, in place, to what is read of it, before it is handled (the cache keeps that object). */
-  readonly trim?: (obj: KObject, kind: string) => void;
+  /** How the cache keeps this kind's objects (default: as they come, less managedFields). */
+  readonly store?: ObjectStore;
   readonly onObject: (obj: KObject) => void;
+}
+
+/**
+ * Shrinks an object, in place, as it enters the cache (client-node's
+ * informer keeps the very object it hands out; shrinking twice is harmless),
+ * and gives back what readers of the cache see.
+ */
+export interface ObjectStore {
+  shrink(obj: KObject, kind: string): void;
+  expand(obj: KObject, kind: string): KObject;
 }
 
 export interface InformersOptions {
@@ -58,6 +68,7 @@ export interface InformersOptions {
 interface KindState {
   readonly key: string;
   readonly informer: CachingInformer;
+  readonly store: ObjectStore | undefined;
   synced: boolean;
   /** Consecutive failed starts since the last successful list. */
   failures: number;
@@ -112,12 +123,12 @@ export class Informers implements ObjectCache {
         return result;
       };
       const inf = factory(path, listed, spec.labelSelector);
-      state = { key, informer: inf, synced: false, failures: 0, listed: false, failed: false, restart: undefined, starting: false };
+      state = { key, informer: inf, store: spec.store, synced: false, failures: 0, listed: false, failed: false, restart: undefined, starting: false };
       const handler = (obj: KubernetesObject): void => {
         // The cache keeps this very object: managedFields are a large share
         // of it and nothing here reads them.
         if (obj.metadata) delete (obj.metadata as { managedFields?: unknown }).managedFields;
-        if (spec.trim && obj.metadata) spec.trim(obj as KObject, spec.kind.kind);
+        if (spec.store && obj.metadata) spec.store.shrink(obj as KObject, spec.kind.kind);
         try {
           // Watch events carry apiVersion/kind; keep them uniform anyway.
           spec.onObject({ ...(obj as KObject), apiVersion: spec.kind.apiVersion, kind: spec.kind.kind });
@@ -140,7 +151,8 @@ export class Informers implements ObjectCache {
     return new Informers(
       specs,
       paths,
-      (spec) => () => raw.listRaw(spec.kind.apiVersion, spec.kind.kind, spec.labelSelector) as never,
+      // Each page is shrunk as it arrives: a whole list of a thousand stacks' pods never sits in memory.
+      (spec) => () => raw.listRaw(spec.kind.apiVersion, spec.kind.kind, spec.labelSelector, spec.store ? (o) => spec.store?.shrink(o, spec.kind.kind) : undefined) as never,
       (path, list, labelSelector) => makeInformer<KubernetesObject>(kc, path, list, labelSelector) as CachingInformer,
       opts,
     );
@@ -253,14 +265,15 @@ export class Informers implements ObjectCache {
   }
 
   get(ref: ObjectRef): KObject | undefined {
-    const inf = this.kinds.get(kindKey(ref))?.informer;
-    const obj = inf?.get(ref.name, ref.namespace);
-    return obj ? ({ ...(obj as KObject), apiVersion: ref.apiVersion, kind: ref.kind }) : undefined;
+    const s = this.kinds.get(kindKey(ref));
+    const obj = s?.informer.get(ref.name, ref.namespace) as KObject | undefined;
+    if (!obj) return undefined;
+    return { ...(s?.store ? s.store.expand(obj, ref.kind) : obj), apiVersion: ref.apiVersion, kind: ref.kind };
   }
 
   list(kind: Kind, namespace?: string): KObject[] {
-    const inf = this.kinds.get(kindKey(kind))?.informer;
-    return (inf?.list(namespace) ?? []).map((o) => ({ ...(o as KObject), apiVersion: kind.apiVersion, kind: kind.kind }));
+    const s = this.kinds.get(kindKey(kind));
+    return ((s?.informer.list(namespace) ?? []) as KObject[]).map((o) => ({ ...(s?.store ? s.store.expand(o, kind.kind) : o), apiVersion: kind.apiVersion, kind: kind.kind }));
   }
 
   listOwned(apiVersion: string, kind: string, namespace: string, ownerUid: string): KObject[] {

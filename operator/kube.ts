@@ -96,15 +96,45 @@ export class RawKubeApi extends KubernetesObjectApi {
     return json;
   }
 
-  /** A raw JSON list (for the informers). */
-  async listRaw(apiVersion: string, kind: string, labelSelector?: string): Promise<{ items: KObject[]; metadata: { resourceVersion?: string } }> {
+  /**
+   * A raw JSON list (for the informers), read in pages of `pageSize` so that
+   * each request fits its deadline and `each` (the cache's shrink) sees every
+   * item as its page arrives, before the next is read. A continue token that
+   * expires midway (410) starts the list over, as client-go's pager does.
+   */
+  async listRaw(
+    apiVersion: string,
+    kind: string,
+    labelSelector?: string,
+    each?: (obj: KObject) => void,
+    pageSize = 500,
+  ): Promise<{ items: KObject[]; metadata: { resourceVersion?: string } }> {
     const path = await this.pathOf({ apiVersion, kind }, 'list');
-    const query: Record<string, string> = {};
-    if (labelSelector) query.labelSelector = labelSelector;
-    const list = (await this.send(HttpMethod.GET, path, { query })) as { items?: KObject[]; metadata?: { resourceVersion?: string } };
-    // List items carry no apiVersion/kind; the cache and the reconcile want them.
-    const items = (list.items ?? []).map((o) => ({ ...o, apiVersion, kind }));
-    return { items, metadata: list.metadata ?? {} };
+    for (let restarts = 0; ; restarts++) {
+      const items: KObject[] = [];
+      let token: string | undefined;
+      try {
+        for (;;) {
+          const query: Record<string, string> = { limit: String(pageSize) };
+          if (labelSelector) query.labelSelector = labelSelector;
+          if (token) query.continue = token;
+          const page = (await this.send(HttpMethod.GET, path, { query })) as { items?: KObject[]; metadata?: { resourceVersion?: string; continue?: string } };
+          for (const o of page.items ?? []) {
+            // List items carry no apiVersion/kind; the cache and the reconcile want them.
+            o.apiVersion = apiVersion;
+            o.kind = kind;
+            delete (o.metadata as { managedFields?: unknown }).managedFields;
+            each?.(o);
+            items.push(o);
+          }
+          token = page.metadata?.continue || undefined;
+          if (!token) return { items, metadata: { resourceVersion: page.metadata?.resourceVersion } };
+        }
+      } catch (err) {
+        if (token && restarts < 3 && err instanceof ApiException && err.code === 410) continue;
+        throw err;
+      }
+    }
   }
 }
 

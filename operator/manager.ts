@@ -16,8 +16,14 @@ import type { Context, KObject } from './context.ts';
 import { Controller, keyOf } from './controller.ts';
 import { INSTANCE_LABEL, OWNED_KINDS } from './desired.ts';
 import { READ_ONLY_KINDS, READ_ONLY_SELECTOR } from './owned-kinds.ts';
-import { type InformerSpec, Informers, type Kind } from './informers.ts';
+import { type InformerSpec, Informers, type Kind, type ObjectStore } from './informers.ts';
 import { trimReadOnly } from './trim.ts';
+import { packChild, unpack } from './packed.ts';
+
+/** Pods, ReplicaSets, claims: trimmed to what is read of them (trim.ts). */
+const READ_ONLY_STORE: ObjectStore = { shrink: trimReadOnly, expand: (o) => o };
+/** The children we write: whole, compressed (packed.ts). */
+const OWNED_STORE: ObjectStore = { shrink: packChild, expand: unpack };
 import type { Term } from './leader.ts';
 import { type Timers, WorkQueue, realTimers } from './queue.ts';
 
@@ -117,7 +123,7 @@ export class Manager implements Term {
         return {
           kind,
           labelSelector: readOnly ? READ_ONLY_SELECTOR : INSTANCE_LABEL,
-          ...(readOnly ? { trim: trimReadOnly } : {}),
+          store: readOnly ? READ_ONLY_STORE : OWNED_STORE,
           onObject: (o: KObject) => enqueue(Controller.ownerKey(o)),
         };
       }),

@@ -46,7 +46,7 @@ function rig(trim?: (obj: KObject, kind: string) => void): Rig {
   const lists: number[] = [];
   const script: Array<Error | KObject[]> = [];
   const informers = new Informers(
-    [{ kind: KIND, onObject: () => {}, ...(trim ? { trim } : {}) }],
+    [{ kind: KIND, onObject: () => {}, ...(trim ? { store: { shrink: trim, expand: (o: KObject) => o } } : {}) }],
     { [kindKey(KIND)]: '/apis/apps/v1/deployments' },
     () => async () => {
       lists.push(clock.now());
