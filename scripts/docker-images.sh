@@ -23,7 +23,6 @@ image_tag() {  # NAME: its tag in charts/images.json (the operator: the project 
   node -p "(require('./charts/images.json').images['$1'] || {tag: '$VERSION'}).tag"
 }
 NODE_VERSION=$(node -p "require('./node_modules/node/package.json').version")
-ESBUILD_VERSION=$(node -p "require('./package-lock.json').packages['node_modules/esbuild'].version")
 REVISION=$(git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
 # The commit's date, not "now": same sources, same labels, cached layers.
 CREATED=$(git log -1 --format=%cI 2>/dev/null || echo unknown)
@@ -64,25 +63,32 @@ node_image() {
 # can reach the registry; the build stages install from it offline.
 npm_offline() {
   local dir=$PWD/.work/images/npm-offline stamp
-  stamp=$( (cat package-lock.json; echo "esbuild $ESBUILD_VERSION") | sha256sum | cut -c1-16)
+  stamp=$(sha256sum package-lock.json | cut -c1-16)
   [ "$(cat "$dir/.stamp" 2>/dev/null)" = "$stamp" ] && return 0
   local tmp; tmp=$(mktemp -d)
   rm -rf "$dir" && mkdir -p "$dir"
   cp package.json package-lock.json "$tmp/"
   (cd "$tmp" && npm ci --omit=dev --ignore-scripts --no-audit --no-fund --loglevel=error --cache "$dir" >/dev/null)
-  # The bundler the operator's build stage runs (images/operator/bundle.ts), at the lock's version.
-  mkdir "$tmp/esbuild" && (cd "$tmp/esbuild" && npm install --ignore-scripts --no-audit --no-fund --loglevel=error --cache "$dir" "esbuild@$ESBUILD_VERSION" >/dev/null)
   rm -rf "$tmp" "$dir/_logs" "$dir/_update-notifier-last-checked"
   echo "$stamp" >"$dir/.stamp"
   say "npm cache for the build stages: $(du -sh "$dir" | cut -f1)"
 }
 
-app_image() {  # NAME DOCKERFILE ENTRY [extra build args]
-  local name=$1 file=$2 entry=$3; shift 3
-  if [ ! -f "$entry" ]; then say "$name skipped: $entry is not written yet"; return 0; fi
+app_image() {  # NAME DOCKERFILE ENTRY
+  if [ ! -f "$3" ]; then say "$1 skipped: $3 is not written yet"; return 0; fi
   docker image inspect "securevote/node:$NODE_VERSION" >/dev/null 2>&1 || node_image
   npm_offline
-  build "$name" "securevote/$name:$(image_tag "$name")" . "$file" "$@"
+  build "$1" "securevote/$1:$(image_tag "$1")" . "$2"
+}
+
+# The operator image holds one file of ours: operator/main.ts bundled here,
+# with the tree's own esbuild (images/operator/bundle.ts), then copied in.
+operator_image() {
+  docker image inspect "securevote/node:$NODE_VERSION" >/dev/null 2>&1 || node_image
+  # Inside the build context (.dockerignore lets this one .work directory in).
+  rm -rf .work/images/operator-bundle
+  node images/operator/bundle.ts .work/images/operator-bundle
+  build operator "securevote/operator:$(image_tag operator)" . images/operator/Dockerfile
 }
 
 want=("$@")
@@ -95,7 +101,7 @@ for name in "${want[@]}"; do
     backend) app_image backend app/backend/Dockerfile app/backend/main.ts || rc=1 ;;
     frontend) app_image frontend app/frontend/Dockerfile app/frontend/server.ts || rc=1 ;;
     proxy) app_image proxy app/proxy/Dockerfile app/proxy/render.ts || rc=1 ;;
-    operator) app_image operator images/operator/Dockerfile operator/main.ts --build-arg ESBUILD_VERSION="$ESBUILD_VERSION" || rc=1 ;;
+    operator) operator_image || rc=1 ;;
     *) say "unknown image $name"; rc=2 ;;
   esac
 done
