@@ -18,8 +18,11 @@ import { BROKEN_MIGRATION_SUFFIX, NEXT_SUFFIX, SCENARIO_SECUREVOTE } from './sta
 
 const run = promisify(execFile);
 
-/** With the upgrade scenario: the cluster starts on the previous release, which it then upgrades. */
-export const UPGRADE = process.env.SECUREVOTE_UPGRADE_SCENARIO === 'yes';
+/**
+ * With the upgrade scenario (the default; SECUREVOTE_UPGRADE_SCENARIO=no
+ * skips it): the cluster starts on the previous release, which it then upgrades.
+ */
+export const UPGRADE = process.env.SECUREVOTE_UPGRADE_SCENARIO !== 'no';
 
 /** What the previous release ran: every image scripts/previous-release.sh builds. */
 const PREVIOUS_RELEASE_IMAGES = ['postgres', 'redis', 'backend', 'frontend', 'proxy', 'operator'];
@@ -74,7 +77,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
   if (!pre.ok) {
     project.provide('scenarioCluster', { ok: false, line: `kind scenario tests skipped: ${pre.reason}; to run them: ${pre.command}` });
   } else {
-    // The upgrade scenario (SECUREVOTE_UPGRADE_SCENARIO=yes, make test-upgrade) starts on the previous release.
+    // The upgrade scenario starts on the previous release.
     const previous = UPGRADE ? await previousRelease() : undefined;
     manifests = previous?.manifests;
     stack = await startKind(pre, undefined, {
