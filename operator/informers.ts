@@ -277,9 +277,11 @@ export class Informers implements ObjectCache {
   }
 
   listOwned(apiVersion: string, kind: string, namespace: string, ownerUid: string): KObject[] {
-    return this.list({ apiVersion, kind }, namespace).filter((o) =>
-      (o.metadata.ownerReferences ?? []).some((r) => r.controller === true && r.uid === ownerUid),
-    );
+    const s = this.kinds.get(kindKey({ apiVersion, kind }));
+    // Owner references stay readable in a shrunk object: filter first, expand only what matches.
+    return ((s?.informer.list(namespace) ?? []) as KObject[])
+      .filter((o) => (o.metadata.ownerReferences ?? []).some((r) => r.controller === true && r.uid === ownerUid))
+      .map((o) => ({ ...(s?.store ? s.store.expand(o, kind) : o), apiVersion, kind }));
   }
 }
 

@@ -54,7 +54,9 @@ export function packChild(obj: KObject, kind: string): void {
   const o = obj as Packed;
   if (o[PACKED]) return;
   const dictionary = dictionaryOf(kind);
-  const packed = deflateRawSync(JSON.stringify(obj), dictionary ? { dictionary } : {});
+  // A copy of exactly its size: zlib's result sits in a buffer of its chunk
+  // size (16 KB or more), which would be kept whole for every child.
+  const packed = Buffer.from(deflateRawSync(JSON.stringify(obj), dictionary ? { dictionary } : {}));
   const m = obj.metadata;
   const metadata: KObject['metadata'] = { name: m.name };
   if (m.namespace !== undefined) metadata.namespace = m.namespace;
