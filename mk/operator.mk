@@ -24,11 +24,6 @@ deploy: operator-manifests kubectl ## Apply the install manifests (CRD, namespac
 	$(OPERATOR_KUBECTL) wait --for=condition=Established crd/securevotes.securevote.dev --timeout=60s
 	$(OPERATOR_KUBECTL) -n securevote-system wait --for=condition=Available deployment/securevote-operator --timeout=180s
 
-.PHONY: demo
-demo: deps $(if $(KUBECONFIG),kubectl,controlplane) ## The main command: a cluster (KUBECONFIG's, else a local one with kwok nodes), the operator, the sample, until Ready
-	@mkdir -p $(WORK)
-	node test/operator/demo.ts
-
 .PHONY: bench-operator
 bench-operator: deps controlplane ## Operator benchmark on kwok nodes: 1 / 100 / 1,000 resources to Ready, requests per resource, peak RSS
 	@mkdir -p $(WORK)

@@ -7,6 +7,7 @@
 #   scripts/kind-cluster.sh kind          # print the kind binary used
 #   scripts/kind-cluster.sh kubectl       # print the kubectl used (the project's own, built once)
 #   scripts/kind-cluster.sh image         # print the node image used (building ours if needed)
+#   scripts/kind-cluster.sh image-name    # the same name, never building
 #
 # kind: KIND, else `kind` on PATH, else ours from the build cache (built once).
 # kubectl: always ours from the build cache (built once), the release the node
@@ -85,5 +86,9 @@ case $cmd in
   kind) kind_bin ;;
   kubectl) kubectl_bin ;;
   image) node_image ;;
+  image-name)  # the node image `image` gives, without building it
+    if [[ -n ${KIND_NODE_IMAGE:-${SECUREVOTE_KIND_NODE_IMAGE:-}} ]]; then echo "${KIND_NODE_IMAGE:-$SECUREVOTE_KIND_NODE_IMAGE}"
+    elif docker image inspect "kindest/node:$k8s_version" >/dev/null 2>&1; then echo "kindest/node:$k8s_version"
+    else echo "${SECUREVOTE_KIND_NODE_IMAGE_NAME:-securevote/kind-node:$k8s_version}"; fi ;;
   *) sed -n '2,19p' "$0" >&2; exit 2 ;;
 esac

@@ -1,4 +1,9 @@
-// The stack on a kind cluster through the operator (test/fixtures/containers-kind.ts):
+// `make demo` on a kind cluster (test/fixtures/demo.ts runs demo/main.ts as a
+// user would: its own cluster, the operator, the sample, the page on a port
+// of 127.0.0.1), then, on what it left running: the page in headless
+// Chromium (a vote, the chart, the duplicate message), `make load`,
+// `make status`, a second `make demo` that changes nothing, and, last,
+// `make demo-down` leaving nothing behind. On the same stack:
 // Ready, the seed's load 300/30 through the proxy, the backend pod deleted and
 // its container killed under load (back within 30 s, no acknowledged vote
 // lost), every pod within the seed's limits, each component started after the
@@ -11,7 +16,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { COMPONENTS, DATABASE, PORTS, RESOURCES, RUN_AS, START_ORDER, type Component } from '../../charts/rules.ts';
 import { childNames } from '../../charts/names.ts';
 import { quantityValue } from '../../charts/quantity.ts';
-import { KIND_IMAGES, kindReadiness, startKind, type KindStack } from '../fixtures/containers-kind.ts';
+import { execFile } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createConnection } from 'node:net';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { chromium } from 'playwright-core';
+import { KIND_IMAGES, kindReadiness } from '../fixtures/containers-kind.ts';
+import { type Demo, startDemo } from '../fixtures/demo.ts';
+import { REPO } from '../fixtures/docker-engine.ts';
 import { runKill } from '../load/kill.ts';
 import { runLoad, type Ack } from '../load/load.ts';
 
@@ -49,8 +62,8 @@ if (!pre.ok) {
   });
 } else {
   const ready = pre;
-  let k: KindStack | undefined;
-  const live = (): KindStack => {
+  let k: Demo | undefined;
+  const live = (): Demo => {
     if (k === undefined) throw new Error('the kind cluster did not start');
     return k;
   };
@@ -71,7 +84,7 @@ if (!pre.ok) {
 
   describe('the stack on kind, through the operator', () => {
     beforeAll(async () => {
-      k = await startKind(ready);
+      k = await startDemo(ready);
     }, 1_500_000);
     afterAll(async () => {
       await k?.stop();
@@ -178,12 +191,61 @@ if (!pre.ok) {
       await s.kubectl(['delete', 'namespace', other, '--wait=false']);
     }, 300_000);
 
-    it('takes the seed\'s load 300/30 through the proxy with zero failures', async () => {
+    it('make demo prints the page\'s URL, kubectl get sv and the next commands', () => {
       const s = live();
-      const r = await runLoad({ url: s.url, votes: 300, parallel: 30, progress: false });
+      expect(s.first.output).toContain(`The vote page: ${s.url}/`);
+      expect(s.first.output).toMatch(/NAME\s+READY\s+PHASE/);
+      for (const verb of ['make load', 'make status', 'make kill-test', 'make demo-down']) expect(s.first.output).toContain(verb);
+    });
+
+    it('serves the vote page at that URL: Chromium votes, sees the chart change, then the duplicate message', async () => {
+      const s = live();
+      const shots = join(REPO, 'test-results');
+      mkdirSync(shots, { recursive: true });
+      const browser = await chromium.launch({ executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium', headless: true, args: ['--no-sandbox', '--disable-gpu'] });
+      try {
+        const page = await (await browser.newContext({ viewport: { width: 900, height: 760 } })).newPage();
+        await page.goto(`${s.url}/`);
+        await expect.poll(() => page.locator('button.vote').count()).toBe(2);
+        const before = Number(await page.locator('#chart li[data-option-id="cats"]').getAttribute('data-votes'));
+        await page.getByRole('button', { name: 'Cats' }).click();
+        await expect.poll(() => page.locator('#message').getAttribute('data-kind')).toBe('success');
+        await expect.poll(async () => Number(await page.locator('#chart li[data-option-id="cats"]').getAttribute('data-votes'))).toBe(before + 1);
+        await page.waitForTimeout(500);
+        await page.screenshot({ path: join(shots, 'demo-voted.png'), fullPage: true });
+        await page.reload();
+        await expect.poll(() => page.locator('button.vote').count()).toBe(2);
+        await page.getByRole('button', { name: 'Dogs' }).click();
+        await expect.poll(() => page.locator('#message').getAttribute('data-kind')).toBe('duplicate');
+        await page.screenshot({ path: join(shots, 'demo-duplicate.png'), fullPage: true });
+      } finally {
+        await browser.close();
+      }
+    }, 120_000);
+
+    it('make load VOTES=300 PARALLEL=30 through the page\'s URL: zero failures, every vote stored', async () => {
+      const s = live();
+      const acks = join(s.env.SECUREVOTE_WORK ?? '', 'acks.json');
+      // What `make load` runs, with the acknowledged votes written out for the check.
+      const out = await promisify(execFile)(process.execPath, [join(REPO, 'test/load/load.ts'), s.url, '300', '30', '--json', '--acks', acks], { cwd: REPO, timeout: 180_000, maxBuffer: 16 * 1024 * 1024 });
+      const r = JSON.parse(out.stdout) as { failures: Record<string, number>; succeeded: number };
       expect(r.failures).toEqual({});
-      expect(await check(r.acknowledged)).toEqual({ missing: [], wrongOption: [] });
+      expect(r.succeeded).toBe(300);
+      expect(await check(JSON.parse(readFileSync(acks, 'utf8')) as Ack[])).toEqual({ missing: [], wrongOption: [] });
     }, 180_000);
+
+    it('make status lists the five components healthy, with their limits', async () => {
+      const s = live();
+      const r = await s.verb('status', 120_000);
+      expect(r.code, r.output).toBe(0);
+      for (const c of COMPONENTS) {
+        const row = r.output.split('\n').find((l) => l.startsWith(`${c} `));
+        expect(row, `${c} in:\n${r.output}`).toBeDefined();
+        expect(row).toContain(' yes ');
+        expect(row).toContain(String(RESOURCES[c].limits.memory));
+      }
+      expect(r.output).toContain('healthy: every component has a ready pod');
+    });
 
     it('gets the backend back within 30 s after its pod is deleted under load, no acknowledged vote lost', async () => {
       const s = live();
@@ -198,5 +260,58 @@ if (!pre.ok) {
       expect(r.recoveryMs ?? Infinity, `${backend} back`).toBeLessThan(30_000);
       expect(r.check).toEqual({ missing: [], wrongOption: [] });
     }, 240_000);
+
+    it('a second make demo changes nothing that runs (no object\'s resourceVersion moves)', async () => {
+      const s = live();
+      const kinds = 'securevotes,deployments,statefulsets,services,configmaps,secrets,networkpolicies,poddisruptionbudgets,jobs,serviceaccounts,roles,rolebindings';
+      const versions = async (): Promise<string> => [
+        await s.kubectl(['get', kinds, '-n', s.namespace, '-o', 'jsonpath={range .items[*]}{.kind}/{.metadata.name}={.metadata.resourceVersion}{"\\n"}{end}']),
+        await s.kubectl(['get', 'deployments,serviceaccounts,roles,rolebindings', '-n', 'securevote-system', '-o', 'jsonpath={range .items[*]}{.kind}/{.metadata.name}={.metadata.resourceVersion}{"\\n"}{end}']),
+        await s.kubectl(['get', 'crd/securevotes.securevote.dev', 'clusterroles,clusterrolebindings', '-l', 'app.kubernetes.io/part-of=securevote', '-o', 'jsonpath={range .items[*]}{.kind}/{.metadata.name}={.metadata.resourceVersion}{"\\n"}{end}']),
+      ].join('\n');
+      const before = await versions();
+      const t0 = Date.now();
+      const again = await s.verb('main');
+      console.log(`second make demo: ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+      expect(again.code, again.output.slice(-3000)).toBe(0);
+      expect(again.output).toContain('reusing it');
+      expect(await versions()).toBe(before);
+    }, 600_000);
+
+    it('on a cluster that cannot pull an image, make demo stops within 60 s and says how to publish the images', async () => {
+      const s = live();
+      const sample = join(s.env.SECUREVOTE_WORK ?? '', 'unpullable.json');
+      writeFileSync(sample, JSON.stringify({
+        apiVersion: 'securevote.dev/v1alpha1', kind: 'SecureVote', metadata: { name: 'securevote' },
+        spec: { frontend: { image: 'securevote/frontend:no-such-tag' } },
+      }));
+      const env = { ...s.env, KUBECONFIG: s.kubeconfig, DEMO_NAMESPACE: 'securevote-unpullable', DEMO_SAMPLE: sample };
+      const t0 = Date.now();
+      const r = await promisify(execFile)(process.execPath, [join(REPO, 'demo/main.ts')], { env, cwd: REPO, timeout: 300_000 })
+        .then(() => ({ code: 0, output: '' }), (e: { code?: number; stdout?: string; stderr?: string }) => ({ code: e.code ?? 1, output: `${e.stdout ?? ''}${e.stderr ?? ''}` }));
+      const seconds = (Date.now() - t0) / 1000;
+      await s.kubectl(['delete', 'namespace', 'securevote-unpullable', '--wait=false']);
+      expect(r.code, r.output.slice(-3000)).toBe(1);
+      expect(r.output).toContain(`context kind-${s.name}`);
+      expect(r.output).toContain("image securevote/frontend:no-such-tag can't be pulled");
+      expect(r.output).toContain('make push REGISTRY=');
+      // Noticed, not timed out: without the check the demo would wait its 420 s for Ready.
+      console.log(`unpullable image: make demo stopped after ${seconds.toFixed(1)} s`);
+      expect(seconds).toBeLessThan(120);
+    }, 300_000);
+
+    it('make demo-down leaves no cluster, no engine hold and no open port behind', async () => {
+      const s = live();
+      const r = await s.verb('down', 300_000);
+      expect(r.code, r.output).toBe(0);
+      const clusters = (await promisify(execFile)(ready.kind, ['get', 'clusters'])).stdout.split('\n');
+      expect(clusters).not.toContain(s.name);
+      const port = Number(new URL(s.url).port);
+      const open = await new Promise<boolean>((resolve) => {
+        const c = createConnection({ host: '127.0.0.1', port }, () => { c.destroy(); resolve(true); });
+        c.on('error', () => resolve(false));
+      });
+      expect(open).toBe(false);
+    }, 300_000);
   });
 }

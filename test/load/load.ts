@@ -6,6 +6,7 @@
 // bounded time: a retry of a vote that did commit is recognised by the
 // backend, so a scenario can demand zero failed votes. Importable (runLoad) for the container and cluster tests;
 // a CLI: node test/load/load.ts URL VOTES PARALLEL
+import { writeFileSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -47,7 +48,7 @@ export interface LoadResult {
   succeeded: number;
   /** Votes that failed in the end, by the final try's HTTP status, or `timeout` / `network`. */
   failures: Record<string, number>;
-  /** The first reply body (up to 200 characters) for each failing HTTP status: what says who answered. */
+  /** The first reply body (up to 200 characters) of each status other than 201, retried or failed: what says who answered. */
   failureSamples: Record<string, string>;
   /** Retries sent (not votes): by the status, `timeout` or `network` that caused each. */
   retries: Record<string, number>;
@@ -254,8 +255,8 @@ export function formatLoadResult(r: LoadResult): string {
     `votes attempted:    ${r.attempted}${r.stoppedEarly ? ' (stopped early: time bound)' : ''}`,
     `votes acknowledged: ${r.succeeded}`,
     `failures:           ${failures}`,
-    ...Object.entries(r.failureSamples).map(([k, v]) => `  first ${k} reply:  ${JSON.stringify(v)}`),
     `retries:            ${Object.entries(r.retries).map(([k, v]) => `${k}: ${v}`).join(', ') || 'none'} (${r.retriedVotes} votes acknowledged after a retry)`,
+    ...Object.entries(r.failureSamples).map(([k, v]) => `first ${k} reply:    ${JSON.stringify(v)}`),
     `duration:           ${(r.durationMs / 1000).toFixed(2)} s`,
     `votes/s:            ${r.votesPerSecond.toFixed(1)}`,
     `latency (201) ms:   p50 ${r.latency.p50}  p95 ${r.latency.p95}  p99 ${r.latency.p99}  max ${r.latency.max}`,
@@ -266,7 +267,7 @@ export function isMain(metaUrl: string): boolean {
   return process.argv[1] !== undefined && resolve(process.argv[1]) === fileURLToPath(metaUrl);
 }
 
-const USAGE = 'usage: node test/load/load.ts URL VOTES PARALLEL [--max-seconds N] [--json]';
+const USAGE = 'usage: node test/load/load.ts URL VOTES PARALLEL [--max-seconds N] [--json] [--acks FILE]';
 
 async function main(argv: string[]): Promise<number> {
   const json = argv.includes('--json');
@@ -277,12 +278,20 @@ async function main(argv: string[]): Promise<number> {
     maxSeconds = Number(rest[ms + 1]);
     rest.splice(ms, 2);
   }
+  // --acks FILE: every acknowledged vote (voter id, option) as JSON, for a check against the database.
+  let acksFile: string | undefined;
+  const ai = rest.indexOf('--acks');
+  if (ai >= 0) {
+    acksFile = rest[ai + 1];
+    rest.splice(ai, 2);
+  }
   const [url, votes, parallel] = rest;
   if (!url || !votes || !parallel || rest.length !== 3 || !(maxSeconds > 0)) {
     console.error(USAGE);
     return 2;
   }
   const r = await runLoad({ url, votes: Number(votes), parallel: Number(parallel), maxDurationMs: maxSeconds * 1000 });
+  if (acksFile) writeFileSync(acksFile, JSON.stringify(r.acknowledged));
   if (json) console.log(JSON.stringify({ ...r, acknowledged: r.acknowledged.length }));
   else console.log(formatLoadResult(r));
   return r.succeeded === r.attempted && !r.stoppedEarly ? 0 : 1;
