@@ -267,7 +267,8 @@ if (!pre.ok) {
       const versions = async (): Promise<string> => [
         await s.kubectl(['get', kinds, '-n', s.namespace, '-o', 'jsonpath={range .items[*]}{.kind}/{.metadata.name}={.metadata.resourceVersion}{"\\n"}{end}']),
         await s.kubectl(['get', 'deployments,serviceaccounts,roles,rolebindings', '-n', 'securevote-system', '-o', 'jsonpath={range .items[*]}{.kind}/{.metadata.name}={.metadata.resourceVersion}{"\\n"}{end}']),
-        await s.kubectl(['get', 'crd/securevotes.securevote.dev', 'clusterroles,clusterrolebindings', '-l', 'app.kubernetes.io/part-of=securevote', '-o', 'jsonpath={range .items[*]}{.kind}/{.metadata.name}={.metadata.resourceVersion}{"\\n"}{end}']),
+        await s.kubectl(['get', 'crd/securevotes.securevote.dev', '-o', 'jsonpath={.kind}/{.metadata.name}={.metadata.resourceVersion}']),
+        await s.kubectl(['get', 'clusterroles,clusterrolebindings', '-l', 'app.kubernetes.io/part-of=securevote', '-o', 'jsonpath={range .items[*]}{.kind}/{.metadata.name}={.metadata.resourceVersion}{"\\n"}{end}']),
       ].join('\n');
       const before = await versions();
       const t0 = Date.now();
