@@ -2,13 +2,14 @@
 // stack make demo runs. The load goes through the page's URL; a second in,
 // the component's pod is deleted at once (no grace period: a crash, not a
 // rollout); then the time until /health answers 200 again, and whether every
-// acknowledged vote is in PostgreSQL (read with psql inside the database pod).
+// acknowledged vote is in PostgreSQL (read with psql inside the database pod: test/load/votes-in-postgres.ts).
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { COMPONENTS, DATABASE, type Component } from '../charts/rules.ts';
+import { COMPONENTS, type Component } from '../charts/rules.ts';
 import { formatKillResult, runKill } from '../test/load/kill.ts';
 import type { Ack } from '../test/load/load.ts';
+import { compareWithRecord, votesInClusterDatabase } from '../test/load/votes-in-postgres.ts';
 import { DEMO, demoKubeconfig } from './settings.ts';
 
 const REPO = join(import.meta.dirname, '..');
@@ -23,13 +24,7 @@ if (!existsSync(kubeconfig)) {
   process.exit(2);
 }
 const kubectl = execFileSync(join(REPO, 'scripts/kind-cluster.sh'), ['kubectl'], { encoding: 'utf8' }).trim();
-const k = (args: string[]): string => execFileSync(kubectl, ['--kubeconfig', kubeconfig, '-n', DEMO.namespace, ...args], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 }).trim();
-
-async function votesOfRecord(): Promise<Map<string, string>> {
-  const pod = k(['get', 'pods', '-l', 'app.kubernetes.io/component=database', '-o', 'jsonpath={.items[0].metadata.name}']);
-  const out = k(['exec', pod, '--', 'psql', '-X', '-q', '-A', '-t', '-F', ' ', '-h', '/var/run/postgresql', '-U', DATABASE.user, '-d', DATABASE.name, '-c', 'SELECT voter_id, option_id FROM votes']);
-  return new Map(out.split('\n').filter(Boolean).map((l) => l.split(' ') as [string, string]));
-}
+const k = (args: string[]): string => execFileSync(kubectl, ['--kubeconfig', kubeconfig, ...args], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 }).trim();
 
 console.log(`==> kill-test: deleting the ${component} pod under the seed's load (2,000 votes, 30 in parallel) through http://127.0.0.1:${DEMO.port}`);
 const r = await runKill({
@@ -38,15 +33,9 @@ const r = await runKill({
   parallel: 30,
   recoveryTimeoutMs: 90_000,
   kill: () => {
-    k(['delete', 'pod', '-l', `app.kubernetes.io/component=${component}`, '--grace-period=0', '--force', '--wait=false']);
+    k(['-n', DEMO.namespace, 'delete', 'pod', '-l', `app.kubernetes.io/component=${component}`, '--grace-period=0', '--force', '--wait=false']);
   },
-  checkVotes: async (acks: Ack[]) => {
-    const record = await votesOfRecord();
-    return {
-      missing: acks.filter((a) => !record.has(a.voterId)).map((a) => a.voterId),
-      wrongOption: acks.filter((a) => record.has(a.voterId) && record.get(a.voterId) !== a.optionId).map((a) => a.voterId),
-    };
-  },
+  checkVotes: async (acks: Ack[]) => compareWithRecord(acks, await votesInClusterDatabase(k, DEMO.namespace)),
 });
 console.log(formatKillResult(r));
 process.exit(r.ok ? 0 : 1);

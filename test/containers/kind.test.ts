@@ -13,7 +13,7 @@
 // and the command to run) where kind, kubectl or a node image is missing: on
 // the build machine no kind node image can be pulled (scripts/kind-image.sh builds one).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { COMPONENTS, DATABASE, PORTS, RESOURCES, RUN_AS, START_ORDER, type Component } from '../../charts/rules.ts';
+import { COMPONENTS, PORTS, RESOURCES, RUN_AS, START_ORDER, type Component } from '../../charts/rules.ts';
 import { childNames } from '../../charts/names.ts';
 import { quantityValue } from '../../charts/quantity.ts';
 import { execFile } from 'node:child_process';
@@ -27,6 +27,7 @@ import { type Demo, startDemo } from '../fixtures/demo.ts';
 import { REPO } from '../fixtures/docker-engine.ts';
 import { runKill } from '../load/kill.ts';
 import { runLoad, type Ack } from '../load/load.ts';
+import { compareWithRecord, votesInClusterDatabase } from '../load/votes-in-postgres.ts';
 
 const { pre, engine } = await kindReadiness();
 
@@ -67,20 +68,8 @@ if (!pre.ok) {
     if (k === undefined) throw new Error('the kind cluster did not start');
     return k;
   };
-  const votes = async (): Promise<Map<string, string>> => {
-    const s = live();
-    const pod = await s.kubectl(['-n', s.namespace, 'get', 'pods', '-l', 'app.kubernetes.io/component=database', '-o', 'jsonpath={.items[0].metadata.name}']);
-    const out = await s.kubectl(['-n', s.namespace, 'exec', pod, '--', 'psql', '-X', '-q', '-A', '-t', '-F', ' ', '-h', '/var/run/postgresql',
-      '-U', DATABASE.user, '-d', DATABASE.name, '-c', 'SELECT voter_id, option_id FROM votes']);
-    return new Map(out.split('\n').filter(Boolean).map((l) => l.split(' ') as [string, string]));
-  };
-  const check = async (acks: readonly Ack[]): Promise<{ missing: string[]; wrongOption: string[] }> => {
-    const record = await votes();
-    return {
-      missing: acks.filter((a) => !record.has(a.voterId)).map((a) => a.voterId),
-      wrongOption: acks.filter((a) => record.has(a.voterId) && record.get(a.voterId) !== a.optionId).map((a) => a.voterId),
-    };
-  };
+  const check = async (acks: readonly Ack[]): Promise<{ missing: string[]; wrongOption: string[] }> =>
+    compareWithRecord(acks, await votesInClusterDatabase((args) => live().kubectl(args), live().namespace));
 
   describe('the stack on kind, through the operator', () => {
     beforeAll(async () => {

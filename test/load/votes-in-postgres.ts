@@ -3,6 +3,7 @@
 // backend exposes no list of voters, so the kill tool asks the database.
 import { readFileSync } from 'node:fs';
 import pg from 'pg';
+import { DATABASE } from '../../charts/rules.ts';
 import type { Ack } from './load.ts';
 
 export interface PgConnection {
@@ -59,4 +60,25 @@ export async function checkVotesInPostgres(acks: readonly Ack[], conn: PgConnect
   } finally {
     await client.end();
   }
+}
+
+/**
+ * Every vote of record on a cluster, voter id → option: psql inside the
+ * database pod of `namespace` over its local socket, through `kubectl`
+ * (a function running the project's kubectl with the cluster's kubeconfig).
+ */
+export async function votesInClusterDatabase(kubectl: (args: string[]) => Promise<string> | string, namespace: string): Promise<Map<string, string>> {
+  const pod = await kubectl(['-n', namespace, 'get', 'pods', '-l', 'app.kubernetes.io/component=database', '-o', 'jsonpath={.items[0].metadata.name}']);
+  if (!pod) throw new Error(`no database pod in ${namespace}`);
+  const out = await kubectl(['-n', namespace, 'exec', pod, '--', 'psql', '-X', '-q', '-A', '-t', '-F', ' ', '-h', '/var/run/postgresql',
+    '-U', DATABASE.user, '-d', DATABASE.name, '-c', 'SELECT voter_id, option_id FROM votes']);
+  return new Map(out.split('\n').filter(Boolean).map((l) => l.split(' ') as [string, string]));
+}
+
+/** The acknowledged votes missing from, or different in, a record of votes. */
+export function compareWithRecord(acks: readonly Ack[], record: ReadonlyMap<string, string>): VotesCheck {
+  return {
+    missing: acks.filter((a) => !record.has(a.voterId)).map((a) => a.voterId),
+    wrongOption: acks.filter((a) => record.has(a.voterId) && record.get(a.voterId) !== a.optionId).map((a) => a.voterId),
+  };
 }

@@ -6,8 +6,9 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { describe, inject, it } from 'vitest';
-import { DATABASE, type Component } from '../../../charts/rules.ts';
+import type { Component } from '../../../charts/rules.ts';
 import { runLoad, type Ack, type LoadResult } from '../../load/load.ts';
+import { votesInClusterDatabase } from '../../load/votes-in-postgres.ts';
 
 const run = promisify(execFile);
 
@@ -107,11 +108,7 @@ export async function podsOf(s: Stack, component: Component): Promise<PodIdentit
 
 /** Every vote of record, voter id → option, read with psql inside the database pod (local socket). */
 export async function votesOfRecord(s: Stack): Promise<Map<string, string>> {
-  const [db] = await podsOf(s, 'database');
-  if (!db) throw new Error('no database pod');
-  const out = await s.kubectl(['-n', s.namespace, 'exec', db.name, '--', 'psql', '-X', '-q', '-A', '-t', '-F', ' ', '-h', '/var/run/postgresql',
-    '-U', DATABASE.user, '-d', DATABASE.name, '-c', 'SELECT voter_id, option_id FROM votes'], { timeoutMs: 60_000 });
-  return new Map(out.split('\n').filter(Boolean).map((l) => l.split(' ') as [string, string]));
+  return votesInClusterDatabase((args) => s.kubectl(args, { timeoutMs: 60_000 }), s.namespace);
 }
 
 export interface StoredCheck {
