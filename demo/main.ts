@@ -13,8 +13,9 @@
 // the sample are applied; a pod that can't pull its image stops the demo at
 // once with how to publish the images.
 //
-// Where no container can run at all: demo/kwok.ts (a local control plane
-// with kwok nodes; pods simulated, no page), said on the first and last line.
+// Where no container can run at all (or with DEMO_ENGINE=none): demo/kwok.ts
+// (a local control plane with kwok nodes; pods simulated, no page), said on
+// the first and last line.
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { createConnection } from 'node:net';
@@ -123,6 +124,16 @@ async function installAndApply(k: (args: string[], input?: string) => string): P
   await watchUntilSettled(() => k(['get', 'securevote/securevote', '-n', DEMO.namespace, '-o', 'json']), 420_000);
 }
 
+/** Starts (or finds) a Docker engine; why not, when none can run. */
+function startEngine(): string | undefined {
+  try {
+    execFileSync(join(REPO, 'scripts/docker-engine.sh'), ['up', '--privileged'], { stdio: ['ignore', 'inherit', 'inherit'] });
+    return undefined;
+  } catch {
+    return 'No container can run here (no Docker engine could start)';
+  }
+}
+
 async function main(): Promise<number> {
   mkdirSync(DEMO.work, { recursive: true });
   const kubectl = script('kind-cluster.sh', 'kubectl');
@@ -135,14 +146,13 @@ async function main(): Promise<number> {
     say(`Ready. The page: kubectl -n ${DEMO.namespace} port-forward svc/securevote-proxy ${PORTS.proxy}:${PORTS.proxy}, then http://127.0.0.1:${PORTS.proxy}/`);
     return 0;
   }
-  try {
-    execFileSync(join(REPO, 'scripts/docker-engine.sh'), ['up', '--privileged'], { stdio: ['ignore', 'inherit', 'inherit'] });
-  } catch {
-    // Only where no container can run at all.
-    say('No container can run here (no Docker engine could start): falling back to a local control plane with kwok nodes; pods are SIMULATED, there is no vote page');
-    execFileSync(join(REPO, 'scripts/controlplane-build.sh'), [], { stdio: 'inherit' });
-    execFileSync(process.execPath, [join(REPO, 'demo/kwok.ts')], { stdio: 'inherit' });
-    say('That was the kwok fallback: real objects, simulated pods, no page. With Docker, make demo runs the stack on kind.');
+  const why = DEMO.engine === 'none' ? 'DEMO_ENGINE=none: no container engine is used' : startEngine();
+  if (why) {
+    // Only where no container can run at all (or the user says so).
+    say(`${why}: falling back to a local control plane with kwok nodes; pods are SIMULATED, there is no vote page`);
+    execFileSync(join(REPO, 'scripts/controlplane-build.sh'), [], { stdio: ['ignore', 'inherit', 'inherit'] });
+    execFileSync(process.execPath, [join(REPO, 'demo/kwok.ts')], { stdio: ['ignore', 'inherit', 'inherit'] });
+    say('That was the kwok fallback: real objects, simulated pods, no page. With a Docker engine, make demo runs the stack on kind.');
     return 0;
   }
   await onKind(kubectl);

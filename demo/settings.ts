@@ -17,6 +17,8 @@ export const DEMO = {
   /** The SecureVote applied (named securevote): the sample, or your own. */
   sample: process.env.DEMO_SAMPLE ?? join(REPO, 'samples/securevote.yaml'),
   work,
+  /** `none`: don't use a container engine even where one could run (the kwok fallback). */
+  engine: process.env.DEMO_ENGINE ?? 'docker',
 } as const;
 
 /** The demo cluster's kubeconfig, written by make demo. */
