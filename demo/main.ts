@@ -44,7 +44,7 @@ function listening(port: number): Promise<boolean> {
 }
 
 /** What a cold run will build, for the estimate on the first screen. */
-function coldParts(kind: () => string): string[] {
+function coldParts(kind: string): string[] {
   const parts: string[] = [];
   const has = (image: string): boolean => {
     try {
@@ -56,7 +56,7 @@ function coldParts(kind: () => string): string[] {
   };
   if (!kindImages().every(has)) parts.push('the images (~4 min)');
   if (!has(script('kind-cluster.sh', 'image-name'))) parts.push('the kind node image (~15 min)');
-  if (!run(kind(), ['get', 'clusters']).split('\n').includes(DEMO.cluster)) parts.push('the cluster (~1 min)');
+  if (!run(kind, ['get', 'clusters']).split('\n').includes(DEMO.cluster)) parts.push('the cluster (~1 min)');
   return parts;
 }
 
@@ -65,23 +65,23 @@ async function onKind(kubectl: string): Promise<void> {
   const k = (args: string[], input?: string): string =>
     execFileSync(kubectl, ['--kubeconfig', kubeconfig, ...args], { encoding: 'utf8', input, stdio: ['pipe', 'pipe', 'inherit'] }).trim();
   const kind = script('kind-cluster.sh', 'kind');
-  const cold = coldParts(() => kind);
-  say(cold.length ? `First run on this machine: building ${cold.join(', ')}; later runs take under a minute` : 'Everything is built: reusing it');
+  const cold = coldParts(kind);
+  say(cold.length ? `To build first: ${cold.join(', ')}; a run with everything built takes under a minute` : 'Everything is built: reusing it');
 
-  await step('Images (scripts/docker-images.sh: built once, reused while their inputs stay)', undefined, () => sh(join(REPO, 'scripts/docker-images.sh'), []));
+  await step('Images (scripts/docker-images.sh: built once, reused while their inputs stay)', () => sh(join(REPO, 'scripts/docker-images.sh'), []));
   const exists = run(kind, ['get', 'clusters']).split('\n').includes(DEMO.cluster);
   if (!exists) {
     if (await listening(DEMO.port)) throw new Error(`127.0.0.1:${DEMO.port} is taken by something else; free it, or DEMO_PORT=<port> make demo`);
     const cfg = join(DEMO.work, 'kind-cluster.yaml');
     writeFileSync(cfg, kindClusterYaml(DEMO.cluster, { entryHostPort: DEMO.port }));
-    await step(`kind cluster ${DEMO.cluster} (the node image is built here when missing)`, undefined, () =>
+    await step(`kind cluster ${DEMO.cluster} (the node image is built here when missing)`, () =>
       sh(join(REPO, 'scripts/kind-cluster.sh'), ['up', DEMO.cluster], { ...process.env, KIND: kind, KIND_CONFIG: cfg }));
   } else {
     say(`kind cluster ${DEMO.cluster} exists: reusing it`);
   }
   writeFileSync(kubeconfig, run(kind, ['get', 'kubeconfig', '--name', DEMO.cluster]));
   // kind skips an image the node already has (same ID).
-  await step('Loading the images into the node', undefined, () => sh(kind, ['load', 'docker-image', '--name', DEMO.cluster, ...kindImages()]));
+  await step('Loading the images into the node', () => sh(kind, ['load', 'docker-image', '--name', DEMO.cluster, ...kindImages()]));
   await installAndApply(k);
   const url = `http://127.0.0.1:${DEMO.port}/`;
   const page = await fetch(url, { signal: AbortSignal.timeout(10_000) });
@@ -101,7 +101,7 @@ async function onKind(kubectl: string): Promise<void> {
 /** Operator (as make deploy), namespace, sample, entry Service; then the live view. */
 async function installAndApply(k: (args: string[], input?: string) => string): Promise<void> {
   const dist = join(DEMO.work, 'operator');
-  await step('Installing the operator (as make deploy)', undefined, () => {
+  await step('Installing the operator (as make deploy)', () => {
     run('node', [join(REPO, 'charts/operator-install-main.ts')], { ...process.env, OPERATOR_DIST: dist });
     // Server-side apply says "serverside-applied" for every object, changed or not; an unchanged one keeps its resourceVersion.
     const lines = k(['apply', '--server-side', '--field-manager=securevote-install', '-f', dist]).split('\n').filter(Boolean);

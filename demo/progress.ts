@@ -12,10 +12,10 @@ export function say(line: string): void {
   console.log(`==> ${line}`);
 }
 
-/** Runs one long step: a line when it starts (with what is left, roughly), one when it ends. */
-export async function step<T>(name: string, estimate: string | undefined, fn: () => T | Promise<T>): Promise<T> {
+/** Runs one long step: a line when it starts, one when it ends with its time and the time since the start. */
+export async function step<T>(name: string, fn: () => T | Promise<T>): Promise<T> {
   const start = Date.now();
-  say(`${name}${estimate ? ` (${estimate})` : ''}`);
+  say(name);
   const out = await fn();
   console.log(`    done in ${secs(Date.now() - start)} (${secs(Date.now() - t0)} since the start)`);
   return out;
