@@ -280,7 +280,8 @@ if (!pre.ok) {
       const sample = join(s.env.SECUREVOTE_WORK ?? '', 'unpullable.json');
       writeFileSync(sample, JSON.stringify({
         apiVersion: 'securevote.dev/v1alpha1', kind: 'SecureVote', metadata: { name: 'securevote' },
-        spec: { frontend: { image: 'securevote/frontend:no-such-tag' } },
+        // A registry that refuses at once (a closed port on the node): the pull fails in seconds, with no network involved.
+        spec: { frontend: { image: '127.0.0.1:1/securevote/frontend:0.2.0' } },
       }));
       const env = { ...s.env, KUBECONFIG: s.kubeconfig, DEMO_NAMESPACE: 'securevote-unpullable', DEMO_SAMPLE: sample };
       const t0 = Date.now();
@@ -290,7 +291,7 @@ if (!pre.ok) {
       await s.kubectl(['delete', 'namespace', 'securevote-unpullable', '--wait=false']);
       expect(r.code, r.output.slice(-3000)).toBe(1);
       expect(r.output).toContain(`context kind-${s.name}`);
-      expect(r.output).toContain("image securevote/frontend:no-such-tag can't be pulled");
+      expect(r.output).toContain("image 127.0.0.1:1/securevote/frontend:0.2.0 can't be pulled");
       expect(r.output).toContain('make push REGISTRY=');
       // Noticed, not timed out: without the check the demo would wait its 420 s for Ready.
       console.log(`unpullable image: make demo stopped after ${seconds.toFixed(1)} s`);
