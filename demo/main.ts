@@ -24,7 +24,7 @@ import { kindClusterYaml, ENTRY_NODE_PORT } from '../charts/kind.ts';
 import { selectorLabels } from '../charts/labels.ts';
 import { OPERATOR_NAME, OPERATOR_NAMESPACE } from '../charts/operator-install.ts';
 import { PORTS } from '../charts/rules.ts';
-import { ImagePullError, say, sh, step, watchUntilSettled } from './progress.ts';
+import { ImagePullError, plan, say, sh, step, watchUntilSettled } from './progress.ts';
 import { DEMO, demoKubeconfig, kindImages } from './settings.ts';
 
 const REPO = join(import.meta.dirname, '..');
@@ -68,8 +68,10 @@ async function onKind(kubectl: string): Promise<void> {
   const cold = coldParts(kind);
   say(cold.length ? `To build first: ${cold.join(', ')}; a run with everything built takes under a minute` : 'Everything is built: reusing it');
 
-  await step('Images (scripts/docker-images.sh: built once, reused while their inputs stay)', () => sh(join(REPO, 'scripts/docker-images.sh'), []));
   const exists = run(kind, ['get', 'clusters']).split('\n').includes(DEMO.cluster);
+  // Images, the cluster when missing, loading, the operator; then the wait for Ready.
+  plan(exists ? 3 : 4);
+  await step('Images (scripts/docker-images.sh: built once, reused while their inputs stay)', () => sh(join(REPO, 'scripts/docker-images.sh'), []));
   if (!exists) {
     if (await listening(DEMO.port)) throw new Error(`127.0.0.1:${DEMO.port} is taken by something else; free it, or DEMO_PORT=<port> make demo`);
     const cfg = join(DEMO.work, 'kind-cluster.yaml');

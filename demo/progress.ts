@@ -12,10 +12,20 @@ export function say(line: string): void {
   console.log(`==> ${line}`);
 }
 
-/** Runs one long step: a line when it starts, one when it ends with its time and the time since the start. */
+let planned = 0;
+let done = 0;
+
+/** How many long steps this run has (each step's line then says which it is). */
+export function plan(steps: number): void {
+  planned = steps;
+  done = 0;
+}
+
+/** Runs one long step: a line when it starts (which of the planned ones), one when it ends with its time and the time since the start. */
 export async function step<T>(name: string, fn: () => T | Promise<T>): Promise<T> {
   const start = Date.now();
-  say(name);
+  done++;
+  say(planned ? `[${done}/${planned}] ${name}` : name);
   const out = await fn();
   console.log(`    done in ${secs(Date.now() - start)} (${secs(Date.now() - t0)} since the start)`);
   return out;
