@@ -24,7 +24,7 @@ import { HttpMethod } from '@kubernetes/client-node';
 import { OPERATOR_NODE_OPTIONS } from '../charts/operator-install.ts';
 import { startControlPlane } from '../test/fixtures/controlplane.ts';
 import { makeRawKubeApi } from '../operator/kube.ts';
-import { Api, SV_API, condition, createBigNode, createVolumes, installCrd } from '../test/operator/cluster.ts';
+import { SV_API, createBigNode, createVolumes, installCrd } from '../test/operator/cluster.ts';
 import { REPO, startOperator } from '../test/operator/helpers.ts';
 
 const arg = (name: string, def: string): string => {
@@ -48,7 +48,6 @@ try {
   await installCrd(cp);
   await createBigNode(cp);
   await createVolumes(cp, sizes.reduce((a, b) => a + b, 0) + 5);
-  const api = new Api(cp);
   const raw = makeRawKubeApi(cp.kubeConfig);
   // What the image runs: the bundle (images/operator/bundle.ts), not the sources.
   const bundle = join(dir, 'bundle');

@@ -27,7 +27,7 @@ import { KIND_IMAGES, kindReadiness } from '../fixtures/containers-kind.ts';
 import { type Demo, startDemo } from '../fixtures/demo.ts';
 import { REPO } from '../fixtures/docker-engine.ts';
 import { runKill } from '../load/kill.ts';
-import { runLoad, type Ack } from '../load/load.ts';
+import type { Ack } from '../load/load.ts';
 import { compareWithRecord, votesInClusterDatabase } from '../load/votes-in-postgres.ts';
 
 const { pre, engine } = await kindReadiness();
