@@ -44,7 +44,7 @@ function listening(port: number): Promise<boolean> {
 }
 
 /** What a cold run will build, for the estimate on the first screen. */
-function coldParts(kind: string): string[] {
+function coldParts(clusterExists: boolean): string[] {
   const parts: string[] = [];
   const has = (image: string): boolean => {
     try {
@@ -56,7 +56,7 @@ function coldParts(kind: string): string[] {
   };
   if (!kindImages().every(has)) parts.push('the images (~4 min)');
   if (!has(script('kind-cluster.sh', 'image-name'))) parts.push('the kind node image (~15 min)');
-  if (!run(kind, ['get', 'clusters']).split('\n').includes(DEMO.cluster)) parts.push('the cluster (~1 min)');
+  if (!clusterExists) parts.push('the cluster (~1 min)');
   return parts;
 }
 
@@ -65,10 +65,9 @@ async function onKind(kubectl: string): Promise<void> {
   const k = (args: string[], input?: string): string =>
     execFileSync(kubectl, ['--kubeconfig', kubeconfig, ...args], { encoding: 'utf8', input, stdio: ['pipe', 'pipe', 'inherit'] }).trim();
   const kind = script('kind-cluster.sh', 'kind');
-  const cold = coldParts(kind);
-  say(cold.length ? `To build first: ${cold.join(', ')}; a run with everything built takes under a minute` : 'Everything is built: reusing it');
-
   const exists = run(kind, ['get', 'clusters']).split('\n').includes(DEMO.cluster);
+  const cold = coldParts(exists);
+  say(cold.length ? `To build first: ${cold.join(', ')}; a run with everything built takes under a minute` : 'Everything is built: reusing it');
   // Images, the cluster when missing, loading, the operator; then the wait for Ready.
   plan(exists ? 3 : 4);
   await step('Images (scripts/docker-images.sh: built once, reused while their inputs stay)', () => sh(join(REPO, 'scripts/docker-images.sh'), []));

@@ -2,8 +2,8 @@
 // and the tests: the cluster's name, the host port of the vote page, the
 // namespace, the state directory.
 import { join } from 'node:path';
-import pkg from '../package.json' with { type: 'json' };
-import images from '../charts/images.json' with { type: 'json' };
+import { defaultImages } from '../charts/images.ts';
+import { PROJECT_VERSION } from '../charts/spec.ts';
 
 const REPO = join(import.meta.dirname, '..');
 const work = join(process.env.SECUREVOTE_WORK ?? join(REPO, '.work'), 'demo');
@@ -28,5 +28,5 @@ export function demoKubeconfig(): string {
 
 /** Every image the stack and the operator run: each component at its own tag, the operator at the project's version. */
 export function kindImages(): string[] {
-  return [...Object.entries(images.images).map(([n, i]) => `securevote/${n}:${i.tag}`), `securevote/operator:${pkg.version}`];
+  return [...Object.values(defaultImages()), `securevote/operator:${PROJECT_VERSION}`];
 }
