@@ -5,7 +5,8 @@
 // and the reconcile reads only its identity, its owner and why it isn't
 // running (status.ts diagnosePod / diagnoseClaim, controller.ts
 // diagnoseInstance). The kinds it writes are cached whole (less
-// managedFields): drift detection compares their specs. client-go offers
+// managedFields), compressed (packed.ts): drift detection compares their
+// specs. client-go offers
 // the same as an informer's transform (controller-runtime's cache
 // DefaultTransform strips managedFields the same way).
 //
