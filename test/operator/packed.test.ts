@@ -60,7 +60,7 @@ describe('packed children', () => {
     expect(unpack(o, 'Deployment')).toEqual(w);
   });
 
-  it('a stack’s children pack to under a tenth of their JSON', () => {
+  it('a stack’s children keep under a tenth of their JSON in memory', () => {
     let json = 0;
     let packed = 0;
     for (const w of whole) {

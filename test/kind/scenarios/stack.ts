@@ -17,6 +17,8 @@ export interface Stack {
   /** The proxy's entry on 127.0.0.1 (a NodePort kind maps). */
   readonly url: string;
   kubectl(args: string[], opts?: { timeoutMs?: number; input?: string }): Promise<string>;
+  /** A shell command on the cluster's node (its container), as root. */
+  onNode(script: string): Promise<string>;
 }
 
 /**
@@ -38,6 +40,7 @@ export function describeScenario(title: string, body: (stack: () => Stack) => vo
       if (opts.input !== undefined) p.child.stdin?.end(opts.input);
       return (await p).stdout.trim();
     },
+    onNode: async (script) => (await run('docker', ['exec', `${c.name}-control-plane`, 'sh', '-c', script], { timeout: 60_000 })).stdout.trim(),
   };
   describe(title, () => body(() => stack));
 }

@@ -1,0 +1,45 @@
+// A pod gone before kube-proxy has dropped it from a Service's rules (a
+// kube-proxy behind on a busy node: paused here, for real, with SIGSTOP).
+// New connections are still sent to the dead pod's address; on the node they
+// must fail at once (that address is unreachable there), so the voter's retry
+// finds a live pod once kube-proxy catches up. Before the node had that route
+// they followed its default route off the node, and whatever answered there
+// (this machine's egress proxy: "403 resolve_deny") answered votes.
+import { expect, it } from 'vitest';
+import { checkStoredOk, describeScenario, figures, podsOf, underLoad, waitReady } from './stack.ts';
+
+describeScenario('a proxy pod gone while kube-proxy still routes to it', (stack) => {
+  it('answers no vote from off the node: retried votes land, none fails, every acknowledged vote is stored once', async () => {
+    const s = stack();
+    await waitReady(s);
+    const [old] = await podsOf(s, 'proxy');
+    expect(old, 'a proxy pod runs').toBeDefined();
+    const ip = await s.kubectl(['-n', s.namespace, 'get', 'pod', old!.name, '-o', 'jsonpath={.status.podIP}']);
+    // The route that keeps a dead pod's address on the node, as the CNI writes it.
+    expect(await s.onNode('ip route show type unreachable')).toMatch(/^unreachable 10\.244\.0\.0\/16/m);
+    let resumed = false;
+    const resume = async (): Promise<void> => {
+      if (!resumed) await s.onNode('pkill -CONT -x kube-proxy');
+      resumed = true;
+    };
+    try {
+      const r = await underLoad(s, async () => {
+        await s.onNode('pkill -STOP -x kube-proxy');
+        // Deleted and gone (its address released) while the rules still name it.
+        await s.kubectl(['-n', s.namespace, 'delete', 'pod', old!.name, '--wait=true', '--timeout=120s'], { timeoutMs: 130_000 });
+        // The fault is real: the node's rules still send new connections there.
+        const stale = await s.onNode(`iptables-save -t nat | grep -c -- "--to-destination ${ip}:" || true`);
+        await new Promise((r) => setTimeout(r, 5_000));
+        await resume();
+        await waitReady(s);
+        return Number(stale);
+      });
+      console.log(`${figures('proxy pod gone under a paused kube-proxy', r.load)}; retried ${JSON.stringify(r.load.retries)}`);
+      expect(r.value, `kube-proxy's rules named ${ip} after its pod was gone`).toBeGreaterThan(0);
+      expect(r.load.failures).toEqual({});
+      expect(r.stored).toEqual(checkStoredOk);
+    } finally {
+      await resume();
+    }
+  }, 600_000);
+});
