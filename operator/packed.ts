@@ -54,9 +54,13 @@ export function packChild(obj: KObject, kind: string): void {
   const o = obj as Packed;
   if (o[PACKED]) return;
   const dictionary = dictionaryOf(kind);
-  // A copy of exactly its size: zlib's result sits in a buffer of its chunk
-  // size (16 KB or more), which would be kept whole for every child.
-  const packed = Buffer.from(deflateRawSync(JSON.stringify(obj), dictionary ? { dictionary } : {}));
+  // A copy of exactly its size, outside Node's 8 KB Buffer pool: zlib's
+  // result sits in a buffer of its chunk size (16 KB or more), and a pooled
+  // copy would keep its whole pool slab alive, with the garbage around it
+  // (the JSON's own bytes, written to the same slab just before).
+  const out = deflateRawSync(JSON.stringify(obj), dictionary ? { dictionary } : {});
+  const packed = Buffer.allocUnsafeSlow(out.length);
+  out.copy(packed);
   const m = obj.metadata;
   const metadata: KObject['metadata'] = { name: m.name };
   if (m.namespace !== undefined) metadata.namespace = m.namespace;
@@ -80,7 +84,10 @@ export function unpack(obj: KObject, kind: string): KObject {
   return JSON.parse(inflateRawSync(packed, dictionary ? { dictionary } : {}).toString('utf8')) as KObject;
 }
 
-/** The compressed size of a packed child (for tests and the benchmark's curiosity). */
+/**
+ * The memory a packed child keeps: the whole buffer behind its compressed
+ * bytes (a slice of a shared pool would keep the pool's every byte).
+ */
 export function packedBytes(obj: KObject): number {
-  return (obj as Packed)[PACKED]?.length ?? 0;
+  return (obj as Packed)[PACKED]?.buffer.byteLength ?? 0;
 }
