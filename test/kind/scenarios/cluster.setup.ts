@@ -19,10 +19,10 @@ import { BROKEN_MIGRATION_SUFFIX, NEXT_SUFFIX, SCENARIO_SECUREVOTE } from './sta
 const run = promisify(execFile);
 
 /**
- * With the upgrade scenario (SECUREVOTE_UPGRADE_SCENARIO=yes, make
- * test-upgrade): the cluster starts on the previous release, which it then upgrades.
+ * With the upgrade scenario (the default; SECUREVOTE_UPGRADE_SCENARIO=no
+ * skips it): the cluster starts on the previous release, which it then upgrades.
  */
-export const UPGRADE = process.env.SECUREVOTE_UPGRADE_SCENARIO === 'yes';
+export const UPGRADE = process.env.SECUREVOTE_UPGRADE_SCENARIO !== 'no';
 
 /** What the previous release ran: every image scripts/previous-release.sh builds. */
 const PREVIOUS_RELEASE_IMAGES = ['postgres', 'redis', 'backend', 'frontend', 'proxy', 'operator'];
