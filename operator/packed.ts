@@ -71,7 +71,9 @@ export function packChild(obj: KObject, kind: string): void {
   if (m.ownerReferences !== undefined) metadata.ownerReferences = m.ownerReferences;
   if (m.deletionTimestamp !== undefined) metadata.deletionTimestamp = m.deletionTimestamp;
   const rec = o as unknown as Record<string, unknown>;
-  for (const k of Object.keys(rec)) if (k !== 'apiVersion' && k !== 'kind') delete rec[k];
+  // Emptied, not deleted: a deleted property turns the object into a hash
+  // table (V8's dictionary mode), ~350 bytes more for each of 25,000 children.
+  for (const k of Object.keys(rec)) if (k !== 'apiVersion' && k !== 'kind') rec[k] = undefined;
   rec.metadata = metadata;
   o[PACKED] = packed;
 }
