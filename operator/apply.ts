@@ -145,7 +145,7 @@ export async function pruneChildren(
   if (!uid || !ns) return [];
   const doomed: KObject[] = [];
   for (const k of kinds) {
-    for (const child of ctx.cache.listOwned(k.apiVersion, k.kind, ns, uid)) {
+    for (const child of ctx.cache.listOwned(k.apiVersion, k.kind, ns, uid, { shallow: true })) {
       if (!keep.has(idOf(child)) && !child.metadata.deletionTimestamp) doomed.push(child);
     }
   }

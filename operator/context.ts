@@ -66,8 +66,12 @@ export interface KubeApi {
 /** The informers' view of the world: reads cost no request. */
 export interface ObjectCache {
   get(ref: ObjectRef): KObject | undefined;
-  /** Objects of a kind in a namespace that a given owner controls. */
-  listOwned(apiVersion: string, kind: string, namespace: string, ownerUid: string): KObject[];
+  /**
+   * Objects of a kind in a namespace that a given owner controls. Shallow:
+   * only what the cache keeps readable of a packed object (name, namespace,
+   * uid, resourceVersion, instance label, owner references, deletion).
+   */
+  listOwned(apiVersion: string, kind: string, namespace: string, ownerUid: string, opts?: { shallow?: boolean }): KObject[];
 }
 
 export interface EventRecorder {

@@ -14,6 +14,11 @@
 //   maxDelayMs, logged and counted with its reason (never a process exit).
 // Once synced a kind stays synced, as client-go's HasSynced does: after a
 // watch error its cache is stale, not empty, and the restart catches it up.
+//
+// And an owner index (controller-runtime's field index on the controller
+// reference): listOwned reads an owner's objects, not its namespace's. With
+// a thousand stacks in one namespace a reconcile otherwise scans 25,000
+// children and 8,000 pods, several times over.
 import { type Informer, type KubeConfig, type KubernetesObject, type ListPromise, makeInformer } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import type { KObject, ObjectCache, ObjectRef } from './context.ts';
@@ -78,6 +83,31 @@ interface KindState {
   failed: boolean;
   restart: unknown;
   starting: boolean;
+  /** Controller uid → name → object, as the informer's events left it. */
+  readonly byOwner: Map<string, Map<string, KObject>>;
+}
+
+/** The uid in the object's controller reference. */
+function controllerUid(obj: { metadata?: { ownerReferences?: ReadonlyArray<{ controller?: boolean; uid: string }> } }): string | undefined {
+  return obj.metadata?.ownerReferences?.find((r) => r.controller === true)?.uid;
+}
+
+/**
+ * Files an object under its controller. An update that moves an object to
+ * another controller leaves the old entry: listOwned checks each entry
+ * against the informer's current object and drops what no longer matches.
+ */
+function indexByOwner(s: KindState, obj: KObject, deleted: boolean): void {
+  const uid = controllerUid(obj);
+  if (!uid) return;
+  let names = s.byOwner.get(uid);
+  if (deleted) {
+    names?.delete(obj.metadata.name);
+    if (names?.size === 0) s.byOwner.delete(uid);
+    return;
+  }
+  if (!names) s.byOwner.set(uid, (names = new Map()));
+  names.set(obj.metadata.name, obj);
 }
 
 /** Why an informer failed, as a metric label. */
@@ -123,12 +153,14 @@ export class Informers implements ObjectCache {
         return result;
       };
       const inf = factory(path, listed, spec.labelSelector);
-      state = { key, informer: inf, store: spec.store, synced: false, failures: 0, listed: false, failed: false, restart: undefined, starting: false };
-      const handler = (obj: KubernetesObject): void => {
+      state = { key, informer: inf, store: spec.store, synced: false, failures: 0, listed: false, failed: false, restart: undefined, starting: false, byOwner: new Map() };
+      const s = state;
+      const handler = (deleted: boolean) => (obj: KubernetesObject): void => {
         // The cache keeps this very object: managedFields are a large share
         // of it and nothing here reads them.
         if (obj.metadata) delete (obj.metadata as { managedFields?: unknown }).managedFields;
         if (spec.store && obj.metadata) spec.store.shrink(obj as KObject, spec.kind.kind);
+        if (obj.metadata) indexByOwner(s, obj as KObject, deleted);
         try {
           // Watch events carry apiVersion/kind; keep them uniform anyway.
           spec.onObject({ ...(obj as KObject), apiVersion: spec.kind.apiVersion, kind: spec.kind.kind });
@@ -136,10 +168,9 @@ export class Informers implements ObjectCache {
           this.log.error({ err, kind: key }, 'event handler failed');
         }
       };
-      inf.on('add', handler);
-      inf.on('update', handler);
-      inf.on('delete', handler);
-      const s = state;
+      inf.on('add', handler(false));
+      inf.on('update', handler(false));
+      inf.on('delete', handler(true));
       inf.on('error', (err: unknown) => this.failed(s, err));
       this.kinds.set(key, s);
       this.metrics?.informerSynced.set({ kind: key }, 0);
@@ -276,12 +307,23 @@ export class Informers implements ObjectCache {
     return ((s?.informer.list(namespace) ?? []) as KObject[]).map((o) => ({ ...(s?.store ? s.store.expand(o, kind.kind) : o), apiVersion: kind.apiVersion, kind: kind.kind }));
   }
 
-  listOwned(apiVersion: string, kind: string, namespace: string, ownerUid: string): KObject[] {
+  listOwned(apiVersion: string, kind: string, namespace: string, ownerUid: string, opts: { shallow?: boolean } = {}): KObject[] {
     const s = this.kinds.get(kindKey({ apiVersion, kind }));
-    // Owner references stay readable in a shrunk object: filter first, expand only what matches.
-    return ((s?.informer.list(namespace) ?? []) as KObject[])
-      .filter((o) => (o.metadata.ownerReferences ?? []).some((r) => r.controller === true && r.uid === ownerUid))
-      .map((o) => ({ ...(s?.store ? s.store.expand(o, kind) : o), apiVersion, kind }));
+    const names = s?.byOwner.get(ownerUid);
+    if (!s || !names) return [];
+    const out: KObject[] = [];
+    for (const [name, filed] of names) {
+      const obj = s.informer.get(name, filed.metadata.namespace) as KObject | undefined;
+      if (!obj || controllerUid(obj) !== ownerUid) {
+        names.delete(name);
+        continue;
+      }
+      if (obj.metadata.namespace !== namespace) continue;
+      // Shallow: what a shrunk object keeps readable (identity, owner, deletion) is enough.
+      out.push({ ...(s.store && !opts.shallow ? s.store.expand(obj, kind) : obj), apiVersion, kind });
+    }
+    if (names.size === 0) s.byOwner.delete(ownerUid);
+    return out;
   }
 }
 

@@ -19,9 +19,12 @@ class ScriptedWatch {
   refuse: Error | undefined;
   /** Ends the open watch, as a server closing the stream does. */
   end: (err: unknown) => void = () => {};
-  async watch(_path: string, _q: unknown, _cb: unknown, done: (err: unknown) => void): Promise<AbortController> {
+  /** Sends a watch event on the open watch. */
+  send: (type: 'ADDED' | 'MODIFIED' | 'DELETED', obj: KObject) => void = () => {};
+  async watch(_path: string, _q: unknown, cb: (type: string, obj: unknown) => void, done: (err: unknown) => void): Promise<AbortController> {
     this.opened++;
     this.end = done;
+    this.send = (type, obj) => cb(type, structuredClone(obj));
     const c = new AbortController();
     if (this.refuse) done(this.refuse);
     return c;
@@ -39,14 +42,14 @@ interface Rig {
   script: Array<Error | KObject[]>;
 }
 
-function rig(trim?: (obj: KObject, kind: string) => void): Rig {
+function rig(trim?: (obj: KObject, kind: string) => void, expand: (obj: KObject) => KObject = (o) => o): Rig {
   const clock = new FakeTimers(0);
   const watch = new ScriptedWatch();
   const metrics = new Metrics();
   const lists: number[] = [];
   const script: Array<Error | KObject[]> = [];
   const informers = new Informers(
-    [{ kind: KIND, onObject: () => {}, ...(trim ? { store: { shrink: trim, expand: (o: KObject) => o } } : {}) }],
+    [{ kind: KIND, onObject: () => {}, ...(trim ? { store: { shrink: trim, expand } } : {}) }],
     { [kindKey(KIND)]: '/apis/apps/v1/deployments' },
     () => async () => {
       lists.push(clock.now());
@@ -168,6 +171,41 @@ describe('Informers', () => {
     expect(r.clock.count()).toBe(0);
     await r.clock.advanceSettling(60_000);
     expect(r.lists).toEqual([0]);
+  });
+
+  it('lists an owner\'s objects through its owner index, following adds, owner changes, deletes and a re-list', async () => {
+    const owned = (name: string, owner: string | undefined, rv: string, namespace = 'ns'): KObject => ({
+      ...dep(name),
+      metadata: { name, namespace, resourceVersion: rv, ...(owner ? { ownerReferences: [{ apiVersion: 'v1', kind: 'X', name: owner, uid: owner, controller: true }] } : {}) },
+    });
+    // The store's expand marks what it expanded: a shallow list skips it.
+    const r = rig(() => {}, (o) => ({ ...o, spec: { expanded: true } }));
+    r.script.push([owned('a', 'X', '1'), owned('b', 'X', '1'), owned('c', 'Y', '1'), owned('d', undefined, '1'), owned('e', 'X', '1', 'other')]);
+    r.informers.start();
+    await settle();
+    const names = (owner: string, shallow = false): string[] => r.informers.listOwned('apps/v1', 'Deployment', 'ns', owner, { shallow }).map((o) => o.metadata.name).sort();
+    expect(names('X')).toEqual(['a', 'b']);
+    expect(names('Y')).toEqual(['c']);
+    expect(r.informers.listOwned('apps/v1', 'Deployment', 'ns', 'X').every((o) => (o.spec as { expanded?: boolean }).expanded)).toBe(true);
+    expect(r.informers.listOwned('apps/v1', 'Deployment', 'ns', 'X', { shallow: true }).some((o) => o.spec)).toBe(false);
+    r.watch.send('MODIFIED', owned('b', 'Y', '2'));
+    r.watch.send('ADDED', owned('f', 'X', '2'));
+    await settle();
+    expect(names('X')).toEqual(['a', 'f']);
+    expect(names('Y')).toEqual(['b', 'c']);
+    r.watch.send('DELETED', owned('a', 'X', '3'));
+    await settle();
+    expect(names('X')).toEqual(['f']);
+    // The watch expires (410); the re-list no longer has c or f.
+    r.script.push([owned('b', 'Y', '2'), owned('d', undefined, '1'), owned('e', 'X', '1', 'other')]);
+    r.script.shift();
+    r.watch.end(Object.assign(new Error('gone'), { statusCode: 410 }));
+    await settle();
+    expect(r.lists.length).toBe(2);
+    expect(names('X')).toEqual([]);
+    expect(names('Y')).toEqual(['b']);
+    expect(r.informers.listOwned('apps/v1', 'Deployment', 'other', 'X').map((o) => o.metadata.name)).toEqual(['e']);
+    await r.informers.stop();
   });
 
   it('names failure reasons for the metric', () => {
