@@ -9,7 +9,7 @@
 // operator's CPU time, peak RSS (VmHWM) and the peak of its used V8 heap
 // (sampled from its /metrics at every poll); the writes sent at rest. The
 // operator runs with the heap ceiling its install gives it
-// (charts/operator-install.ts OPERATOR_NODE_OPTIONS), so a cache that
+// (charts/operator-install.ts OPERATOR_ENV), so a cache that
 // outgrows it shows here as garbage-collection time or a crash, not only as
 // a bigger number. BENCH_OPERATOR_NODE_OPTIONS adds Node options (e.g.
 // --heapsnapshot-signal=SIGUSR2 to look inside). Bounded: each phase has a
@@ -26,7 +26,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { HttpMethod } from '@kubernetes/client-node';
-import { OPERATOR_NODE_OPTIONS } from '../charts/operator-install.ts';
+import { OPERATOR_ENV } from '../charts/operator-install.ts';
 import { startControlPlane } from '../test/fixtures/controlplane.ts';
 import { defaultConfig } from '../operator/context.ts';
 import { makeRawKubeApi } from '../operator/kube.ts';
@@ -63,7 +63,8 @@ try {
       LEADER_ELECT: 'false',
       LOG_LEVEL: 'info',
       RESYNC_SECONDS: String(resyncS),
-      NODE_OPTIONS: [OPERATOR_NODE_OPTIONS.replace(/--max-old-space-size=\d+/, `--max-old-space-size=${heapMb}`), process.env.BENCH_OPERATOR_NODE_OPTIONS ?? ''].join(' ').trim(),
+      ...OPERATOR_ENV,
+      NODE_OPTIONS: [OPERATOR_ENV.NODE_OPTIONS.replace(/--max-old-space-size=\d+/, `--max-old-space-size=${heapMb}`), process.env.BENCH_OPERATOR_NODE_OPTIONS ?? ''].join(' ').trim(),
     },
   });
   console.log(JSON.stringify({ operatorPid: op.pid, logFile: op.logFile }));

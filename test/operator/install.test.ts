@@ -4,8 +4,9 @@
 // operator runs with these rules and meets no Forbidden).
 import { App } from 'cdk8s';
 import pkg from '../../package.json' with { type: 'json' };
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { CLUSTER_RULES, LEASE_RULES, OperatorInstall } from '../../charts/operator-install.ts';
+import { CLUSTER_RULES, LEASE_RULES, OPERATOR_ENV, OperatorInstall } from '../../charts/operator-install.ts';
 import { CREDENTIALS_KIND, OWNED_KINDS } from '../../operator/owned-kinds.ts';
 
 type Obj = { apiVersion: string; kind: string; metadata: { name: string; namespace?: string; labels?: Record<string, string> }; [k: string]: unknown };
@@ -86,6 +87,16 @@ describe('operator install manifests', () => {
     expect(pod.securityContext).toMatchObject({ runAsUser: 10001, runAsGroup: 10001 });
     expect(c.env.map((e: { name: string }) => e.name)).toEqual(expect.arrayContaining(['POD_NAME', 'POD_NAMESPACE']));
     expect(pod.terminationGracePeriodSeconds).toBeGreaterThan(25);
+  });
+
+  it('the process settings are the same in the install and in the image', () => {
+    const d = find(objs, 'Deployment') as Obj & { spec: any }; // any: reading nested manifest JSON
+    const env = Object.fromEntries(d.spec.template.spec.containers[0].env.map((e: { name: string; value?: string }) => [e.name, e.value]));
+    const image = readFileSync(new URL('../../images/operator/Dockerfile', import.meta.url), 'utf8');
+    for (const [name, value] of Object.entries(OPERATOR_ENV)) {
+      expect(env[name], name).toBe(value);
+      expect(image, `the image's ENV sets ${name}`).toMatch(new RegExp(`\\b${name}=(${value.replace(/[-]/g, '\\-')}|"${value}")(\\s|$)`, 'm'));
+    }
   });
 
   it('refuses a nonsense replica count, naming the prop', () => {
