@@ -28,3 +28,8 @@ deploy: operator-manifests kubectl ## Apply the install manifests (CRD, namespac
 bench-operator: deps controlplane ## Operator benchmark on kwok nodes: 1 / 100 / 1,000 resources to Ready, requests per resource, peak RSS
 	@mkdir -p $(WORK)
 	nice -n 10 node bench/operator.ts $(BENCH_OPERATOR_ARGS)
+
+.PHONY: bench-ceiling
+bench-ceiling: deps controlplane ## The same control plane without the operator: its children for 1,000 resources applied by a bare client (a floor for the operator's time)
+	@mkdir -p $(WORK)
+	nice -n 10 node bench/apiserver-ceiling.ts $(BENCH_CEILING_ARGS)
