@@ -15,6 +15,7 @@ import { defaultConfig, type KObject } from '../operator/context.ts';
 import { renderChildren } from '../operator/desired.ts';
 import { KubeClient, makeRawKubeApi } from '../operator/kube.ts';
 import { startControlPlane } from '../test/fixtures/controlplane.ts';
+import { machineCpuSeconds } from './machine-cpu.ts';
 import { SV_API, createBigNode, createVolumes, installCrd } from '../test/operator/cluster.ts';
 
 const arg = (name: string, def: string): string => {
@@ -23,12 +24,6 @@ const arg = (name: string, def: string): string => {
 };
 const size = Number(arg('size', '1000'));
 const parallel = Number(arg('parallel', String(defaultConfig.concurrency * 4)));
-
-/** CPU seconds the whole machine spent busy (as in bench/operator.ts). */
-const machineCpuSeconds = (): number => {
-  const f = (readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '').trim().split(/\s+/).slice(1).map(Number);
-  return ((f[0] ?? 0) + (f[1] ?? 0) + (f[2] ?? 0) + (f[5] ?? 0) + (f[6] ?? 0) + (f[7] ?? 0)) / 100;
-};
 
 for (const sig of ['SIGTERM', 'SIGINT'] as const) process.once(sig, () => process.exit(143));
 const cp = await startControlPlane({ controllers: true, scheduler: true, kwokNodes: 1 });

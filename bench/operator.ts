@@ -29,6 +29,7 @@ import { HttpMethod } from '@kubernetes/client-node';
 import { OPERATOR_ENV } from '../charts/operator-install.ts';
 import { startControlPlane } from '../test/fixtures/controlplane.ts';
 import { defaultConfig } from '../operator/context.ts';
+import { machineCpuSeconds } from './machine-cpu.ts';
 import { makeRawKubeApi } from '../operator/kube.ts';
 import { SV_API, createBigNode, createVolumes, installCrd } from '../test/operator/cluster.ts';
 import { REPO, startOperator } from '../test/operator/helpers.ts';
@@ -111,16 +112,6 @@ try {
   const cpuSeconds = (): number => {
     const f = readFileSync(`/proc/${op.pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
     return (Number(f[11]) + Number(f[12])) / 100;
-  };
-  /**
-   * CPU seconds the whole machine spent busy (/proc/stat), the control
-   * plane's processes and anything else running included: beside the
-   * operator's own, it says who used the two cores.
-   */
-  const machineCpuSeconds = (): number => {
-    const f = (readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '').trim().split(/\s+/).slice(1).map(Number);
-    // user nice system idle iowait irq softirq steal: all but idle and iowait.
-    return ((f[0] ?? 0) + (f[1] ?? 0) + (f[2] ?? 0) + (f[5] ?? 0) + (f[6] ?? 0) + (f[7] ?? 0)) / 100;
   };
   const reconciles = async (): Promise<number> => {
     let n = 0;
