@@ -157,8 +157,9 @@ export class Informers implements ObjectCache {
       const s = state;
       const handler = (deleted: boolean) => (obj: KubernetesObject): void => {
         // The cache keeps this very object: managedFields are a large share
-        // of it and nothing here reads them.
-        if (obj.metadata) delete (obj.metadata as { managedFields?: unknown }).managedFields;
+        // of it and nothing here reads them (emptied, not deleted, as the
+        // stores do: a delete turns the object into a hash table).
+        if (obj.metadata) (obj.metadata as { managedFields?: unknown }).managedFields = undefined;
         if (spec.store && obj.metadata) spec.store.shrink(obj as KObject, spec.kind.kind);
         if (obj.metadata) indexByOwner(s, obj as KObject, deleted);
         try {
