@@ -13,10 +13,14 @@
 # pull the engine from under another, and an engine someone else runs is
 # never stopped or reconfigured.
 #
-# --privileged: only where root lacks CAP_SYS_RESOURCE (read from CapEff),
-# dockerd gets scripts/docker-runc-wrapper as its default runtime; runc asks
-# for every capability in a privileged container and fails without it.
-# Ordinary containers don't need it, and nothing changes where root has it.
+# Where root lacks CAP_SYS_RESOURCE (read from CapEff), a dockerd this script
+# starts gets scripts/docker-runc-wrapper as its default runtime: runc asks
+# for every capability in a privileged container (kind's nodes) and fails
+# without it. Always, not only for `up --privileged`: the engine is shared, so
+# whichever holder starts it must start one every later holder can use.
+# Ordinary containers never ask for that capability, and nothing changes
+# where root has it. --privileged only warns when an engine someone else
+# started can't run privileged containers.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -54,11 +58,10 @@ live_leases() {
 }
 
 start_dockerd() {
-  local privileged=$1
   [ "$(id -u)" = 0 ] || { say "no Docker engine answers and we are not root: start one (e.g. sudo systemctl start docker)"; return 1; }
   "$here/system-deps.sh" docker
   local args=(--pidfile "$PIDFILE" --log-level warn)
-  if [ "$privileged" = 1 ] && lacks_sys_resource; then
+  if lacks_sys_resource; then
     say "root lacks CAP_SYS_RESOURCE: runc wrapped by scripts/docker-runc-wrapper"
     args+=(--add-runtime "securevote-runc=$here/docker-runc-wrapper" --default-runtime securevote-runc)
   fi
@@ -97,7 +100,7 @@ cmd_up() {
   exec 9>"$STATE/lock"; flock 9
   if ! engine_answers; then
     our_pid >/dev/null && { say "our dockerd runs but does not answer; see $LOG"; return 1; }
-    start_dockerd "$privileged"
+    start_dockerd
   elif [ "$privileged" = 1 ] && lacks_sys_resource && ! docker info --format '{{.DefaultRuntime}}' | grep -q securevote-runc; then
     say "warning: the running engine can't start privileged containers here (root lacks CAP_SYS_RESOURCE); it is left as it is"
   fi
