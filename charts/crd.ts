@@ -18,6 +18,7 @@ import {
   SecureVoteSpecSchema,
   SecureVoteStatusSchema,
 } from './spec.ts';
+import { BACKUP_SPEC_RULE, SECUREVOTE_BACKUP_API, SecureVoteBackupSpecSchema, SecureVoteBackupStatusSchema } from './backup-spec.ts';
 
 export const CRD_PATH = 'crds/securevote.yaml';
 
@@ -84,9 +85,17 @@ function plain(schema: unknown): Json {
   return JSON.parse(JSON.stringify(schema)) as Json;
 }
 
-/** The CustomResourceDefinition object. */
-export function secureVoteCrd(): Json {
-  const a = SECUREVOTE_API;
+interface CrdInput {
+  readonly api: { group: string; version: string; kind: string; listKind: string; plural: string; singular: string; shortName: string };
+  readonly description: string;
+  readonly spec: Json;
+  readonly status: Json;
+  readonly printerColumns: readonly Json[];
+  readonly validations: readonly Json[];
+}
+
+function crdOf(c: CrdInput): Json {
+  const a = c.api;
   return {
     apiVersion: 'apiextensions.k8s.io/v1',
     kind: 'CustomResourceDefinition',
@@ -104,31 +113,19 @@ export function secureVoteCrd(): Json {
           served: true,
           storage: true,
           subresources: { status: {} },
-          additionalPrinterColumns: [
-            { name: 'Ready', type: 'string', jsonPath: '.status.conditions[?(@.type=="Ready")].status', description: 'The Ready condition.' },
-            { name: 'Phase', type: 'string', jsonPath: '.status.phase', description: 'Pending, Progressing, Ready or Degraded.' },
-            { name: 'URL', type: 'string', jsonPath: '.status.url', description: 'Where the vote page answers.' },
-            { name: 'Version', type: 'string', jsonPath: '.status.operatorVersion', description: 'The operator version that last reconciled it.' },
-            { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
-          ],
+          additionalPrinterColumns: c.printerColumns,
           schema: {
             openAPIV3Schema: {
               type: 'object',
-              description:
-                'A SecureVote: the five-service vote app (PostgreSQL, Redis, API, page, nginx) hardened by the phase-3 production rules, reconciled by the SecureVote operator.',
+              description: c.description,
               properties: {
-                apiVersion: { type: 'string', description: 'APIVersion of this object: securevote.dev/v1alpha1.' },
-                kind: { type: 'string', description: 'Kind of this object: SecureVote.' },
+                apiVersion: { type: 'string', description: `APIVersion of this object: ${a.group}/${a.version}.` },
+                kind: { type: 'string', description: `Kind of this object: ${a.kind}.` },
                 metadata: { type: 'object' },
-                spec: { ...toStructural(plain(SecureVoteSpecSchema), 'spec'), default: {} },
-                status: toStructural(plain(SecureVoteStatusSchema), 'status'),
+                spec: c.spec,
+                status: c.status,
               },
-              'x-kubernetes-validations': [
-                {
-                  rule: `self.metadata.name.size() <= ${INSTANCE_NAME_MAX_LENGTH} && self.metadata.name.matches('${INSTANCE_NAME_PATTERN}')`,
-                  message: `metadata.name must be a DNS-1035 label (lowercase letters, digits, dashes, starting with a letter) of at most ${INSTANCE_NAME_MAX_LENGTH} characters: the children's names derive from it`,
-                },
-              ],
+              'x-kubernetes-validations': c.validations,
             },
           },
         },
@@ -137,9 +134,55 @@ export function secureVoteCrd(): Json {
   };
 }
 
-/** The CRD as the YAML file checked in at crds/securevote.yaml. */
+/** The SecureVote CustomResourceDefinition. */
+export function secureVoteCrd(): Json {
+  return crdOf({
+    api: SECUREVOTE_API,
+    description:
+      'A SecureVote: the five-service vote app (PostgreSQL, Redis, API, page, nginx) hardened by the phase-3 production rules, reconciled by the SecureVote operator.',
+    spec: { ...toStructural(plain(SecureVoteSpecSchema), 'spec'), default: {} },
+    status: toStructural(plain(SecureVoteStatusSchema), 'status'),
+    printerColumns: [
+      { name: 'Ready', type: 'string', jsonPath: '.status.conditions[?(@.type=="Ready")].status', description: 'The Ready condition.' },
+      { name: 'Phase', type: 'string', jsonPath: '.status.phase', description: 'Pending, Progressing, Ready or Degraded.' },
+      { name: 'URL', type: 'string', jsonPath: '.status.url', description: 'Where the vote page answers.' },
+      { name: 'Version', type: 'string', jsonPath: '.status.operatorVersion', description: 'The operator version that last reconciled it.' },
+      { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
+    ],
+    validations: [
+      {
+        rule: `self.metadata.name.size() <= ${INSTANCE_NAME_MAX_LENGTH} && self.metadata.name.matches('${INSTANCE_NAME_PATTERN}')`,
+        message: `metadata.name must be a DNS-1035 label (lowercase letters, digits, dashes, starting with a letter) of at most ${INSTANCE_NAME_MAX_LENGTH} characters: the children's names derive from it`,
+      },
+    ],
+  });
+}
+
+/** The SecureVoteBackup CustomResourceDefinition. */
+export function secureVoteBackupCrd(): Json {
+  return crdOf({
+    api: SECUREVOTE_BACKUP_API,
+    description:
+      "A SecureVoteBackup: one verified backup of a SecureVote's votes. Create one to take a backup now; the operator creates them on spec.backup.schedule, and a new SecureVote restores from one with spec.restore.backup.",
+    spec: { ...toStructural(plain(SecureVoteBackupSpecSchema), 'spec'), 'x-kubernetes-validations': [BACKUP_SPEC_RULE] },
+    status: toStructural(plain(SecureVoteBackupStatusSchema), 'status'),
+    printerColumns: [
+      { name: 'SecureVote', type: 'string', jsonPath: '.spec.secureVote', description: 'The instance backed up.' },
+      { name: 'Phase', type: 'string', jsonPath: '.status.phase', description: 'Pending, Running, Completed or Failed.' },
+      { name: 'Verified', type: 'boolean', jsonPath: '.status.verified', description: 'Restored into a throwaway database and checked.' },
+      { name: 'Votes', type: 'integer', jsonPath: '.status.votes', description: 'Votes in the backup.' },
+      { name: 'Size', type: 'integer', jsonPath: '.status.size', description: 'The dump in bytes.' },
+      { name: 'Completed', type: 'date', jsonPath: '.status.completedAt', description: 'When it was verified and kept, or failed.' },
+      { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
+    ],
+    validations: [{ rule: 'has(self.spec)', message: 'spec.secureVote is required: the SecureVote to back up' }],
+  });
+}
+
+/** The CRDs as the YAML file checked in at crds/securevote.yaml: the SecureVote's, then the SecureVoteBackup's. */
 export function secureVoteCrdYaml(): string {
-  return `# Generated by \`make crds\` (charts/crd.ts) from charts/spec.ts. Do not edit.\n${stringify(secureVoteCrd(), { lineWidth: 0 })}`;
+  const docs = [secureVoteCrd(), secureVoteBackupCrd()].map((d) => stringify(d, { lineWidth: 0 }));
+  return `# Generated by \`make crds\` (charts/crd.ts) from charts/spec.ts and charts/backup-spec.ts. Do not edit.\n${docs.join('---\n')}`;
 }
 
 if (process.argv[1] === import.meta.filename) {

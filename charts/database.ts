@@ -22,6 +22,7 @@ import {
   uidOf,
 } from './pod.ts';
 import { mebibytes } from './quantity.ts';
+import { addRestoreContainer } from './backup.ts';
 import {
   BACKEND_PG_POOL_MAX,
   DATABASE,
@@ -170,11 +171,13 @@ export class Database extends Construct {
     // cdk8s-plus also selects its address label, which finishPodTemplate removes from the pods.
     ApiObject.of(this.service).addJsonPatch(JsonPatch.remove('/spec/selector/cdk8s.io~1metadata.addr'));
     const pod = { workload: this.statefulSet, path: '/spec/template' };
-    setResources(pod, spec.resources, 0);
+    // A restore (the one possible init container) is PostgreSQL's own work: the database's resources.
+    setResources(pod, spec.resources, ctx.restore ? 1 : 0, { init: spec.resources });
     finishPodTemplate(pod);
     // cdk8s-plus-28 has no volume claim templates nor PVC retention: written here.
     const obj = ApiObject.of(this.statefulSet);
     obj.addJsonPatch(JsonPatch.add('/spec/template/spec/containers/0/volumeMounts/-', { name: 'data', mountPath: DATA_MOUNT }));
+    if (ctx.restore) addRestoreContainer(this, this.statefulSet, ctx, ctx.restore, { data: 'data', dataPath: DATA_MOUNT, pgdata: PGDATA, tmp: 'tmp', secrets: 'secrets' });
     obj.addJsonPatch(
       JsonPatch.add('/spec/volumeClaimTemplates', [
         {

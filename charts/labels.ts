@@ -30,6 +30,7 @@ const APP_NAME: Readonly<Record<Workload, string>> = {
   frontend: 'securevote-frontend',
   proxy: 'nginx',
   migration: 'securevote-migration',
+  backup: 'securevote-backup',
 };
 
 /** Selects every pod of one instance (NetworkPolicy default deny). */

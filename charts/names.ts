@@ -23,6 +23,10 @@ export function childNames(instance: string) {
     migration: (hash: string) => `${instance}-migrate-${hash}`,
     pdb: (c: Component) => `${instance}-${c}`,
     policy: (what: string) => `${instance}-${what}`,
+    /** The ConfigMap holding charts/backup.sh and charts/restore.sh. */
+    backupScripts: `${instance}-backup-scripts`,
+    /** The backup volume the operator creates when spec.backup.volume names none (not owned: it outlives the instance). */
+    backupClaim: `${instance}-backups`,
   };
 }
 export type ChildNames = ReturnType<typeof childNames>;
@@ -35,4 +39,18 @@ export interface StackContext {
   /** The Secret holding database-password, redis-password and cookie-secret. */
   readonly secretName: string;
   readonly names: ChildNames;
+  /** Set when the database starts from a backup (spec.restore, resolved by the operator). */
+  readonly restore?: RestoreSource;
+}
+
+/** A verified backup to start the database from: where its file is and what it recorded. */
+export interface RestoreSource {
+  /** The SecureVoteBackup's name. */
+  readonly backup: string;
+  /** The claim the file is on, and the file relative to it. */
+  readonly claim: string;
+  readonly file: string;
+  readonly sha256: string;
+  readonly votes: number;
+  readonly checksum: string;
 }

@@ -10,7 +10,7 @@ import { instanceLabels, instanceSelector, objectLabels, selectorLabels } from '
 import type { StackContext } from './names.ts';
 import { COMPONENTS, DNS, NETWORK_EDGES, PORTS, PUBLIC_ENTRY, type Workload } from './rules.ts';
 
-const WORKLOADS: readonly Workload[] = [...COMPONENTS, 'migration'];
+const WORKLOADS: readonly Workload[] = [...COMPONENTS, 'migration', 'backup'];
 
 export interface NetworkPoliciesProps {
   readonly context: StackContext;

@@ -159,14 +159,21 @@ function withEphemeralStorage(r: ReturnType<typeof k8sResources>, e: { readonly 
 
 /**
  * Write the spec's quantities into the pod template: `containers[0]` gets
- * `main`, every init container the small fixed WAIT_RESOURCES; each its
- * EPHEMERAL_STORAGE.
+ * `main`, every init container the small fixed WAIT_RESOURCES (or
+ * `init`: a restore's is PostgreSQL's own work); each its EPHEMERAL_STORAGE
+ * (the main container's unless `ephemeral` says more).
  */
-export function setResources(pod: PodTemplateRef, main: ResourcesSpec | ResourceRule, initContainers: number): void {
+export function setResources(
+  pod: PodTemplateRef,
+  main: ResourcesSpec | ResourceRule,
+  initContainers: number,
+  extra: { readonly ephemeral?: { readonly request: string; readonly limit: string }; readonly init?: ResourcesSpec | ResourceRule } = {},
+): void {
   const obj = ApiObject.of(pod.workload);
-  obj.addJsonPatch(JsonPatch.replace(`${pod.path}/spec/containers/0/resources`, withEphemeralStorage(k8sResources(main), EPHEMERAL_STORAGE.main)));
+  obj.addJsonPatch(JsonPatch.replace(`${pod.path}/spec/containers/0/resources`, withEphemeralStorage(k8sResources(main), extra.ephemeral ?? EPHEMERAL_STORAGE.main)));
+  const init = extra.init ? withEphemeralStorage(k8sResources(extra.init), EPHEMERAL_STORAGE.main) : withEphemeralStorage(k8sResources(WAIT_RESOURCES), EPHEMERAL_STORAGE.wait);
   for (let i = 0; i < initContainers; i++) {
-    obj.addJsonPatch(JsonPatch.replace(`${pod.path}/spec/initContainers/${i}/resources`, withEphemeralStorage(k8sResources(WAIT_RESOURCES), EPHEMERAL_STORAGE.wait)));
+    obj.addJsonPatch(JsonPatch.replace(`${pod.path}/spec/initContainers/${i}/resources`, init));
   }
 }
 

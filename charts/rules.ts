@@ -10,8 +10,10 @@
 export const COMPONENTS = ['database', 'cache', 'backend', 'frontend', 'proxy'] as const;
 export type Component = (typeof COMPONENTS)[number];
 
-/** Pods that are not one of the five services: the one-shot schema migration. */
-export type Workload = Component | 'migration';
+/** The stack's pods: the five services and the one-shot schema migration. */
+export type StackWorkload = Component | 'migration';
+/** Every pod of an instance: the stack's and the backups' (a Job per SecureVoteBackup, rendered apart). */
+export type Workload = StackWorkload | 'backup';
 
 /** The product name: `app.kubernetes.io/part-of` and the CRD's group stem. */
 export const PART_OF = 'securevote';
@@ -125,7 +127,7 @@ export function terminationGracePeriodSeconds(component: HttpComponent): number 
  * cache; frontend for backend; proxy for frontend and backend. The migration
  * Job needs the database.
  */
-export const START_ORDER: Readonly<Record<Workload, readonly Component[]>> = {
+export const START_ORDER: Readonly<Record<StackWorkload, readonly Component[]>> = {
   database: [],
   cache: [],
   backend: ['database', 'cache'],
@@ -177,6 +179,7 @@ export const NETWORK_EDGES: readonly NetworkEdge[] = [
   { from: 'backend', to: 'database' },
   { from: 'backend', to: 'cache' },
   { from: 'migration', to: 'database' },
+  { from: 'backup', to: 'database' },
 ];
 
 /** The one component reachable from outside the instance. */
@@ -258,3 +261,27 @@ export const SECRET_KEYS = {
 
 /** Where secret files are mounted in every container that reads one. */
 export const SECRETS_DIR = '/run/secrets/securevote';
+
+/**
+ * Backups (not in the seed; its "go further" list): a Job per backup in the
+ * database image (pg_dump, then a throwaway PostgreSQL to verify the dump).
+ * The throwaway server takes little (16MB shared buffers), so the Job gets
+ * the database's requests and a limit that holds pg_dump and it side by side.
+ * No retry inside the Job: a failed backup is reported as failed, and the
+ * next one (schedule or kubectl) starts clean.
+ */
+export const BACKUP = {
+  /** Verified backups kept per instance when the spec says nothing. */
+  retain: 7,
+  /** The backup volume the operator creates when the spec names none. */
+  volumeSize: '2Gi',
+  resources: { requests: { cpu: '100m', memory: '128Mi' }, limits: { cpu: '500m', memory: '512Mi' } } satisfies ResourceRule,
+  /** The throwaway database's disk (an emptyDir, in Mi): a fresh cluster (~40 MB), the restored votes, their indexes and WAL. */
+  scratchMi: 1024,
+  /** The Job's ephemeral storage: the scratch disk above and its logs. */
+  ephemeralStorage: { request: '256Mi', limit: '1152Mi' },
+  /** A backup still running after this is failed by Kubernetes (activeDeadlineSeconds). */
+  deadlineSeconds: 1800,
+  /** Where the backup volume is mounted in the Job and the restore init container. */
+  mountPath: '/var/lib/securevote/backups',
+} as const;

@@ -12,7 +12,8 @@ import { Database } from './database.ts';
 import { Frontend } from './frontend.ts';
 import type { InstanceIdentity } from './labels.ts';
 import { Migration } from './migration.ts';
-import { childNames, type ChildNames, type StackContext } from './names.ts';
+import { childNames, type ChildNames, type RestoreSource, type StackContext } from './names.ts';
+import { BackupScripts } from './backup.ts';
 import { NetworkPolicies } from './network-policies.ts';
 import { Proxy } from './proxy.ts';
 import {
@@ -51,6 +52,12 @@ export interface SecureVoteStackProps {
    * @default the project's version (package.json)
    */
   readonly version?: string;
+  /**
+   * The backup spec.restore names, resolved (the operator reads it from the
+   * SecureVoteBackup's status): required with spec.restore, since the
+   * database's restore step needs the file and what the backup recorded.
+   */
+  readonly restore?: RestoreSource;
 }
 
 const NAME = new RegExp(INSTANCE_NAME_PATTERN);
@@ -76,6 +83,7 @@ export class SecureVoteStack extends Construct {
   readonly frontend: Frontend;
   readonly proxy: Proxy;
   readonly networkPolicies: NetworkPolicies;
+  readonly backupScripts: BackupScripts;
 
   constructor(scope: Construct, id: string, props: SecureVoteStackProps) {
     super(scope, id);
@@ -100,7 +108,14 @@ export class SecureVoteStack extends Construct {
     this.names = childNames(props.name);
     this.secretName = this.spec.existingSecret ?? this.names.credentials;
     const identity: InstanceIdentity = { name: props.name, version, managedBy };
-    const context: StackContext = { identity, spec: this.spec, secretName: this.secretName, names: this.names };
+    const wanted = this.spec.restore?.backup;
+    check(
+      props.restore === undefined ? wanted === undefined : props.restore.backup === wanted,
+      'restore',
+      props.restore?.backup,
+      wanted === undefined ? 'must be unset without spec.restore' : `must be the resolved SecureVoteBackup ${wanted} (spec.restore.backup)`,
+    );
+    const context: StackContext = { identity, spec: this.spec, secretName: this.secretName, names: this.names, ...(props.restore ? { restore: props.restore } : {}) };
 
     this.database = new Database(this, 'database', { context });
     this.cache = new Cache(this, 'cache', { context });
@@ -109,6 +124,7 @@ export class SecureVoteStack extends Construct {
     this.frontend = new Frontend(this, 'frontend', { context });
     this.proxy = new Proxy(this, 'proxy', { context });
     this.networkPolicies = new NetworkPolicies(this, 'network-policies', { context });
+    this.backupScripts = new BackupScripts(this, 'backup', { context });
 
     if (props.namespace !== undefined) {
       for (const c of this.node.findAll()) {

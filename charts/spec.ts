@@ -10,7 +10,8 @@ import { Value } from '@sinclair/typebox/value';
 import pkg from '../package.json' with { type: 'json' };
 import { IMAGE_TABLE, defaultImages, resolveImage, type ImageTable } from './images.ts';
 import { quantityValue, QUANTITY_PATTERN } from './quantity.ts';
-import { COMPONENTS, DATABASE, PART_OF, RESOURCES, type Component } from './rules.ts';
+import { CronError, parseCron } from './cron.ts';
+import { BACKUP, COMPONENTS, DATABASE, PART_OF, RESOURCES, type Component } from './rules.ts';
 
 /** The SecureVote resource's identity in the API. */
 export const SECUREVOTE_API = {
@@ -53,7 +54,7 @@ export const DEFAULT_OPTIONS: readonly VoteOption[] = [
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'] as const;
 export const SERVICE_TYPES = ['ClusterIP', 'NodePort', 'LoadBalancer'] as const;
 export const MAX_REPLICAS = 10;
-const DNS1123_SUBDOMAIN = '^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$';
+export const DNS1123_SUBDOMAIN = '^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$';
 
 /** A CEL rule of the CRD (x-kubernetes-validations) and the same rule in TypeScript. */
 export interface SpecRule {
@@ -176,6 +177,22 @@ export const STORAGE_RULES: readonly SpecRule[] = [
   },
 ];
 
+/**
+ * spec.restore is for a new instance only: set at creation, then kept or
+ * removed, never added or changed (a restore over a running instance would
+ * replace the votes it has taken; the README says what that would cost).
+ */
+export const RESTORE_RULE: SpecRule = {
+  path: 'spec',
+  rule: '!has(self.restore) || (has(oldSelf.restore) && self.restore.backup == oldSelf.restore.backup)',
+  message:
+    'spec.restore can only be set when the SecureVote is created: restoring over a running instance would replace the votes it has taken; create a new SecureVote with spec.restore instead',
+  transition: true,
+};
+
+/** Five cron fields (minute hour day month weekday) of digits, `*`, `/`, `,` and `-`; the operator checks the ranges. */
+export const CRON_PATTERN = '^[0-9*/,-]+( [0-9*/,-]+){4}$';
+
 const VoteOptionSchema = Type.Object(
   {
     id: Type.String({
@@ -259,6 +276,80 @@ export const SecureVoteSpecSchema = Type.Object(
         { default: {}, description: 'PostgreSQL, the votes of record: a StatefulSet with one pod and a volume.', additionalProperties: false },
       ),
     ),
+    backup: Type.Optional(
+      Type.Object(
+        {
+          schedule: Type.Optional(
+            Type.String({
+              minLength: 9,
+              maxLength: 128,
+              pattern: CRON_PATTERN,
+              description:
+                'When scheduled backups run: a cron schedule of five fields in UTC (minute hour day-of-month month day-of-week), e.g. "0 3 * * *". Unset: none (a SecureVoteBackup still takes one on demand).',
+            }),
+          ),
+          retain: Type.Optional(
+            Type.Integer({
+              minimum: 1,
+              maximum: 100,
+              default: BACKUP.retain,
+              description: `How many verified backups of this instance are kept, newest first (scheduled and on-demand alike; a failed backup never counts nor evicts one). Default: ${BACKUP.retain}.`,
+            }),
+          ),
+          volume: Type.Optional(
+            Type.Object(
+              {
+                existingClaim: Type.Optional(
+                  Type.String({
+                    minLength: 1,
+                    maxLength: 253,
+                    pattern: DNS1123_SUBDOMAIN,
+                    description: 'An existing PersistentVolumeClaim in the same namespace to write backups to. Unset: the operator creates <name>-backups.',
+                  }),
+                ),
+                size: quantity(`Size of the claim the operator creates (unused with existingClaim). Default: ${BACKUP.volumeSize}.`, BACKUP.volumeSize),
+                storageClassName: Type.Optional(
+                  Type.String({
+                    minLength: 1,
+                    maxLength: 253,
+                    pattern: DNS1123_SUBDOMAIN,
+                    description: "StorageClass of the claim the operator creates. Default: the cluster's default class.",
+                  }),
+                ),
+              },
+              {
+                default: {},
+                description:
+                  'Where backups are written. The claim the operator creates is not owned by the SecureVote: it outlives it, so a new SecureVote can restore from it (delete it with kubectl when its backups are no longer wanted).',
+                additionalProperties: false,
+              },
+            ),
+          ),
+        },
+        {
+          default: {},
+          description: 'Backups of the votes: each a pg_dump of one consistent snapshot, restored into a throwaway database and checked before it counts.',
+          additionalProperties: false,
+        },
+      ),
+    ),
+    restore: Type.Optional(
+      Type.Object(
+        {
+          backup: Type.String({
+            minLength: 1,
+            maxLength: 253,
+            pattern: DNS1123_SUBDOMAIN,
+            description: 'The SecureVoteBackup (same namespace, verified) the new database starts from.',
+          }),
+        },
+        {
+          description:
+            'Start the database from a backup: only when the SecureVote is created. The database starts only once the backup is restored and its votes checked; no backend serves before.',
+          additionalProperties: false,
+        },
+      ),
+    ),
     cache: Type.Optional(
       Type.Object(
         { image: image('cache'), resources: resources('cache') },
@@ -295,13 +386,17 @@ export const SecureVoteSpecSchema = Type.Object(
       ),
     ),
   },
-  { description: 'The desired SecureVote stack. Every field has a default; an empty spec deploys the seed stack.', additionalProperties: false },
+  {
+    description: 'The desired SecureVote stack. Every field has a default; an empty spec deploys the seed stack.',
+    additionalProperties: false,
+    'x-kubernetes-validations': celOf([RESTORE_RULE]),
+  },
 );
 
 /** The spec as written by a user (every defaulted field optional). */
 export type SecureVoteSpecInput = Static<typeof SecureVoteSpecSchema>;
 
-type Genuine = 'existingSecret' | 'storageClassName';
+type Genuine = 'existingSecret' | 'storageClassName' | 'schedule' | 'existingClaim' | 'restore';
 /** Every defaulted field present; the genuinely optional ones stay optional. */
 export type Defaulted<T> = T extends readonly (infer U)[]
   ? Defaulted<U>[]
@@ -319,7 +414,7 @@ export type ResourcesSpec = SecureVoteSpec['backend']['resources'];
 
 // ---- status ----------------------------------------------------------------
 
-export const CONDITION_TYPES = ['Ready', 'Progressing', 'Degraded'] as const;
+export const CONDITION_TYPES = ['Ready', 'Progressing', 'Degraded', 'BackedUp'] as const;
 export type ConditionType = (typeof CONDITION_TYPES)[number];
 export const PHASES = ['Pending', 'Progressing', 'Ready', 'Degraded'] as const;
 export type Phase = (typeof PHASES)[number];
@@ -328,7 +423,10 @@ if (!FormatRegistry.Has('date-time')) FormatRegistry.Set('date-time', (v) => !Nu
 
 export const SecureVoteConditionSchema = Type.Object(
   {
-    type: enumOf(CONDITION_TYPES, { description: 'Ready: every component has its pods ready. Progressing: a change is rolling out. Degraded: the last reconcile failed.' }),
+    type: enumOf(CONDITION_TYPES, {
+      description:
+        'Ready: every component has its pods ready. Progressing: a change is rolling out. Degraded: the last reconcile failed. BackedUp: the last backup was verified (False: it failed; absent: none yet).',
+    }),
     status: enumOf(['True', 'False', 'Unknown'] as const, { description: 'True, False or Unknown.' }),
     reason: Type.String({ minLength: 1, maxLength: 1024, pattern: '^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$', description: 'Machine-readable CamelCase reason.' }),
     message: Type.String({ maxLength: 32768, description: 'Human-readable details.' }),
@@ -387,6 +485,27 @@ export const SecureVoteStatusSchema = Type.Object(
         { description: 'The schema migration: which Job, and its failed attempts.', additionalProperties: false },
       ),
     ),
+    backup: Type.Optional(
+      Type.Object(
+        {
+          lastSuccessful: Type.Optional(Type.String({ maxLength: 253, description: 'The newest verified SecureVoteBackup.' })),
+          lastSuccessfulTime: Type.Optional(Type.String({ format: 'date-time', description: 'When it completed.' })),
+          lastFailed: Type.Optional(Type.String({ maxLength: 253, description: 'The newest failed SecureVoteBackup, if newer than the last successful one.' })),
+          nextScheduled: Type.Optional(Type.String({ format: 'date-time', description: 'When spec.backup.schedule next takes one.' })),
+          claim: Type.Optional(Type.String({ maxLength: 253, description: 'The PersistentVolumeClaim backups are written to.' })),
+        },
+        { description: "The instance's backups: the last good one, the last failure since, the next scheduled.", additionalProperties: false },
+      ),
+    ),
+    restore: Type.Optional(
+      Type.Object(
+        {
+          backup: Type.String({ maxLength: 253, description: 'The SecureVoteBackup the database was started from.' }),
+          votes: Type.Integer({ minimum: 0, description: 'The votes it held.' }),
+        },
+        { description: 'The backup this instance was restored from.', additionalProperties: false },
+      ),
+    ),
   },
   { description: 'What the operator observed.', additionalProperties: false },
 );
@@ -439,6 +558,7 @@ export function transitionErrors(old: SecureVoteSpec, next: SecureVoteSpec): str
   const errors: string[] = [];
   if (old.database.storage.storageClassName !== next.database.storage.storageClassName) errors.push(STORAGE_RULES[0]!.message);
   if (String(old.database.storage.size) !== String(next.database.storage.size)) errors.push(STORAGE_RULES[1]!.message);
+  if (next.restore !== undefined && old.restore?.backup !== next.restore.backup) errors.push(RESTORE_RULE.message);
   return errors;
 }
 
@@ -466,7 +586,21 @@ export function parseSpec(input: unknown, images: ImageTable = IMAGE_TABLE): Par
   for (const c of COMPONENTS) spec[c].image = resolveImage(c, spec[c].image, images);
   const rules = ruleErrors(spec);
   if (rules.length > 0) return { ok: false, errors: rules };
+  const schedule = scheduleError(spec.backup.schedule);
+  if (schedule) return { ok: false, errors: [schedule] };
   return { ok: true, spec };
+}
+
+/** What the CRD's pattern can't say of a schedule (a minute of 61, a month of 13), from the parser that computes the runs. */
+export function scheduleError(schedule: string | undefined): string | undefined {
+  if (schedule === undefined) return undefined;
+  try {
+    parseCron(schedule);
+    return undefined;
+  } catch (err) {
+    if (err instanceof CronError) return `spec.backup.schedule: ${err.message}`;
+    throw err;
+  }
 }
 
 /** Every CEL rule of the spec, for the tests and the README. */
@@ -475,4 +609,5 @@ export const SPEC_RULES: readonly SpecRule[] = [
   ...OPTION_RULES,
   DATABASE_REPLICAS_RULE,
   ...STORAGE_RULES,
+  RESTORE_RULE,
 ];

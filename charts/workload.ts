@@ -9,7 +9,7 @@ import { Construct } from 'constructs';
 import { objectLabels, podLabels, selectorLabels } from './labels.ts';
 import type { StackContext } from './names.ts';
 import { containerSecurityContext, finishPodTemplate, podSecurityContext, setGracefulShutdown, setResources, uidOf, waitContainer } from './pod.ts';
-import { PORTS, START_ORDER, type Component, type Workload } from './rules.ts';
+import { PORTS, START_ORDER, type Component, type StackWorkload } from './rules.ts';
 import type { ResourcesSpec } from './spec.ts';
 
 export interface HardenedDeploymentOptions {
@@ -62,7 +62,7 @@ export function hardenedDeployment(scope: Construct, ctx: StackContext, o: Harde
 }
 
 /** Init containers waiting, in the seed's order, for each dependency's readiness. Returns how many. */
-export function addWaits(pod: kplus.AbstractPod, ctx: StackContext, workload: Workload, image: string, uid: number): number {
+export function addWaits(pod: kplus.AbstractPod, ctx: StackContext, workload: StackWorkload, image: string, uid: number): number {
   const deps = START_ORDER[workload];
   for (const dep of deps) pod.addInitContainer(waitContainer(dep, ctx.names.ready(dep), image, uid));
   return deps.length;

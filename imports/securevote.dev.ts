@@ -127,6 +127,20 @@ export interface SecureVoteSpec {
   readonly database?: SecureVoteSpecDatabase;
 
   /**
+   * Backups of the votes: each a pg_dump of one consistent snapshot, restored into a throwaway database and checked before it counts.
+   *
+   * @schema SecureVoteSpec#backup
+   */
+  readonly backup?: SecureVoteSpecBackup;
+
+  /**
+   * Start the database from a backup: only when the SecureVote is created. The database starts only once the backup is restored and its votes checked; no backend serves before.
+   *
+   * @schema SecureVoteSpec#restore
+   */
+  readonly restore?: SecureVoteSpecRestore;
+
+  /**
    * Redis, the results cache: one pod (no replication), password from the Secret, maxmemory sized to its limit.
    *
    * @schema SecureVoteSpec#cache
@@ -166,6 +180,8 @@ export function toJson_SecureVoteSpec(obj: SecureVoteSpec | undefined): Record<s
     'logLevel': obj.logLevel,
     'existingSecret': obj.existingSecret,
     'database': toJson_SecureVoteSpecDatabase(obj.database),
+    'backup': toJson_SecureVoteSpecBackup(obj.backup),
+    'restore': toJson_SecureVoteSpecRestore(obj.restore),
     'cache': toJson_SecureVoteSpecCache(obj.cache),
     'backend': toJson_SecureVoteSpecBackend(obj.backend),
     'frontend': toJson_SecureVoteSpecFrontend(obj.frontend),
@@ -278,6 +294,78 @@ export function toJson_SecureVoteSpecDatabase(obj: SecureVoteSpecDatabase | unde
     'replicas': obj.replicas,
     'resources': toJson_SecureVoteSpecDatabaseResources(obj.resources),
     'storage': toJson_SecureVoteSpecDatabaseStorage(obj.storage),
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+/**
+ * Backups of the votes: each a pg_dump of one consistent snapshot, restored into a throwaway database and checked before it counts.
+ *
+ * @schema SecureVoteSpecBackup
+ */
+export interface SecureVoteSpecBackup {
+  /**
+   * When scheduled backups run: a cron schedule of five fields in UTC (minute hour day-of-month month day-of-week), e.g. "0 3 * * *". Unset: none (a SecureVoteBackup still takes one on demand).
+   *
+   * @schema SecureVoteSpecBackup#schedule
+   */
+  readonly schedule?: string;
+
+  /**
+   * How many verified backups of this instance are kept, newest first (scheduled and on-demand alike; a failed backup never counts nor evicts one). Default: 7.
+   *
+   * @schema SecureVoteSpecBackup#retain
+   */
+  readonly retain?: number;
+
+  /**
+   * Where backups are written. The claim the operator creates is not owned by the SecureVote: it outlives it, so a new SecureVote can restore from it (delete it with kubectl when its backups are no longer wanted).
+   *
+   * @schema SecureVoteSpecBackup#volume
+   */
+  readonly volume?: SecureVoteSpecBackupVolume;
+}
+
+/**
+ * Converts an object of type 'SecureVoteSpecBackup' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_SecureVoteSpecBackup(obj: SecureVoteSpecBackup | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  const result = {
+    'schedule': obj.schedule,
+    'retain': obj.retain,
+    'volume': toJson_SecureVoteSpecBackupVolume(obj.volume),
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+/**
+ * Start the database from a backup: only when the SecureVote is created. The database starts only once the backup is restored and its votes checked; no backend serves before.
+ *
+ * @schema SecureVoteSpecRestore
+ */
+export interface SecureVoteSpecRestore {
+  /**
+   * The SecureVoteBackup (same namespace, verified) the new database starts from.
+   *
+   * @schema SecureVoteSpecRestore#backup
+   */
+  readonly backup: string;
+}
+
+/**
+ * Converts an object of type 'SecureVoteSpecRestore' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_SecureVoteSpecRestore(obj: SecureVoteSpecRestore | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  const result = {
+    'backup': obj.backup,
   };
   // filter undefined values
   return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
@@ -541,6 +629,50 @@ export function toJson_SecureVoteSpecDatabaseStorage(obj: SecureVoteSpecDatabase
 /* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
 
 /**
+ * Where backups are written. The claim the operator creates is not owned by the SecureVote: it outlives it, so a new SecureVote can restore from it (delete it with kubectl when its backups are no longer wanted).
+ *
+ * @schema SecureVoteSpecBackupVolume
+ */
+export interface SecureVoteSpecBackupVolume {
+  /**
+   * An existing PersistentVolumeClaim in the same namespace to write backups to. Unset: the operator creates <name>-backups.
+   *
+   * @schema SecureVoteSpecBackupVolume#existingClaim
+   */
+  readonly existingClaim?: string;
+
+  /**
+   * Size of the claim the operator creates (unused with existingClaim). Default: 2Gi.
+   *
+   * @schema SecureVoteSpecBackupVolume#size
+   */
+  readonly size?: SecureVoteSpecBackupVolumeSize;
+
+  /**
+   * StorageClass of the claim the operator creates. Default: the cluster's default class.
+   *
+   * @schema SecureVoteSpecBackupVolume#storageClassName
+   */
+  readonly storageClassName?: string;
+}
+
+/**
+ * Converts an object of type 'SecureVoteSpecBackupVolume' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_SecureVoteSpecBackupVolume(obj: SecureVoteSpecBackupVolume | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  const result = {
+    'existingClaim': obj.existingClaim,
+    'size': obj.size?.value,
+    'storageClassName': obj.storageClassName,
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+/**
  * Requests and limits of the cache container; the defaults are the seed's table (exercise 4). Limits may not be below requests.
  *
  * @schema SecureVoteSpecCacheResources
@@ -781,6 +913,22 @@ export class SecureVoteSpecDatabaseStorageSize {
   }
   public static fromString(value: string): SecureVoteSpecDatabaseStorageSize {
     return new SecureVoteSpecDatabaseStorageSize(value);
+  }
+  private constructor(public readonly value: number | string) {
+  }
+}
+
+/**
+ * Size of the claim the operator creates (unused with existingClaim). Default: 2Gi.
+ *
+ * @schema SecureVoteSpecBackupVolumeSize
+ */
+export class SecureVoteSpecBackupVolumeSize {
+  public static fromNumber(value: number): SecureVoteSpecBackupVolumeSize {
+    return new SecureVoteSpecBackupVolumeSize(value);
+  }
+  public static fromString(value: string): SecureVoteSpecBackupVolumeSize {
+    return new SecureVoteSpecBackupVolumeSize(value);
   }
   private constructor(public readonly value: number | string) {
   }
@@ -1393,4 +1541,121 @@ export class SecureVoteSpecProxyResourcesLimitsMemory {
   private constructor(public readonly value: number | string) {
   }
 }
+
+
+/**
+ * A SecureVoteBackup: one verified backup of a SecureVote's votes. Create one to take a backup now; the operator creates them on spec.backup.schedule, and a new SecureVote restores from one with spec.restore.backup.
+ *
+ * @schema SecureVoteBackup
+ */
+export class SecureVoteBackup extends ApiObject {
+  /**
+   * Returns the apiVersion and kind for "SecureVoteBackup"
+   */
+  public static readonly GVK: GroupVersionKind = {
+    apiVersion: 'securevote.dev/v1alpha1',
+    kind: 'SecureVoteBackup',
+  }
+
+  /**
+   * Renders a Kubernetes manifest for "SecureVoteBackup".
+   *
+   * This can be used to inline resource manifests inside other objects (e.g. as templates).
+   *
+   * @param props initialization props
+   */
+  public static manifest(props: SecureVoteBackupProps = {}): any {
+    return {
+      ...SecureVoteBackup.GVK,
+      ...toJson_SecureVoteBackupProps(props),
+    };
+  }
+
+  /**
+   * Defines a "SecureVoteBackup" API object
+   * @param scope the scope in which to define this object
+   * @param id a scope-local name for the object
+   * @param props initialization props
+   */
+  public constructor(scope: Construct, id: string, props: SecureVoteBackupProps = {}) {
+    super(scope, id, {
+      ...SecureVoteBackup.GVK,
+      ...props,
+    });
+  }
+
+  /**
+   * Renders the object to Kubernetes JSON.
+   */
+  public override toJson(): any {
+    const resolved = super.toJson();
+
+    return {
+      ...SecureVoteBackup.GVK,
+      ...toJson_SecureVoteBackupProps(resolved),
+    };
+  }
+}
+
+/**
+ * A SecureVoteBackup: one verified backup of a SecureVote's votes. Create one to take a backup now; the operator creates them on spec.backup.schedule, and a new SecureVote restores from one with spec.restore.backup.
+ *
+ * @schema SecureVoteBackup
+ */
+export interface SecureVoteBackupProps {
+  /**
+   * @schema SecureVoteBackup#metadata
+   */
+  readonly metadata?: ApiObjectMetadata;
+
+  /**
+   * Which instance to back up; immutable.
+   *
+   * @schema SecureVoteBackup#spec
+   */
+  readonly spec?: SecureVoteBackupSpec;
+}
+
+/**
+ * Converts an object of type 'SecureVoteBackupProps' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_SecureVoteBackupProps(obj: SecureVoteBackupProps | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  const result = {
+    'metadata': obj.metadata,
+    'spec': toJson_SecureVoteBackupSpec(obj.spec),
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+/**
+ * Which instance to back up; immutable.
+ *
+ * @schema SecureVoteBackupSpec
+ */
+export interface SecureVoteBackupSpec {
+  /**
+   * The SecureVote (same namespace) whose votes to back up.
+   *
+   * @schema SecureVoteBackupSpec#secureVote
+   */
+  readonly secureVote: string;
+}
+
+/**
+ * Converts an object of type 'SecureVoteBackupSpec' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_SecureVoteBackupSpec(obj: SecureVoteBackupSpec | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  const result = {
+    'secureVote': obj.secureVote,
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
 

@@ -1,7 +1,7 @@
 // Bundles the operator (operator/main.ts, the chart construct it renders and
 // the npm packages they import) into one ES module, OUT/operator.mjs, with
-// the one file it reads at run time beside it (the proxy's nginx template,
-// read relative to the module). This is what the operator image runs and what
+// the files it reads at run time beside it (the proxy's nginx template and
+// the backup scripts, read relative to the module). This is what the operator image runs and what
 // `make bench-operator` measures.
 //
 // Why a bundle: Node loading ~1,500 modules (client-node's generated API
@@ -37,5 +37,7 @@ await build({
   legalComments: 'none',
   logLevel: 'warning',
 });
-// app/proxy/render.ts reads its template beside itself: beside the bundle now.
+// app/proxy/render.ts reads its template beside itself, charts/backup.ts its
+// scripts: beside the bundle now.
 copyFileSync('app/proxy/nginx.conf.template', join(out, 'nginx.conf.template'));
+for (const script of ['backup.sh', 'restore.sh']) copyFileSync(join('charts', script), join(out, script));

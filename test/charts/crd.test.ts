@@ -5,8 +5,8 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { parse } from 'yaml';
-import { CRD_PATH, secureVoteCrd, secureVoteCrdYaml } from '../../charts/crd.ts';
+import { parseAllDocuments } from 'yaml';
+import { CRD_PATH, secureVoteBackupCrd, secureVoteCrd, secureVoteCrdYaml } from '../../charts/crd.ts';
 import { IMPORTED_FILE, importCrd } from '../../charts/import-crd.ts';
 import { defaultSpec, SECUREVOTE_API, SPEC_RULES } from '../../charts/spec.ts';
 
@@ -33,7 +33,7 @@ function walk(schema: Schema, path: string, visit: (s: Schema, path: string) => 
 }
 
 const checkedIn = readFileSync(CRD_PATH, 'utf8');
-const crd = parse(checkedIn);
+const [crd, backupCrd] = parseAllDocuments(checkedIn).map((d) => d.toJS()) as [Schema, Schema];
 const version = crd.spec.versions[0];
 const root: Schema = version.schema.openAPIV3Schema;
 
@@ -53,6 +53,16 @@ describe('crds/securevote.yaml', () => {
     expect(crd.spec.versions).toHaveLength(1);
     expect(version).toMatchObject({ name: 'v1alpha1', served: true, storage: true, subresources: { status: {} } });
     expect(version.additionalPrinterColumns.map((c: Schema) => c['name'])).toEqual(['Ready', 'Phase', 'URL', 'Version', 'Age']);
+  });
+
+  it('also names SecureVoteBackup: short name svb, namespaced, status subresource, phase, verified, votes, size and time in kubectl get', () => {
+    expect(backupCrd).toEqual(secureVoteBackupCrd());
+    expect(backupCrd.metadata.name).toBe('securevotebackups.securevote.dev');
+    expect(backupCrd.spec.names).toMatchObject({ kind: 'SecureVoteBackup', plural: 'securevotebackups', shortNames: ['svb'] });
+    const v = backupCrd.spec.versions[0];
+    expect(v).toMatchObject({ name: 'v1alpha1', served: true, storage: true, subresources: { status: {} } });
+    expect(v.additionalPrinterColumns.map((c: Schema) => c['name'])).toEqual(['SecureVote', 'Phase', 'Verified', 'Votes', 'Size', 'Completed', 'Age']);
+    expect(v.schema.openAPIV3Schema.properties.spec.required).toEqual(['secureVote']);
   });
 
   it('gives the same defaults as the TypeScript definition', () => {

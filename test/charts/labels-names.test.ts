@@ -21,7 +21,7 @@ describe('labels', () => {
     });
     if (!INSTANCE_WIDE.includes(o['metadata'].name)) {
       expect(labels['app.kubernetes.io/name']).toMatch(/^[a-z-]+$/);
-      expect(labels['app.kubernetes.io/component']).toMatch(/^(database|cache|backend|frontend|proxy|migration)$/);
+      expect(labels['app.kubernetes.io/component']).toMatch(/^(database|cache|backend|frontend|proxy|migration|backup)$/);
     }
     expect(o['metadata'].namespace).toBe(NAMESPACE);
   });

@@ -3,7 +3,9 @@
 // which port), and compare with rules.ts: nothing more, nothing less. Two
 // instances share the namespace to show they are isolated from each other.
 import { describe, expect, it } from 'vitest';
+import { renderBackupJob } from '../../charts/backup.ts';
 import { DNS, NETWORK_EDGES, PORTS, PUBLIC_ENTRY, type Workload } from '../../charts/rules.ts';
+import { defaultSpec, IMAGE_TAG } from '../../charts/spec.ts';
 import { matches, NAMESPACE, ofKind, podTemplates, render, type K8s } from './helpers.ts';
 
 interface Endpoint {
@@ -15,7 +17,10 @@ interface Endpoint {
 }
 
 const INSTANCES = ['vote-a', 'vote-b'];
-const objects = INSTANCES.flatMap((name) => render({}, name, NAMESPACE));
+// Each instance's stack, and a backup Job of it as the operator renders one.
+const backupJob = (name: string) =>
+  renderBackupJob({ instance: name, namespace: NAMESPACE, spec: defaultSpec(), identity: { name, version: IMAGE_TAG, managedBy: 'cdk8s' }, backup: `${name}-now`, claim: `${name}-backups`, keep: 1 }) as K8s;
+const objects = INSTANCES.flatMap((name) => [...render({}, name, NAMESPACE), backupJob(name)]);
 const policies = ofKind(objects, 'NetworkPolicy');
 
 const instancePods: Endpoint[] = podTemplates(objects).map((p) => ({
@@ -91,7 +96,7 @@ function expected(): Set<string> {
     for (const e of NETWORK_EDGES) out.add(`${i}/${e.from} -> ${i}/${e.to}:${PORTS[e.to]}/TCP`);
     // Anything outside the instance (kube-dns included) may reach the public entry.
     for (const s of strangers) out.add(`${s.id} -> ${i}/${PUBLIC_ENTRY}:${PORTS[PUBLIC_ENTRY]}/TCP`);
-    for (const w of ['database', 'cache', 'backend', 'frontend', 'proxy', 'migration'] as Workload[]) {
+    for (const w of ['database', 'cache', 'backend', 'frontend', 'proxy', 'migration', 'backup'] as Workload[]) {
       out.add(`${i}/${w} -> kube-dns:${DNS.port}/UDP`);
       out.add(`${i}/${w} -> kube-dns:${DNS.port}/TCP`);
     }

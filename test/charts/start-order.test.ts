@@ -4,7 +4,7 @@
 // credentials.
 import { describe, expect, it } from 'vitest';
 import { childNames } from '../../charts/names.ts';
-import { COMPONENTS, HEALTH_CHECKS, START_ORDER, startBudgetSeconds, type Component, type Workload } from '../../charts/rules.ts';
+import { COMPONENTS, HEALTH_CHECKS, START_ORDER, startBudgetSeconds, type Component, type StackWorkload } from '../../charts/rules.ts';
 import { allContainers, env, find, matches, NAME, podOf, podTemplates, render, type K8s } from './helpers.ts';
 
 const objects = render();
@@ -31,8 +31,8 @@ describe('start order (exercise 6)', () => {
   });
 
   it('the graph has no cycle and a topological order exists', () => {
-    const order: Workload[] = [];
-    const pending = new Set<Workload>([...COMPONENTS, 'migration']);
+    const order: StackWorkload[] = [];
+    const pending = new Set<StackWorkload>([...COMPONENTS, 'migration']);
     while (pending.size > 0) {
       const next = [...pending].find((w) => START_ORDER[w].every((d) => order.includes(d)));
       expect(next).toBeDefined();
@@ -71,7 +71,7 @@ describe('start order (exercise 6)', () => {
   });
 
   it('init containers are the only extra containers: one main container per pod', () => {
-    for (const pod of podTemplates(objects)) expect(allContainers(pod).length).toBe(1 + START_ORDER[pod.workload].length);
+    for (const pod of podTemplates(objects)) expect(allContainers(pod).length).toBe(1 + START_ORDER[pod.workload as StackWorkload].length);
     expect(podOf(objects, 'database').spec['initContainers']).toBeUndefined();
   });
 });

@@ -16,8 +16,9 @@ const find = (objs: Obj[], kind: string): Obj => objs.find((o) => o.kind === kin
 describe('operator install manifests', () => {
   const objs = synth();
 
-  it('holds the CRD, a restricted namespace, the ServiceAccount, RBAC and the Deployment', () => {
+  it('holds the CRDs, a restricted namespace, the ServiceAccount, RBAC and the Deployment', () => {
     expect(objs.map((o) => o.kind)).toEqual([
+      'CustomResourceDefinition',
       'CustomResourceDefinition',
       'Namespace',
       'ServiceAccount',
@@ -29,7 +30,7 @@ describe('operator install manifests', () => {
       'NetworkPolicy',
       'PodDisruptionBudget',
     ]);
-    expect(find(objs, 'CustomResourceDefinition').metadata.name).toBe('securevotes.securevote.dev');
+    expect(objs.filter((o) => o.kind === 'CustomResourceDefinition').map((o) => o.metadata.name)).toEqual(['securevotes.securevote.dev', 'securevotebackups.securevote.dev']);
     expect(find(objs, 'Namespace').metadata.labels?.['pod-security.kubernetes.io/enforce']).toBe('restricted');
   });
 
