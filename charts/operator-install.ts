@@ -9,6 +9,7 @@ import { ApiObject, Chart, Include } from 'cdk8s';
 import type { Construct } from 'constructs';
 import { CREDENTIALS_KIND, OWNED_KINDS } from '../operator/owned-kinds.ts';
 import { IMAGE_TAG, SECUREVOTE_API } from './spec.ts';
+import { SECUREVOTE_BACKUP_API } from './backup-spec.ts';
 
 export interface PolicyRule {
   readonly apiGroups: readonly string[];
@@ -41,9 +42,21 @@ export const CLUSTER_RULES: readonly ExplainedRule[] = [
   },
   {
     apiGroups: [SECUREVOTE_API.group],
-    resources: [`${SECUREVOTE_API.plural}/finalizers`],
+    resources: [`${SECUREVOTE_API.plural}/finalizers`, `${SECUREVOTE_BACKUP_API.plural}/finalizers`],
     verbs: ['update'],
     why: 'owner references with blockOwnerDeletion (OwnerReferencesPermissionEnforcement asks for it); no finalizer is ever set',
+  },
+  {
+    apiGroups: [SECUREVOTE_BACKUP_API.group],
+    resources: [SECUREVOTE_BACKUP_API.plural],
+    verbs: ['list', 'watch', 'create', 'delete'],
+    why: 'informer on the backups; scheduled ones created; retention deletes the oldest',
+  },
+  {
+    apiGroups: [SECUREVOTE_BACKUP_API.group],
+    resources: [`${SECUREVOTE_BACKUP_API.plural}/status`],
+    verbs: ['patch'],
+    why: "server-side apply of a backup's status (its result)",
   },
   ...groupKinds(OWNED_KINDS.filter((k) => !k.readOnly)).map((r) => ({
     ...r,
@@ -66,6 +79,12 @@ export const CLUSTER_RULES: readonly ExplainedRule[] = [
     verbs: ['list', 'watch'],
     why: 'read only (label-selected informers): status says why a component is not ready; never written or pruned',
   })),
+  {
+    apiGroups: [''],
+    resources: ['persistentvolumeclaims'],
+    verbs: ['get', 'create'],
+    why: 'the backup volume: created once when the spec names none (never owned, never deleted), and an existing one checked by name',
+  },
   {
     apiGroups: [''],
     resources: ['events'],

@@ -66,6 +66,8 @@ export interface KubeApi {
 /** The informers' view of the world: reads cost no request. */
 export interface ObjectCache {
   get(ref: ObjectRef): KObject | undefined;
+  /** Every cached object of a kind, in one namespace or all. */
+  list(kind: { apiVersion: string; kind: string }, namespace?: string): KObject[];
   /**
    * Objects of a kind in a namespace that a given owner controls. Shallow:
    * only what the cache keeps readable of a packed object (name, namespace,

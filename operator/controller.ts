@@ -13,7 +13,8 @@ import { instanceOfReadOnly } from './owned-kinds.ts';
 import { INSTANCE_LABEL, WRITABLE_KINDS, instanceLabels, ownerReferenceOf } from './desired.ts';
 import { ErrorClass, ReconcileError, classify, isNotFound } from './errors.ts';
 import { type WorkQueue } from './queue.ts';
-import { credentialsName, reconcileCredentials } from './secret.ts';
+import { credentialsName, readVoterKey, reconcileCredentials, voterKeyName } from './secret.ts';
+import { reconcileBackups, resolveRestore } from './backups.ts';
 import { planRollout } from './rollout.ts';
 import { type Observation, computeStatus, diagnose, jobState, statusChanged, transitions, urlOf, workloadDetails, workloadState } from './status.ts';
 
@@ -132,10 +133,17 @@ export async function reconcile(sv: KObject, ctx: Context): Promise<Action> {
   const parsed = parseSpec(sv.spec);
   if (!parsed.ok) throw new ReconcileError(ErrorClass.InvalidSpec, parsed.errors.join('; '));
   const spec = parsed.spec;
-  const desired = ctx.desired.get(sv, spec);
+  // A restore names its backup: nothing is rendered until that backup is verified.
+  const restore = resolveRestore(ctx, sv, spec);
+  const desired = ctx.desired.get(sv, spec, restore);
   const ns = sv.metadata.namespace as string;
 
   const keep = new Set(desired.map(idOf));
+  // A restored instance signs voters' cookies with the key its backup kept.
+  const voterKey = restore && !spec.existingSecret ? await readVoterKey(ctx, ns, restore.backup) : undefined;
+  if (restore && !spec.existingSecret && voterKey === undefined) {
+    throw new ReconcileError(ErrorClass.InvalidSpec, `spec.restore.backup: Secret ${voterKeyName(restore.backup)} (the voters' key the backup kept) is missing; restored voters could vote again`);
+  }
   const credentials = await reconcileCredentials(ctx, {
     namespace: ns,
     instance: sv.metadata.name,
@@ -143,6 +151,7 @@ export async function reconcile(sv: KObject, ctx: Context): Promise<Action> {
     owner: ownerReferenceOf(sv),
     retain: spec.database.storage.retainOnDelete,
     create: !spec.existingSecret,
+    ...(voterKey !== undefined ? { voterKey } : {}),
   });
   if (credentials !== 'unchanged' && credentials !== 'absent') {
     ctx.log.info({ key: keyOf(ns, sv.metadata.name), secret: credentialsName(sv.metadata.name), credentials }, 'credentials');
@@ -165,11 +174,15 @@ export async function reconcile(sv: KObject, ctx: Context): Promise<Action> {
     ctx.log.info({ key: keyOf(ns, sv.metadata.name), generation: sv.metadata.generation, applied, pruned, held: plan.held.map((h) => h.component) }, 'children written');
   }
 
+  // After the stack: a backup misconfiguration never holds the votes back.
+  const backup = await reconcileBackups(ctx, sv, spec);
   const observed = observe(ctx, sv, plan.effective);
   const status = computeStatus(
     prevStatus,
     {
       ...observed,
+      backup,
+      ...(restore ? { restore: { backup: restore.backup, votes: restore.votes } } : {}),
       ...(plan.migration !== undefined ? { migration: plan.migration } : {}),
       ...(plan.migrationJob ? { migrationJob: plan.migrationJob } : {}),
       held: plan.held,
@@ -185,6 +198,8 @@ export async function reconcile(sv: KObject, ctx: Context): Promise<Action> {
   let after = settledNow ? ctx.config.resyncMs : ctx.config.progressingRequeueMs;
   if (plan.deleteJob) after = Math.min(after, 1_000);
   if (plan.requeueMs !== undefined) after = Math.min(after, Math.max(1_000, plan.requeueMs));
+  // The schedule's next run, and a running backup's result (its Job's events also wake us).
+  if (backup.requeueMs !== undefined) after = Math.min(after, backup.requeueMs);
   return Action.requeue(after);
 }
 
@@ -205,7 +220,7 @@ export async function errorPolicy(sv: KObject, err: ReconcileError, ctx: Context
     try {
       const parsed = parseSpec(sv.spec);
       if (parsed.ok) {
-        const desired = ctx.desired.get(sv, parsed.spec);
+        const desired = ctx.desired.get(sv, parsed.spec, resolveRestore(ctx, sv, parsed.spec));
         const plan = planRollout({ desired, live: (r) => ctx.cache.get(r), previous: (sv.status as SecureVoteStatus | undefined)?.migration, now: ctx.now() });
         base = { ...observe(ctx, sv, plan.effective), held: plan.held, pending: plan.pending, ...(plan.migrationJob ? { migrationJob: plan.migrationJob } : {}) };
       }

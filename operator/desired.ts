@@ -7,6 +7,7 @@
 // reconcile skip the write.
 import { App, Chart } from 'cdk8s';
 import { SecureVoteStack } from '../charts/securevote-stack.ts';
+import type { RestoreSource } from '../charts/names.ts';
 import { COMPONENTS, type Component } from '../charts/rules.ts';
 import { SECUREVOTE_API, type SecureVoteSpec } from '../charts/spec.ts';
 import type { KObject, OwnerReference } from './context.ts';
@@ -60,15 +61,15 @@ export function instanceLabels(name: string): Record<string, string> {
 }
 
 /** Synthesize the stack for a spec: plain JSON objects, as `cdk8s synth` would write them. */
-export function synthesize(name: string, namespace: string, spec: SecureVoteSpec): KObject[] {
+export function synthesize(name: string, namespace: string, spec: SecureVoteSpec, restore?: RestoreSource): KObject[] {
   const app = new App();
   const chart = new Chart(app, name, { namespace, disableResourceNameHashes: true });
-  new SecureVoteStack(chart, 'stack', { name, namespace, spec, managedBy: MANAGED_BY });
+  new SecureVoteStack(chart, 'stack', { name, namespace, spec, managedBy: MANAGED_BY, ...(restore ? { restore } : {}) });
   return chart.toJson() as KObject[];
 }
 
 /** The children of one resource: synthesized, then labelled, owned and hashed. */
-export function renderChildren(sv: KObject, spec: SecureVoteSpec): KObject[] {
+export function renderChildren(sv: KObject, spec: SecureVoteSpec, restore?: RestoreSource): KObject[] {
   const name = sv.metadata.name;
   const namespace = sv.metadata.namespace;
   if (!namespace) throw new ReconcileError(ErrorClass.Internal, `SecureVote ${name} has no namespace`);
@@ -76,7 +77,7 @@ export function renderChildren(sv: KObject, spec: SecureVoteSpec): KObject[] {
   const labels = instanceLabels(name);
   let objects: KObject[];
   try {
-    objects = synthesize(name, namespace, spec);
+    objects = synthesize(name, namespace, spec, restore);
   } catch (err) {
     // The construct validates its props and names the one it refuses.
     throw new ReconcileError(ErrorClass.InvalidSpec, `the stack refused the spec: ${(err as Error).message}`, { cause: err });
@@ -141,8 +142,12 @@ export class DesiredCache {
     this.max = max;
   }
 
-  /** The resource's children as rendered: a fresh copy each call (callers may change it). */
-  get(sv: KObject, spec: SecureVoteSpec): KObject[] {
+  /**
+   * The resource's children as rendered: a fresh copy each call (callers may
+   * change it). `restore` (spec.restore resolved) is fixed for a generation:
+   * a backup's status no longer changes once it is verified.
+   */
+  get(sv: KObject, spec: SecureVoteSpec, restore?: RestoreSource): KObject[] {
     const key = `${sv.metadata.namespace ?? ''}/${sv.metadata.name}`;
     const uid = sv.metadata.uid ?? '';
     const generation = sv.metadata.generation ?? 0;
@@ -153,7 +158,7 @@ export class DesiredCache {
       this.byKey.set(key, hit);
       return JSON.parse(hit.json) as KObject[];
     }
-    const objects = renderChildren(sv, spec);
+    const objects = renderChildren(sv, spec, restore);
     this.renders++;
     this.byKey.delete(key);
     this.byKey.set(key, { uid, generation, json: JSON.stringify(objects) });

@@ -18,6 +18,7 @@ import { INSTANCE_LABEL, OWNED_KINDS } from './desired.ts';
 import { READ_ONLY_KINDS, READ_ONLY_SELECTOR } from './owned-kinds.ts';
 import { type InformerSpec, Informers, type Kind, type ObjectStore } from './informers.ts';
 import { trimReadOnly } from './trim.ts';
+import { BACKUP_KIND, keysOfBackup } from './backups.ts';
 import { packChild, unpack } from './packed.ts';
 
 /** Pods, ReplicaSets, claims: trimmed to what is read of them (trim.ts). */
@@ -29,8 +30,8 @@ import { type Timers, WorkQueue, realTimers } from './queue.ts';
 
 export const SV_KIND: Kind = { apiVersion: SECUREVOTE_API.apiVersion, kind: SECUREVOTE_API.kind };
 
-/** The resource and every kind it owns. */
-export const WATCHED_KINDS: readonly Kind[] = [SV_KIND, ...OWNED_KINDS.map((k) => ({ apiVersion: k.apiVersion, kind: k.kind }))];
+/** The resource, its backups, and every kind it owns. */
+export const WATCHED_KINDS: readonly Kind[] = [SV_KIND, BACKUP_KIND, ...OWNED_KINDS.map((k) => ({ apiVersion: k.apiVersion, kind: k.kind }))];
 
 /** What the manager needs from the cache side: the informers, or a fake. */
 export interface TermCache {
@@ -118,7 +119,9 @@ export class Manager implements Term {
     };
     const specs: InformerSpec[] = [
       { kind: SV_KIND, onObject: (o: KObject) => enqueue(keyOf(o.metadata.namespace, o.metadata.name)) },
-      ...WATCHED_KINDS.slice(1).map((kind) => {
+      // A backup wakes the instance it is of, and any instance restoring from it.
+      { kind: BACKUP_KIND, onObject: (o: KObject) => keysOfBackup(o, this.cache?.list(SV_KIND, o.metadata.namespace) ?? []).forEach(enqueue) },
+      ...WATCHED_KINDS.slice(2).map((kind) => {
         const readOnly = READ_ONLY_KINDS.some((k) => k.apiVersion === kind.apiVersion && k.kind === kind.kind);
         return {
           kind,

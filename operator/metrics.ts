@@ -12,6 +12,8 @@ export class Metrics {
   readonly leader: Gauge;
   readonly informerSynced: Gauge<'kind'>;
   readonly informerFailures: Counter<'kind' | 'reason'>;
+  readonly backupLastSuccess: Gauge<'namespace' | 'securevote'>;
+  readonly backupLastFailure: Gauge<'namespace' | 'securevote'>;
 
   constructor(opts: { processMetrics?: boolean } = {}) {
     this.registry = new Registry();
@@ -61,6 +63,19 @@ export class Metrics {
       name: 'securevote_operator_informer_failures_total',
       help: 'Failed informer lists or watches, each followed by a backoff, by kind and reason',
       labelNames: ['kind', 'reason'],
+      registers,
+    });
+    // Timestamps, not ages: an alert computes `time() - x`, which keeps growing when backups stop.
+    this.backupLastSuccess = new Gauge({
+      name: 'securevote_backup_last_success_timestamp_seconds',
+      help: 'When the newest verified backup of an instance completed (Unix seconds)',
+      labelNames: ['namespace', 'securevote'],
+      registers,
+    });
+    this.backupLastFailure = new Gauge({
+      name: 'securevote_backup_last_failure_timestamp_seconds',
+      help: 'When the newest failed backup of an instance ended (Unix seconds)',
+      labelNames: ['namespace', 'securevote'],
       registers,
     });
     if (opts.processMetrics) collectDefaultMetrics({ register: this.registry, prefix: 'securevote_operator_' });

@@ -44,9 +44,12 @@ export function credentialsSecret(
   instance: string,
   labels: Record<string, string>,
   owner: OwnerReference | undefined,
+  voterKey?: string,
 ): KObject {
   const data: Record<string, string> = {};
   for (const k of SECRET_KEYS) data[k] = Buffer.from(generate()).toString('base64');
+  // A restored instance signs voters' cookies with the backed-up key: a voter's second vote is still a 409.
+  if (voterKey !== undefined) data[APP_KEYS.cookieSecret] = Buffer.from(voterKey).toString('base64');
   return {
     apiVersion: 'v1',
     kind: 'Secret',
@@ -84,6 +87,8 @@ export interface CredentialsWanted {
   readonly retain: boolean;
   /** Create them when missing (spec.existingSecret is unset). */
   readonly create: boolean;
+  /** The cookie secret to create them with (a restore: the backed-up instance's), not a new one. */
+  readonly voterKey?: string;
 }
 
 export type CredentialsOutcome = 'created' | 'owner-set' | 'owner-released' | 'unchanged' | 'absent' | 'not-ours';
@@ -106,7 +111,7 @@ export async function reconcileCredentials(ctx: Context, want: CredentialsWanted
   }
   if (!live) {
     if (!want.create) return 'absent';
-    const secret = credentialsSecret(want.namespace, want.instance, want.labels, want.retain ? undefined : want.owner);
+    const secret = credentialsSecret(want.namespace, want.instance, want.labels, want.retain ? undefined : want.owner, want.voterKey);
     try {
       await ctx.kube.create(secret);
       return 'created';
@@ -137,4 +142,55 @@ export async function reconcileCredentials(ctx: Context, want: CredentialsWanted
     throw classify(err, `set the owner of Secret/${name}`);
   }
   return want.retain ? 'owner-released' : 'owner-set';
+}
+
+/**
+ * A backup keeps the key voters' cookies are signed with (the instance's
+ * cookie-secret), in a Secret of its own, owned by the SecureVoteBackup:
+ * restored votes without it would be votes whose voters could vote again.
+ * Only that key: the database password belongs to the instance that restores.
+ */
+export const voterKeyName = (backup: string): string => `${backup}-voter-key`;
+
+/** Copies the instance's cookie secret into the backup's voter-key Secret (once; never logged). */
+export async function saveVoterKey(ctx: Context, backup: KObject, credentials: string, labels: Record<string, string>): Promise<void> {
+  const ns = backup.metadata.namespace ?? '';
+  let source: KObject | undefined;
+  try {
+    source = await ctx.kube.get({ apiVersion: 'v1', kind: 'Secret', namespace: ns, name: credentials });
+  } catch (err) {
+    throw classify(err, `get Secret/${credentials}`);
+  }
+  const key = (source?.data as Record<string, string> | undefined)?.[APP_KEYS.cookieSecret];
+  if (!key) throw new ReconcileError(ErrorClass.InvalidSpec, `Secret ${credentials} has no ${APP_KEYS.cookieSecret}: the backup could not keep the voters' key`);
+  const secret: KObject = {
+    apiVersion: 'v1',
+    kind: 'Secret',
+    metadata: {
+      name: voterKeyName(backup.metadata.name),
+      namespace: ns,
+      labels,
+      ownerReferences: [{ apiVersion: backup.apiVersion, kind: backup.kind, name: backup.metadata.name, uid: backup.metadata.uid ?? '', controller: true, blockOwnerDeletion: true }],
+    },
+    type: 'Opaque',
+    immutable: true,
+    data: { [APP_KEYS.cookieSecret]: key },
+  };
+  try {
+    await ctx.kube.create(secret);
+  } catch (err) {
+    if (!isAlreadyExists(err)) throw classify(err, `create Secret/${secret.metadata.name}`);
+  }
+}
+
+/** The voters' key a backup kept, or undefined when its Secret is gone. */
+export async function readVoterKey(ctx: Context, namespace: string, backup: string): Promise<string | undefined> {
+  let secret: KObject | undefined;
+  try {
+    secret = await ctx.kube.get({ apiVersion: 'v1', kind: 'Secret', namespace, name: voterKeyName(backup) });
+  } catch (err) {
+    throw classify(err, `get Secret/${voterKeyName(backup)}`);
+  }
+  const key = (secret?.data as Record<string, string> | undefined)?.[APP_KEYS.cookieSecret];
+  return key === undefined ? undefined : Buffer.from(key, 'base64').toString();
 }

@@ -7,6 +7,7 @@ import type { ComponentStatus, ConditionType, Phase, SecureVoteCondition, Secure
 import { HASH_ANNOTATION, canonicalJson } from './diff.ts';
 import type { ErrorClass, ReconcileError } from './errors.ts';
 import type { KObject } from './context.ts';
+import type { BackupObservation } from './backups.ts';
 
 /** Condition reasons: constants, so alerts and tests can match them. */
 export const Reason = {
@@ -34,6 +35,11 @@ export const Reason = {
   WaitingForDependency: 'WaitingForDependency',
   /** A run-once pod (the migration Job's) whose container exited non-zero. */
   ContainerFailed: 'ContainerFailed',
+  /** Degraded: the database's restore step refused the backup (charts/restore.sh says why). */
+  RestoreRefused: 'RestoreRefused',
+  /** BackedUp: the newest backup was verified, or failed. */
+  BackupVerified: 'BackupVerified',
+  BackupFailed: 'BackupFailed',
 } as const;
 export type Reason = (typeof Reason)[keyof typeof Reason];
 
@@ -109,6 +115,10 @@ export interface Observation {
   readonly url?: string;
   /** A permanent failure of this reconcile (Degraded). */
   readonly failure?: ReconcileError;
+  /** The instance's backups (operator/backups.ts); absent: not looked at (the last status's stay). */
+  readonly backup?: BackupObservation;
+  /** The backup the database was started from. */
+  readonly restore?: { readonly backup: string; readonly votes: number };
 }
 
 const num = (v: unknown): number => (typeof v === 'number' && Number.isFinite(v) ? v : 0);
@@ -247,9 +257,12 @@ export function computeStatus(prev: SecureVoteStatus | undefined, obs: Observati
     return parts.join('; ');
   };
 
+  const refused = found.find((d) => d.reason === Reason.RestoreRefused);
   const degraded = failed
     ? condition(prevC, 'Degraded', 'True', FAILURE_REASON[failed.errorClass] ?? Reason.ReconcileFailed, failed.detail, g, now)
-    : migrationFailed
+    : refused
+      ? condition(prevC, 'Degraded', 'True', Reason.RestoreRefused, refused.message, g, now)
+      : migrationFailed
       ? condition(prevC, 'Degraded', 'True', Reason.MigrationFailed, migrationFailure(), g, now)
       : condition(prevC, 'Degraded', 'False', Reason.AsExpected, 'the last reconcile applied the spec', g, now);
 
@@ -287,12 +300,20 @@ export function computeStatus(prev: SecureVoteStatus | undefined, obs: Observati
   const phase: Phase =
     degraded.status === 'True' ? 'Degraded' : allReady ? 'Ready' : anyWorkload ? 'Progressing' : 'Pending';
 
+  // BackedUp and status.backup: this pass's view, else the last status's (a failed pass didn't look).
+  const backedUp = obs.backup
+    ? obs.backup.condition && condition(prevC, 'BackedUp', obs.backup.condition.status, Reason[obs.backup.condition.reason], obs.backup.condition.message, g, now)
+    : prevC?.find((c) => c.type === 'BackedUp');
+  const backupStatus = obs.backup ? obs.backup.status : prev?.backup;
   const status: SecureVoteStatus = {
     observedGeneration: g,
     phase,
-    conditions: [ready, progressing, degraded],
+    conditions: [ready, progressing, degraded, ...(backedUp ? [backedUp] : [])],
     components: components as SecureVoteStatus['components'],
   };
+  if (backupStatus) status.backup = backupStatus;
+  const restored = obs.restore ?? prev?.restore;
+  if (restored) status.restore = { backup: restored.backup, votes: restored.votes };
   if (obs.operatorVersion) status.operatorVersion = obs.operatorVersion;
   if (mj) status.migration = { job: mj.job, attempts: mj.attempts, ...(mj.lastFailure ? { lastFailure: mj.lastFailure } : {}) };
   if (obs.url) status.url = obs.url;
@@ -318,6 +339,8 @@ type PodStatus = {
 const PULL_REASONS = new Set(['ErrImagePull', 'ImagePullBackOff', 'InvalidImageName', 'ErrImageNeverPull']);
 const CONFIG_REASONS = new Set(['CreateContainerConfigError', 'CreateContainerError']);
 const WAIT_PREFIX = 'wait-for-';
+/** The database pod's init container when it starts from a backup (charts/backup.ts). */
+const RESTORE_CONTAINER = 'restore';
 
 function containerImage(pod: KObject, name: string | undefined, fallback: string | undefined): string {
   const spec = pod.spec as { containers?: Array<{ name?: string; image?: string }>; initContainers?: Array<{ name?: string; image?: string }> } | undefined;
@@ -344,6 +367,9 @@ export function diagnosePod(pod: KObject): Diagnosis[] {
         out.push({ reason: Reason.ImagePullFailed, message: `pod ${name}: image ${image} can't be pulled (${reason}${waiting?.message ? `: ${waiting.message}` : ''})` });
       } else if (CONFIG_REASONS.has(reason)) {
         out.push({ reason: Reason.ContainerConfigError, message: `pod ${name}: container ${c.name} can't start (${reason}${waiting?.message ? `: ${waiting.message}` : ''})` });
+      } else if (init && c.name === RESTORE_CONTAINER && (reason === 'CrashLoopBackOff' || (c.state?.terminated?.exitCode ?? 0) !== 0)) {
+        const said = (c.state?.terminated ?? c.lastState?.terminated)?.message?.trim();
+        out.push({ reason: Reason.RestoreRefused, message: `pod ${name}: ${said || `the restore step failed (${c.restartCount ?? 0} restarts)`}` });
       } else if (reason === 'CrashLoopBackOff') {
         const last = c.lastState?.terminated;
         const detail = last ? `last exit code ${last.exitCode ?? '?'}${last.reason ? `, ${last.reason}` : ''}` : 'no exit recorded';

@@ -35,7 +35,8 @@ function containerStatus(c: unknown): Obj {
   const s = (c ?? {}) as { name?: string; image?: string; restartCount?: number; state?: Obj; lastState?: { terminated?: unknown } };
   const out: Obj = { name: s.name, image: s.image, restartCount: s.restartCount };
   if (s.state) out.state = s.state;
-  const last = pick(s.lastState?.terminated, ['exitCode', 'reason']);
+  // The message: a restore's refusal (charts/restore.sh) says why there.
+  const last = pick(s.lastState?.terminated, ['exitCode', 'reason', 'message']);
   if (last) out.lastState = { terminated: last };
   return out;
 }

@@ -14,7 +14,7 @@ export const SV_API = 'securevote.dev/v1alpha1';
 
 export async function installCrd(cp: ControlPlane): Promise<void> {
   await cp.kubectl(['apply', '--server-side', '--field-manager=securevote-install', '-f', join(REPO, 'crds/securevote.yaml')]);
-  await cp.kubectl(['wait', '--for=condition=Established', 'crd/securevotes.securevote.dev', '--timeout=60s']);
+  await cp.kubectl(['wait', '--for=condition=Established', 'crd/securevotes.securevote.dev', 'crd/securevotebackups.securevote.dev', '--timeout=60s']);
 }
 
 /** `count` 1Gi PersistentVolumes (hostPath, never used by a real kubelet) for database claims to bind. */

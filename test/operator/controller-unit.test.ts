@@ -39,6 +39,9 @@ class World implements ObjectCache {
   get(ref: ObjectRef): KObject | undefined {
     return this.objects.get(key(ref));
   }
+  list(kind: { apiVersion: string; kind: string }, namespace?: string): KObject[] {
+    return [...this.objects.values()].filter((o) => o.kind === kind.kind && (namespace === undefined || o.metadata.namespace === namespace));
+  }
   listOwned(_apiVersion: string, kind: string, namespace: string, ownerUid: string): KObject[] {
     return [...this.objects.values()].filter(
       (o) => o.kind === kind && o.metadata.namespace === namespace && o.metadata.ownerReferences?.some((r) => r.uid === ownerUid && r.controller),

@@ -44,20 +44,38 @@ describe('operator install manifests', () => {
     const verbsOf = (group: string, resource: string): string[] =>
       rules.filter((r) => r.apiGroups.includes(group) && r.resources.includes(resource)).flatMap((r) => r.verbs).sort();
     for (const k of OWNED_KINDS) {
-      expect(verbsOf(k.group, k.plural), k.kind).toEqual(k.readOnly ? ['list', 'watch'] : ['create', 'delete', 'list', 'patch', 'watch']);
+      // Claims: also the backup volume, created once and never written again, and an existing one read by name.
+      const extra = k.kind === 'PersistentVolumeClaim' ? ['create', 'get'] : [];
+      expect(verbsOf(k.group, k.plural), k.kind).toEqual(k.readOnly ? [...extra, 'list', 'watch'] : ['create', 'delete', 'list', 'patch', 'watch']);
     }
     // Secrets by name only: no list, no watch (they would read every Secret in the cluster).
     expect(verbsOf(CREDENTIALS_KIND.group, CREDENTIALS_KIND.plural)).toEqual(['create', 'delete', 'get', 'patch']);
     expect(verbsOf('securevote.dev', 'securevotes')).toEqual(['list', 'watch']);
     expect(verbsOf('securevote.dev', 'securevotes/status')).toEqual(['patch']);
     expect(verbsOf('securevote.dev', 'securevotes/finalizers')).toEqual(['update']);
+    // Backups: scheduled ones created, old ones deleted by retention, never updated.
+    expect(verbsOf('securevote.dev', 'securevotebackups')).toEqual(['create', 'delete', 'list', 'watch']);
+    expect(verbsOf('securevote.dev', 'securevotebackups/status')).toEqual(['patch']);
+    expect(verbsOf('securevote.dev', 'securevotebackups/finalizers')).toEqual(['update']);
     expect(verbsOf('', 'events')).toEqual(['create']);
     // Nothing else: pods and claims read-only (above), no leases cluster-wide, no update.
     const granted = rules.flatMap((r) => r.resources).sort();
-    expect(granted).toEqual([...OWNED_KINDS.map((k) => k.plural), CREDENTIALS_KIND.plural, 'events', 'securevotes', 'securevotes/finalizers', 'securevotes/status'].sort());
-    // update only on the finalizers subresource (blockOwnerDeletion), never on an object.
+    expect([...new Set(granted)].sort()).toEqual(
+      [
+        ...OWNED_KINDS.map((k) => k.plural),
+        CREDENTIALS_KIND.plural,
+        'events',
+        'securevotes',
+        'securevotes/finalizers',
+        'securevotes/status',
+        'securevotebackups',
+        'securevotebackups/finalizers',
+        'securevotebackups/status',
+      ].sort(),
+    );
+    // update only on the finalizers subresources (blockOwnerDeletion), never on an object.
     expect(rules.filter((r) => r.verbs.includes('update'))).toEqual([
-      { apiGroups: ['securevote.dev'], resources: ['securevotes/finalizers'], verbs: ['update'] },
+      { apiGroups: ['securevote.dev'], resources: ['securevotes/finalizers', 'securevotebackups/finalizers'], verbs: ['update'] },
     ]);
     // Leases only in the operator's namespace.
     const role = find(objs, 'Role');
