@@ -4,9 +4,9 @@
 // taken while votes are written records exactly its snapshot and verifies;
 // a restore brings back every vote row; a changed file is refused; only the
 // newest verified backups stay; a failed backup removes nothing.
-import { execFile, execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { chownSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
@@ -14,8 +14,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MIGRATIONS } from '../../app/backend/migrations.ts';
 import { PG_BIN, startPostgres, type PostgresServer } from '../../app/local/postgres.ts';
 import { asUser, freePort } from '../../app/local/process.ts';
-import { VOTES_SUM_SQL } from '../../charts/backup.ts';
-import { ROOT, scratch } from '../app/backend-fixture.ts';
+import { ENTRYPOINT, runBackupScript, scriptDir, scriptPasswordFile } from '../../app/local/backup.ts';
+import { scratch } from '../app/backend-fixture.ts';
 
 const run = promisify(execFile);
 const OPTIONS = ['cats', 'dogs'];
@@ -24,60 +24,9 @@ let tmp: ReturnType<typeof scratch>;
 let server: PostgresServer;
 let pool: pg.Pool;
 let backups: string;
-const owner = process.getuid?.() === 0 ? 'postgres' : undefined;
 
-/** Gives a path to the postgres user (the scripts run as it, as in the image). */
-function give(path: string): string {
-  if (owner) {
-    const id = (flag: string) => Number(execFileSync('id', [flag, owner], { encoding: 'utf8' }).trim());
-    chownSync(path, id('-u'), id('-g'));
-  }
-  return path;
-}
-/** A password file only the scripts can read. */
-function passwordFile(dir: string, password: string): string {
-  const path = join(dir, 'password');
-  writeFileSync(path, `${password}\n`, { mode: 0o600 });
-  return give(path);
-}
-/** A directory the scripts can write. */
-function dirFor(name: string): string {
-  const d = join(tmp.dir, name);
-  mkdirSync(d, { recursive: true });
-  return give(d);
-}
-
-interface ScriptResult {
-  code: number;
-  stderr: string;
-  termination: string;
-}
-
-const message = (file: string) => (existsSync(file) ? readFileSync(file, 'utf8').trim() : '');
-
-async function script(name: 'backup.sh' | 'restore.sh', env: Record<string, string>): Promise<ScriptResult> {
-  const scratchDir = dirFor(`scratch-${randomUUID().slice(0, 8)}`);
-  const termination = join(scratchDir, 'termination-log');
-  try {
-    const [cmd, ...args] = asUser('postgres', ['bash', join(ROOT, 'charts', name)]);
-    await run(cmd!, args, {
-      env: {
-        PATH: `${PG_BIN}:/usr/bin:/bin`,
-        LANG: 'C.UTF-8',
-        SCRATCH: scratchDir,
-        TMPDIR: scratchDir,
-        TERMINATION_LOG: termination,
-        VOTES_SUM_SQL,
-        ...env,
-      },
-      timeout: 120_000,
-    });
-    return { code: 0, stderr: '', termination: message(termination) };
-  } catch (err) {
-    const e = err as { code?: number; stderr?: string };
-    return { code: e.code ?? -1, stderr: e.stderr ?? '', termination: message(termination) };
-  }
-}
+const dirFor = (name: string): string => scriptDir(join(tmp.dir, name));
+const script = (name: 'backup.sh' | 'restore.sh', env: Record<string, string>) => runBackupScript(name, dirFor(`scratch-${randomUUID().slice(0, 8)}`), env);
 
 function backupEnv(name: string, keep = 7): Record<string, string> {
   return { ...server.env(), SECUREVOTE: 'polls', BACKUP_NAME: name, BACKUP_DIR: backups, KEEP: String(keep) };
@@ -142,13 +91,13 @@ describe('charts/backup.sh and charts/restore.sh on a real PostgreSQL', () => {
   it('restores every vote row into a new cluster initialized as the image does, with this instance password', async () => {
     const restored = dirFor('restored');
     const pgdata = join(restored, 'pgdata');
-    const password = passwordFile(restored, 'a-new-password');
+    const password = scriptPasswordFile(restored, 'a-new-password');
     const r = await script('restore.sh', {
       PGDATA: pgdata,
       POSTGRES_USER: 'securevote',
       POSTGRES_DB: 'securevote',
       POSTGRES_PASSWORD_FILE: password,
-      ENTRYPOINT: join(ROOT, 'images/postgres/entrypoint.sh'),
+      ENTRYPOINT: ENTRYPOINT,
       BACKUP_FILE: join(backups, first.file),
       BACKUP_SHA256: first.sha256,
       BACKUP_VOTES: String(first.votes),
@@ -186,7 +135,7 @@ describe('charts/backup.sh and charts/restore.sh on a real PostgreSQL', () => {
       const r = await script('restore.sh', {
         PGDATA: join(target, 'pgdata'),
         POSTGRES_PASSWORD_FILE: server.passwordFile,
-        ENTRYPOINT: join(ROOT, 'images/postgres/entrypoint.sh'),
+        ENTRYPOINT: ENTRYPOINT,
         BACKUP_FILE: path,
         BACKUP_SHA256: first.sha256,
         BACKUP_VOTES: String(first.votes),
@@ -207,7 +156,7 @@ describe('charts/backup.sh and charts/restore.sh on a real PostgreSQL', () => {
     }
     const kept = () => readdirSync(join(backups, 'polls')).sort();
     expect(kept()).toEqual(['polls-2.dump', 'polls-2.json', 'polls-3.dump', 'polls-3.json']);
-    const wrong = passwordFile(dirFor('wrong'), 'not-the-password');
+    const wrong = scriptPasswordFile(dirFor('wrong'), 'not-the-password');
     const r = await script('backup.sh', { ...backupEnv('polls-4', 1), PGPASSWORD_FILE: wrong });
     expect(r.code).not.toBe(0);
     expect(JSON.parse(r.termination)).toMatchObject({ verified: false, message: expect.stringContaining('could not open a snapshot') });
