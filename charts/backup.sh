@@ -50,6 +50,15 @@ printf '*:*:*:*:%s\n' "$(sed 's/[\\:]/\\&/g' "$PGPASSWORD_FILE")" >"$pgpass"
 export PGPASSFILE=$pgpass PGCONNECT_TIMEOUT=10 PGTZ=UTC
 started=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 
+# 0. Wait for the database to answer (bounded): a new pod's network policy
+# rules can lag its start by seconds (the policy controller syncs on pod
+# events), and until then the database refuses it.
+for i in $(seq 1 45); do
+  pg_isready -q -t 2 && break
+  [ "$i" = 45 ] && fail "the database did not answer within 90 s: $(pg_isready -t 2 2>&1 || true)"
+  sleep 2
+done
+
 # 1. The snapshot, held open by a psql beside this shell.
 coproc PSQL { exec psql -X -q -A -t -v ON_ERROR_STOP=1 2>&1; }
 psql_pid=$PSQL_PID  # bash unsets PSQL_PID once the coprocess exits
