@@ -133,7 +133,7 @@ describeScenario('backups and restores', (stack) => {
       const settle = Date.now() + 60_000;
       while ((await backups(s)).filter((b) => b.spec.secureVote === SV).length > 2 && Date.now() < settle) await new Promise((res) => setTimeout(res, 1_000));
       scheduled = scheduled.sort();
-    }, { maxDurationMs: 600_000 });
+    }, { maxDurationMs: 600_000, maxVotes: 1_000_000 });
     console.log(figures('backups under load', r.load));
     expect(onDemand?.status).toMatchObject({ phase: 'Completed', verified: true });
     console.log(`on-demand backup: ${onDemand?.status.votes} votes (${onDemand?.before} before, ${onDemand?.after} after), ${onDemand?.status.size} bytes`);

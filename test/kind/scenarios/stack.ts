@@ -171,6 +171,9 @@ export async function underLoad<T>(
     progress: false,
     signal: stop.signal,
   });
+  // The load must outlast the scenario: one that ran out of votes first proves nothing about the rest.
+  let ranOut = false;
+  void load.then(() => (ranOut = !stop.signal.aborted), () => undefined);
   let value: T;
   try {
     await new Promise((r) => setTimeout(r, opts.leadMs ?? 2_000));
@@ -180,6 +183,7 @@ export async function underLoad<T>(
     stop.abort();
   }
   const result = await load;
+  if (ranOut) throw new Error(`the load ended (${result.attempted} votes in ${result.durationMs} ms) before the scenario did: raise maxVotes or maxDurationMs`);
   return { value, load: result, stored: await checkStored(s, result.acknowledged) };
 }
 
