@@ -10,13 +10,11 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { App } from 'cdk8s';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { OPERATOR_NAME, OPERATOR_NAMESPACE, OperatorInstall } from '../../charts/operator-install.ts';
 import { type ControlPlane, startControlPlane } from '../fixtures/controlplane.ts';
 import type { KObject } from '../../operator/context.ts';
-import { Api, condition, createNamespace, createVolumes, installCrd, svYaml, waitReady } from './cluster.ts';
-import { type OperatorProcess, startOperator, waitFor, writeKubeconfig } from './helpers.ts';
+import { Api, condition, createNamespace, createVolumes, installCrd, startOperatorAsInstalled, svYaml, waitReady } from './cluster.ts';
+import { type OperatorProcess, waitFor } from './helpers.ts';
 
 let cp: ControlPlane;
 let dir: string;
@@ -30,12 +28,8 @@ beforeAll(async () => {
   await installCrd(cp);
   await createVolumes(cp, 8);
   await createNamespace(cp, NS);
-  const chart = new OperatorInstall(new App(), 'install', { includeCrd: false });
-  const objects = chart.toJson().filter((o: { kind: string }) => o.kind !== 'Deployment' && o.kind !== 'PodDisruptionBudget');
-  await cp.kubectl(['apply', '--server-side', '-f', '-'], { input: JSON.stringify({ apiVersion: 'v1', kind: 'List', items: objects }) });
   api = new Api(cp);
-  const kc = await cp.serviceAccountKubeConfig(OPERATOR_NAMESPACE, OPERATOR_NAME);
-  op = await startOperator({ kubeconfigPath: writeKubeconfig(kc, join(dir, 'sa.kubeconfig')), dir, name: 'op-backups', env: { LEADER_ELECT: 'false' } });
+  op = await startOperatorAsInstalled(cp, dir, 'op-backups');
 }, 120_000);
 
 afterAll(async () => {

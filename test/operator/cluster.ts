@@ -8,7 +8,9 @@ import { kwokNode } from '../fixtures/controlplane.ts';
 import type { KObject } from '../../operator/context.ts';
 import { makeRawKubeApi } from '../../operator/kube.ts';
 import { HttpMethod } from '@kubernetes/client-node';
-import { REPO, waitFor } from './helpers.ts';
+import { App } from 'cdk8s';
+import { OPERATOR_NAME, OPERATOR_NAMESPACE, OperatorInstall } from '../../charts/operator-install.ts';
+import { type OperatorProcess, REPO, startOperator, waitFor, writeKubeconfig } from './helpers.ts';
 
 export const SV_API = 'securevote.dev/v1alpha1';
 
@@ -89,3 +91,16 @@ export async function createNamespace(cp: ControlPlane, ns: string): Promise<voi
 }
 
 export const sampleYaml = (): string => readFileSync(join(REPO, 'samples/securevote.yaml'), 'utf8');
+
+/**
+ * The operator as its own ServiceAccount: the install manifests minus the
+ * CRD (installCrd put it there) and the Deployment (no image runs here), then
+ * the operator from its sources with that account's token, one replica.
+ */
+export async function startOperatorAsInstalled(cp: ControlPlane, dir: string, name: string): Promise<OperatorProcess> {
+  const chart = new OperatorInstall(new App(), 'install', { includeCrd: false });
+  const objects = chart.toJson().filter((o: { kind: string }) => o.kind !== 'Deployment' && o.kind !== 'PodDisruptionBudget');
+  await cp.kubectl(['apply', '--server-side', '-f', '-'], { input: JSON.stringify({ apiVersion: 'v1', kind: 'List', items: objects }) });
+  const kc = await cp.serviceAccountKubeConfig(OPERATOR_NAMESPACE, OPERATOR_NAME);
+  return startOperator({ kubeconfigPath: writeKubeconfig(kc, join(dir, `${name}.kubeconfig`)), dir, name, env: { LEADER_ELECT: 'false' } });
+}

@@ -9,15 +9,13 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { App } from 'cdk8s';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { OPERATOR_NAME, OPERATOR_NAMESPACE, OperatorInstall } from '../../charts/operator-install.ts';
 import { type ControlPlane, startControlPlane } from '../fixtures/controlplane.ts';
 import type { KObject } from '../../operator/context.ts';
-import { Api, createNamespace, createVolumes, installCrd, svYaml } from './cluster.ts';
+import { Api, createNamespace, createVolumes, installCrd, startOperatorAsInstalled, svYaml } from './cluster.ts';
 import { makeRawKubeApi } from '../../operator/kube.ts';
 import { HttpMethod } from '@kubernetes/client-node';
-import { type OperatorProcess, startOperator, waitFor, writeKubeconfig } from './helpers.ts';
+import { type OperatorProcess, waitFor } from './helpers.ts';
 
 let cp: ControlPlane;
 let dir: string;
@@ -29,13 +27,8 @@ beforeAll(async () => {
   cp = await startControlPlane({ controllers: true, scheduler: true, kwokNodes: 1 });
   await installCrd(cp);
   await createVolumes(cp, 16);
-  // The install manifests minus the CRD (already there) and the Deployment (no image to run here).
-  const chart = new OperatorInstall(new App(), 'install', { includeCrd: false });
-  const objects = chart.toJson().filter((o: { kind: string }) => o.kind !== 'Deployment' && o.kind !== 'PodDisruptionBudget');
-  await cp.kubectl(['apply', '--server-side', '-f', '-'], { input: JSON.stringify({ apiVersion: 'v1', kind: 'List', items: objects }) });
   api = new Api(cp);
-  const kc = await cp.serviceAccountKubeConfig(OPERATOR_NAMESPACE, OPERATOR_NAME);
-  op = await startOperator({ kubeconfigPath: writeKubeconfig(kc, join(dir, 'sa.kubeconfig')), dir, name: 'op-credentials', env: { LEADER_ELECT: 'false' } });
+  op = await startOperatorAsInstalled(cp, dir, 'op-credentials');
 }, 120_000);
 
 afterAll(async () => {
