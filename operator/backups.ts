@@ -225,6 +225,14 @@ async function ensureClaim(ctx: Context, sv: KObject, spec: SecureVoteSpec, name
   }
 }
 
+/** A verified backup found changed (a restore's check): Failed, with the reason; its file stays for a look. */
+export async function failBackup(ctx: Context, namespace: string, name: string, why: string): Promise<void> {
+  const b = ctx.cache.get({ ...BACKUP_KIND, namespace, name }) as Backup | undefined;
+  if (!b || !good(b)) return;
+  await writeStatus(ctx, b, { ...b.status, phase: 'Failed', verified: false, message: why.slice(0, 4000) });
+  ctx.log.warn({ backup: name, why }, 'backup failed verification at a restore');
+}
+
 async function writeStatus(ctx: Context, b: Backup, status: SecureVoteBackupStatus): Promise<void> {
   try {
     await ctx.kube.applyStatus(refOf(b), { ...status, observedGeneration: b.metadata.generation ?? 1 });

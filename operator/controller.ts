@@ -14,9 +14,9 @@ import { INSTANCE_LABEL, WRITABLE_KINDS, instanceLabels, ownerReferenceOf } from
 import { ErrorClass, ReconcileError, classify, isNotFound } from './errors.ts';
 import { type WorkQueue } from './queue.ts';
 import { credentialsName, readVoterKey, reconcileCredentials, voterKeyName } from './secret.ts';
-import { reconcileBackups, resolveRestore } from './backups.ts';
+import { failBackup, reconcileBackups, resolveRestore } from './backups.ts';
 import { planRollout } from './rollout.ts';
-import { type Observation, computeStatus, diagnose, jobState, statusChanged, transitions, urlOf, workloadDetails, workloadState } from './status.ts';
+import { type Observation, Reason, computeStatus, diagnose, jobState, statusChanged, transitions, urlOf, workloadDetails, workloadState } from './status.ts';
 
 export type Action =
   | { readonly type: 'requeue'; readonly afterMs: number }
@@ -177,6 +177,9 @@ export async function reconcile(sv: KObject, ctx: Context): Promise<Action> {
   // After the stack: a backup misconfiguration never holds the votes back.
   const backup = await reconcileBackups(ctx, sv, spec);
   const observed = observe(ctx, sv, plan.effective);
+  // A file that no longer matches its backup fails that backup for everyone (retention, other restores).
+  const refusal = observed.diagnoses?.database?.find((d) => d.reason === Reason.RestoreRefused && d.message.includes('failed verification'));
+  if (restore && refusal) await failBackup(ctx, ns, restore.backup, refusal.message.replace(/^pod [^:]+: /, ''));
   const status = computeStatus(
     prevStatus,
     {

@@ -227,6 +227,17 @@ describe('diagnosing pods and claims', () => {
     expect(diagnosePod(p)).toEqual([{ reason: Reason.CrashLooping, message: 'pod sv-cache-1: container redis crash-looping (last exit code 137, OOMKilled; 4 restarts)' }]);
   });
 
+  it("a refused restore is the database pod's own words, and Degraded: RestoreRefused while the database is not ready", () => {
+    const said = "restore refused: backup nightly failed verification: its file's sha256 is 00, the backup recorded 11 (the file changed after it was written)";
+    const p = pod('sv-database-0', 'database', {
+      initContainerStatuses: [{ name: 'restore', restartCount: 2, state: { waiting: { reason: 'CrashLoopBackOff' } }, lastState: { terminated: { exitCode: 1, reason: 'Error', message: `${said}\n` } } }],
+    });
+    expect(diagnosePod(p)).toEqual([{ reason: Reason.RestoreRefused, message: `pod sv-database-0: ${said}` }]);
+    const obs = new Obs().all(1).build();
+    const s = computeStatus(undefined, { ...obs, components: { ...obs.components, database: { ready: 0, desired: 1, rolledOut: true } }, diagnoses: diagnose([p], []) }, T0);
+    expect(s.conditions?.find((c) => c.type === 'Degraded')).toMatchObject({ status: 'True', reason: Reason.RestoreRefused, message: `pod sv-database-0: ${said}` });
+  });
+
   it('a failed run-once pod (the migration Job) gives its exit code and its last message line', () => {
     const p = pod('sv-migrate-1-abc', 'migration', {
       phase: 'Failed',

@@ -12,7 +12,8 @@
 //    vote (the voters' key came back too), and new voters vote. The later
 //    scenario files run on this restored instance.
 // 3. A backup whose file is changed on the volume: a second instance that
-//    restores from it is refused with the reason, and starts no database.
+//    restores from it is refused with the reason and starts no database, and
+//    the backup is failed from then on.
 import { expect, it } from 'vitest';
 import { runLoad } from '../../load/load.ts';
 import { VOTER_COOKIE } from '../../../app/backend/voter.ts';
@@ -207,16 +208,21 @@ describeScenario('backups and restores', (stack) => {
     const doc = { ...SCENARIO_SECUREVOTE, metadata: { name: 'from-corrupt' }, spec: { ...SCENARIO_SECUREVOTE.spec, restore: { backup: 'securevote-to-corrupt' } } };
     await s.kubectl(['-n', s.namespace, 'create', '-f', '-'], { input: JSON.stringify(doc) });
     try {
+      // The restore step refuses the file; the backup is then failed for everyone, and the instance says why.
       const until = Date.now() + 300_000;
       let degraded: { reason?: string; message?: string } | undefined;
+      let backup: BackupStatus | undefined;
       while (Date.now() < until) {
         const o = JSON.parse(await s.kubectl(['-n', s.namespace, 'get', 'securevote/from-corrupt', '-o', 'json'])) as { status?: { conditions?: Array<{ type: string; status: string; reason?: string; message?: string }> } };
         degraded = o.status?.conditions?.find((c) => c.type === 'Degraded' && c.status === 'True');
-        if (degraded?.reason === 'RestoreRefused') break;
+        backup = (await backups(s)).find((b) => b.metadata.name === 'securevote-to-corrupt')?.status;
+        if (backup?.phase === 'Failed' && degraded?.reason === 'InvalidSpec') break;
         await new Promise((r) => setTimeout(r, 2_000));
       }
-      expect(degraded?.reason).toBe('RestoreRefused');
-      expect(degraded?.message).toMatch(/restore refused: backup securevote-to-corrupt failed verification: its file's sha256 is [0-9a-f]{64}, the backup recorded [0-9a-f]{64}/);
+      const why = /restore refused: backup securevote-to-corrupt failed verification: its file's sha256 is [0-9a-f]{64}, the backup recorded [0-9a-f]{64}/;
+      expect(backup).toMatchObject({ phase: 'Failed', verified: false, message: expect.stringMatching(why) });
+      expect(degraded?.message).toMatch(/^spec\.restore\.backup: SecureVoteBackup securevote-to-corrupt failed: /);
+      expect(degraded?.message).toMatch(why);
       // No database ran: the postgres container never started.
       const pods = JSON.parse(await s.kubectl(['-n', s.namespace, 'get', 'pods', '-l', 'app.kubernetes.io/instance=from-corrupt,app.kubernetes.io/component=database', '-o', 'json'])) as {
         items: Array<{ status: { containerStatuses?: Array<{ name: string; state?: { running?: unknown } }> } }>;
