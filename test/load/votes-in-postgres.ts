@@ -67,8 +67,14 @@ export async function checkVotesInPostgres(acks: readonly Ack[], conn: PgConnect
  * database pod of `namespace` over its local socket, through `kubectl`
  * (a function running the project's kubectl with the cluster's kubeconfig).
  */
-export async function votesInClusterDatabase(kubectl: (args: string[]) => Promise<string> | string, namespace: string): Promise<Map<string, string>> {
-  const pod = await kubectl(['-n', namespace, 'get', 'pods', '-l', 'app.kubernetes.io/component=database', '-o', 'jsonpath={.items[0].metadata.name}']);
+export async function votesInClusterDatabase(
+  kubectl: (args: string[]) => Promise<string> | string,
+  namespace: string,
+  instance = 'securevote',
+): Promise<Map<string, string>> {
+  // The instance's own database: a namespace may hold several SecureVotes.
+  const selector = `app.kubernetes.io/instance=${instance},app.kubernetes.io/component=database`;
+  const pod = await kubectl(['-n', namespace, 'get', 'pods', '-l', selector, '-o', 'jsonpath={.items[0].metadata.name}']);
   if (!pod) throw new Error(`no database pod in ${namespace}`);
   const out = await kubectl(['-n', namespace, 'exec', pod, '--', 'psql', '-X', '-q', '-A', '-t', '-F', ' ', '-h', '/var/run/postgresql',
     '-U', DATABASE.user, '-d', DATABASE.name, '-c', 'SELECT voter_id, option_id FROM votes']);

@@ -230,6 +230,8 @@ describeScenario('backups and restores', (stack) => {
       expect(pods.items.flatMap((p) => p.status.containerStatuses ?? []).filter((c) => c.name === 'postgres' && c.state?.running)).toEqual([]);
     } finally {
       await s.kubectl(['-n', s.namespace, 'delete', 'securevote/from-corrupt', '--wait=true'], { timeoutMs: 300_000 });
+      // Its pods go with garbage collection: gone before the next scenario counts pods.
+      await s.kubectl(['-n', s.namespace, 'wait', '--for=delete', 'pods', '-l', 'app.kubernetes.io/instance=from-corrupt', '--timeout=300s'], { timeoutMs: 320_000 });
       await s.kubectl(['-n', s.namespace, 'delete', 'securevotebackup/securevote-to-corrupt']);
     }
     // The instance itself never noticed.

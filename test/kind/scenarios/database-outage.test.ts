@@ -33,7 +33,7 @@ async function probe(url: string): Promise<Probe> {
 async function databaseReadyAt(s: Stack, oldUid: string, timeoutMs: number): Promise<number> {
   const until = Date.now() + timeoutMs;
   while (Date.now() < until) {
-    const out = await s.kubectl(['-n', s.namespace, 'get', 'pods', '-l', 'app.kubernetes.io/component=database', '-o',
+    const out = await s.kubectl(['-n', s.namespace, 'get', 'pods', '-l', 'app.kubernetes.io/instance=securevote,app.kubernetes.io/component=database', '-o',
       'jsonpath={range .items[*]}{.metadata.uid} {.status.conditions[?(@.type=="Ready")].status} {.status.conditions[?(@.type=="Ready")].lastTransitionTime}{"\\n"}{end}']);
     for (const line of out.split('\n')) {
       const [uid, ready, since] = line.split(' ');

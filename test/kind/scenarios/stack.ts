@@ -45,7 +45,9 @@ export function describeScenario(title: string, body: (stack: () => Stack) => vo
   describe(title, () => body(() => stack));
 }
 
-const SV = 'securevote/securevote';
+/** The scenarios' SecureVote (SCENARIO_SECUREVOTE), and its kubectl name. */
+const INSTANCE = 'securevote';
+const SV = `securevote/${INSTANCE}`;
 
 /** Merge-patches the SecureVote's spec (what a user's `kubectl patch` or `apply` does). */
 export async function patchSpec(s: Stack, spec: Record<string, unknown>): Promise<void> {
@@ -94,9 +96,10 @@ export async function waitReady(s: Stack, timeoutMs = 300_000): Promise<Conditio
 
 export interface PodIdentity { name: string; uid: string; restarts: number; image: string }
 
-/** The pods of one component, with what says whether they were replaced or restarted. */
+/** The pods of one component of the scenarios' SecureVote, with what says whether they were replaced or restarted. */
 export async function podsOf(s: Stack, component: Component): Promise<PodIdentity[]> {
-  const list = JSON.parse(await s.kubectl(['-n', s.namespace, 'get', 'pods', '-l', `app.kubernetes.io/component=${component}`, '-o', 'json'])) as {
+  const selector = `app.kubernetes.io/instance=${INSTANCE},app.kubernetes.io/component=${component}`;
+  const list = JSON.parse(await s.kubectl(['-n', s.namespace, 'get', 'pods', '-l', selector, '-o', 'json'])) as {
     items: { metadata: { name: string; uid: string; deletionTimestamp?: string }; spec: { containers: { image: string }[] }; status: { containerStatuses?: { restartCount: number }[] } }[];
   };
   return list.items
