@@ -17,14 +17,21 @@ export function nodeOptions(spec: SecureVoteSpec, component: Extract<Component, 
   return `--max-old-space-size=${Math.floor(mebibytes(spec[component].resources.limits.memory) * MEMORY_FIT.nodeHeap)}`;
 }
 
-/** The database part of the contract's environment (the backend and the migration Job). */
-export function databaseEnv(ctx: StackContext): Record<string, kplus.EnvValue> {
+/** Where a PostgreSQL client finds the database, libpq's variables (the backend, the migration and backup Jobs). */
+export function postgresClientEnv(ctx: StackContext): Record<string, kplus.EnvValue> {
   return {
     PGHOST: kplus.EnvValue.fromValue(ctx.names.service('database')),
     PGPORT: kplus.EnvValue.fromValue(String(PORTS.database)),
     PGDATABASE: kplus.EnvValue.fromValue(DATABASE.name),
     PGUSER: kplus.EnvValue.fromValue(DATABASE.user),
     PGPASSWORD_FILE: kplus.EnvValue.fromValue(secretPath(SECRET_KEYS.databasePassword)),
+  };
+}
+
+/** The database part of the contract's environment (the backend and the migration Job). */
+export function databaseEnv(ctx: StackContext): Record<string, kplus.EnvValue> {
+  return {
+    ...postgresClientEnv(ctx),
     LOG_LEVEL: kplus.EnvValue.fromValue(ctx.spec.logLevel),
     NODE_OPTIONS: kplus.EnvValue.fromValue(nodeOptions(ctx.spec, 'backend')),
   };

@@ -12,8 +12,9 @@ import * as kplus from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
 import { objectLabels, podLabels, type InstanceIdentity } from './labels.ts';
 import type { RestoreSource, StackContext } from './names.ts';
-import { containerSecurityContext, emptyDir, finishPodTemplate, podSecurityContext, secretFiles, secretPath, setResources, uidOf } from './pod.ts';
-import { BACKUP, DATABASE, PORTS, SECRET_KEYS, SECRETS_DIR } from './rules.ts';
+import { containerSecurityContext, emptyDir, finishPodTemplate, podSecurityContext, secretFiles, setResources, uidOf } from './pod.ts';
+import { postgresClientEnv } from './backend.ts';
+import { BACKUP, SECRET_KEYS, SECRETS_DIR } from './rules.ts';
 import type { SecureVoteSpec } from './spec.ts';
 import { childNames } from './names.ts';
 
@@ -72,7 +73,9 @@ export function addRestoreContainer(
   statefulSet: kplus.StatefulSet,
   ctx: StackContext,
   source: RestoreSource,
-  volumes: { readonly data: string; readonly dataPath: string; readonly pgdata: string; readonly tmp: string; readonly secrets: string },
+  /** The database container's own entrypoint environment (user, database, password file, PGDATA). */
+  entrypointEnv: Record<string, kplus.EnvValue>,
+  volumes: { readonly data: string; readonly dataPath: string; readonly tmp: string; readonly secrets: string },
 ): void {
   const uid = uidOf('database');
   statefulSet.addInitContainer({
@@ -81,10 +84,7 @@ export function addRestoreContainer(
     imagePullPolicy: kplus.ImagePullPolicy.IF_NOT_PRESENT,
     command: ['bash', `${SCRIPTS_DIR}/restore.sh`],
     envVariables: {
-      PGDATA: kplus.EnvValue.fromValue(volumes.pgdata),
-      POSTGRES_USER: kplus.EnvValue.fromValue(DATABASE.user),
-      POSTGRES_DB: kplus.EnvValue.fromValue(DATABASE.name),
-      POSTGRES_PASSWORD_FILE: kplus.EnvValue.fromValue(secretPath(SECRET_KEYS.databasePassword)),
+      ...entrypointEnv,
       BACKUP_FILE: kplus.EnvValue.fromValue(`${BACKUP.mountPath}/${source.file}`),
       BACKUP_SHA256: kplus.EnvValue.fromValue(source.sha256),
       BACKUP_VOTES: kplus.EnvValue.fromValue(String(source.votes)),
@@ -152,11 +152,7 @@ export class BackupJob extends Construct {
             BACKUP_NAME: kplus.EnvValue.fromValue(o.backup),
             BACKUP_DIR: kplus.EnvValue.fromValue(BACKUP.mountPath),
             KEEP: kplus.EnvValue.fromValue(String(o.keep)),
-            PGHOST: kplus.EnvValue.fromValue(names.service('database')),
-            PGPORT: kplus.EnvValue.fromValue(String(PORTS.database)),
-            PGUSER: kplus.EnvValue.fromValue(DATABASE.user),
-            PGDATABASE: kplus.EnvValue.fromValue(DATABASE.name),
-            PGPASSWORD_FILE: kplus.EnvValue.fromValue(secretPath(SECRET_KEYS.databasePassword)),
+            ...postgresClientEnv(ctx),
             SCRATCH: kplus.EnvValue.fromValue('/tmp'),
             VOTES_SUM_SQL: kplus.EnvValue.fromValue(VOTES_SUM_SQL),
           },

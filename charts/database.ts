@@ -126,6 +126,13 @@ export class Database extends Construct {
     });
     for (const [k, v] of Object.entries(selectorLabels(ctx.identity, 'database'))) this.service.selectLabel(k, v);
 
+    // The image's entrypoint contract: the restore step initializes through it too.
+    const entrypointEnv = {
+      POSTGRES_USER: kplus.EnvValue.fromValue(DATABASE.user),
+      POSTGRES_DB: kplus.EnvValue.fromValue(DATABASE.name),
+      POSTGRES_PASSWORD_FILE: kplus.EnvValue.fromValue(secretPath(SECRET_KEYS.databasePassword)),
+      PGDATA: kplus.EnvValue.fromValue(PGDATA),
+    };
     const local = ['pg_isready', '-q', '-h', SOCKET_DIR, '-p', String(PORTS.database), '-U', DATABASE.user, '-d', DATABASE.name];
     const p = probes('database', { readiness: { command: local }, liveness: { command: local } });
 
@@ -147,12 +154,7 @@ export class Database extends Construct {
           // The image's entrypoint (official postgres contract) runs initdb, then postgres with these args.
           args: ['postgres', '-c', `config_file=${CONFIG_FILE}`],
           ports: [{ name: PORT_NAMES.database, number: PORTS.database }],
-          envVariables: {
-            POSTGRES_USER: kplus.EnvValue.fromValue(DATABASE.user),
-            POSTGRES_DB: kplus.EnvValue.fromValue(DATABASE.name),
-            POSTGRES_PASSWORD_FILE: kplus.EnvValue.fromValue(secretPath(SECRET_KEYS.databasePassword)),
-            PGDATA: kplus.EnvValue.fromValue(PGDATA),
-          },
+          envVariables: entrypointEnv,
           securityContext: containerSecurityContext(uid),
           startup: p.startup,
           readiness: p.readiness,
@@ -177,7 +179,7 @@ export class Database extends Construct {
     // cdk8s-plus-28 has no volume claim templates nor PVC retention: written here.
     const obj = ApiObject.of(this.statefulSet);
     obj.addJsonPatch(JsonPatch.add('/spec/template/spec/containers/0/volumeMounts/-', { name: 'data', mountPath: DATA_MOUNT }));
-    if (ctx.restore) addRestoreContainer(this, this.statefulSet, ctx, ctx.restore, { data: 'data', dataPath: DATA_MOUNT, pgdata: PGDATA, tmp: 'tmp', secrets: 'secrets' });
+    if (ctx.restore) addRestoreContainer(this, this.statefulSet, ctx, ctx.restore, entrypointEnv, { data: 'data', dataPath: DATA_MOUNT, tmp: 'tmp', secrets: 'secrets' });
     obj.addJsonPatch(
       JsonPatch.add('/spec/volumeClaimTemplates', [
         {
