@@ -139,11 +139,16 @@ export async function reconcile(sv: KObject, ctx: Context): Promise<Action> {
   const ns = sv.metadata.namespace as string;
 
   const keep = new Set(desired.map(idOf));
-  // A restored instance signs voters' cookies with the key its backup kept.
-  const voterKey = restore && !spec.existingSecret ? await readVoterKey(ctx, ns, restore.backup) : undefined;
-  if (restore && !spec.existingSecret && voterKey === undefined) {
-    throw new ReconcileError(ErrorClass.InvalidSpec, `spec.restore.backup: Secret ${voterKeyName(restore.backup)} (the voters' key the backup kept) is missing; restored voters could vote again`);
-  }
+  // A restored instance signs voters' cookies with the key its backup kept (read once, when its credentials are made).
+  const voterKey = restore
+    ? async (): Promise<string> => {
+        const key = await readVoterKey(ctx, ns, restore.backup);
+        if (key === undefined) {
+          throw new ReconcileError(ErrorClass.InvalidSpec, `spec.restore.backup: Secret ${voterKeyName(restore.backup)} (the voters' key the backup kept) is missing; restored voters could vote again`);
+        }
+        return key;
+      }
+    : undefined;
   const credentials = await reconcileCredentials(ctx, {
     namespace: ns,
     instance: sv.metadata.name,
@@ -151,7 +156,7 @@ export async function reconcile(sv: KObject, ctx: Context): Promise<Action> {
     owner: ownerReferenceOf(sv),
     retain: spec.database.storage.retainOnDelete,
     create: !spec.existingSecret,
-    ...(voterKey !== undefined ? { voterKey } : {}),
+    ...(voterKey ? { voterKey } : {}),
   });
   if (credentials !== 'unchanged' && credentials !== 'absent') {
     ctx.log.info({ key: keyOf(ns, sv.metadata.name), secret: credentialsName(sv.metadata.name), credentials }, 'credentials');

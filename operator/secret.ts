@@ -87,8 +87,11 @@ export interface CredentialsWanted {
   readonly retain: boolean;
   /** Create them when missing (spec.existingSecret is unset). */
   readonly create: boolean;
-  /** The cookie secret to create them with (a restore: the backed-up instance's), not a new one. */
-  readonly voterKey?: string;
+  /**
+   * The cookie secret to create them with (a restore: the backed-up
+   * instance's), not a new one; asked only when they are created.
+   */
+  readonly voterKey?: () => Promise<string>;
 }
 
 export type CredentialsOutcome = 'created' | 'owner-set' | 'owner-released' | 'unchanged' | 'absent' | 'not-ours';
@@ -111,7 +114,7 @@ export async function reconcileCredentials(ctx: Context, want: CredentialsWanted
   }
   if (!live) {
     if (!want.create) return 'absent';
-    const secret = credentialsSecret(want.namespace, want.instance, want.labels, want.retain ? undefined : want.owner, want.voterKey);
+    const secret = credentialsSecret(want.namespace, want.instance, want.labels, want.retain ? undefined : want.owner, await want.voterKey?.());
     try {
       await ctx.kube.create(secret);
       return 'created';
