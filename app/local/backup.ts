@@ -2,32 +2,30 @@
 // them: as the postgres user (when we are root), Debian's PostgreSQL 15 on
 // PATH, the query of record in the environment, the termination message in
 // a file. For the script tests and `make bench-backup`.
-import { execFile, execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { chownSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { VOTES_SUM_SQL } from '../../charts/backup.ts';
-import { PG_BIN } from './postgres.ts';
+import { ensureTraversable, PG_BIN, pgUid } from './postgres.ts';
 import { asUser } from './process.ts';
 
 const run = promisify(execFile);
 const CHARTS = resolve(import.meta.dirname, '../../charts');
 /** The image's entrypoint, which restore.sh initializes the new cluster with. */
 export const ENTRYPOINT = resolve(import.meta.dirname, '../../images/postgres/entrypoint.sh');
-const OS_USER = process.getuid?.() === 0 ? 'postgres' : undefined;
 
-/** Hands a path to the user the scripts run as. */
+/** Hands a path to the user the scripts run as (PostgreSQL's, when we are root). */
 export function giveToScripts(path: string): string {
-  if (OS_USER) {
-    const id = (flag: string) => Number(execFileSync('id', [flag, OS_USER], { encoding: 'utf8' }).trim());
-    chownSync(path, id('-u'), id('-g'));
-  }
+  const ids = pgUid();
+  if (ids) chownSync(path, ids.uid, ids.gid);
   return path;
 }
 
-/** A directory the scripts can write. */
+/** A directory the scripts can write, and reach through its parents. */
 export function scriptDir(path: string): string {
   mkdirSync(path, { recursive: true });
+  ensureTraversable(path);
   return giveToScripts(path);
 }
 

@@ -64,7 +64,7 @@ export interface PostgresServer {
  * whose ancestors deny it search permission, e.g. a 0700 mkdtemp dir. Scratch
  * dirs under the temp dir get o+x (search, not read); elsewhere we say so.
  */
-function ensureTraversable(dir: string): void {
+export function ensureTraversable(dir: string): void {
   if (process.getuid?.() !== 0) return;
   const tmp = realpathSync(tmpdir());
   let d = dirname(realpathSync(dir));
@@ -79,7 +79,7 @@ function ensureTraversable(dir: string): void {
   }
 }
 
-function pgUid(): { uid: number; gid: number } | undefined {
+export function pgUid(): { uid: number; gid: number } | undefined {
   if (process.getuid?.() !== 0) return undefined;
   const out = execFileSync('id', ['-u', PG_OS_USER], { encoding: 'utf8' }).trim();
   const gid = execFileSync('id', ['-g', PG_OS_USER], { encoding: 'utf8' }).trim();
