@@ -23,9 +23,8 @@ export const SECUREVOTE_BACKUP_API = {
 
 /** Pending → Running → Completed (written and verified) or Failed. */
 export const BACKUP_PHASES = ['Pending', 'Running', 'Completed', 'Failed'] as const;
-export type BackupPhase = (typeof BACKUP_PHASES)[number];
 
-/** How the operator marks the backups it creates on a schedule (and how retention finds an instance's backups). */
+/** How the operator labels the backups it creates on a schedule (for kubectl -l; the operator itself goes by spec.secureVote). */
 export const BACKUP_INSTANCE_LABEL = `${PART_OF}.dev/securevote`;
 export const BACKUP_METHOD_LABEL = `${PART_OF}.dev/backup-method`;
 
