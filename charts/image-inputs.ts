@@ -27,9 +27,12 @@ export const IMAGE_INPUTS: Readonly<Record<ImageName, readonly string[]>> = {
   redis: [...COMMON, 'images/redis'],
   // app/backend imports app/frontend/security-headers.ts (closure.ts follows it).
   backend: [...NODE_APP, 'app/backend', 'app/frontend/security-headers.ts'],
-  frontend: [...NODE_APP, 'app/frontend'],
+  // app/frontend imports the backend's drain and metrics server (closure.ts follows them).
+  frontend: [...NODE_APP, 'app/frontend', 'app/backend/drain.ts', 'app/backend/metrics-server.ts'],
   // The render stage runs node on app/proxy/render.ts; nginx serves its output.
   proxy: [...COMMON, '@node', 'app/proxy', 'images/proxy/render-conf.ts'],
+  // The binaries come from the wrapper modules' pinned versions (go.mod, go.sum).
+  exporters: [...COMMON, 'images/exporters'],
 };
 
 function walk(path: string): string[] {

@@ -15,8 +15,8 @@
 import table from './images.json' with { type: 'json' };
 import type { Component } from './rules.ts';
 
-/** The images the stack runs, by image name (securevote/<name>). */
-export const IMAGE_NAMES = ['postgres', 'redis', 'backend', 'frontend', 'proxy'] as const;
+/** The images the stack runs, by image name (securevote/<name>): one per component, and the exporters beside three of them. */
+export const IMAGE_NAMES = ['postgres', 'redis', 'backend', 'frontend', 'proxy', 'exporters'] as const;
 export type ImageName = (typeof IMAGE_NAMES)[number];
 
 export interface ImageEntry {
@@ -43,11 +43,14 @@ export const COMPONENT_IMAGE: Readonly<Record<Component, ImageName>> = {
   proxy: 'proxy',
 };
 
-/** The default image of each component in a table: securevote/<image>:<its tag>. */
+/** An image's reference in a table: securevote/<image>:<its tag>. */
+export function defaultImage(name: ImageName, t: ImageTable = IMAGE_TABLE): string {
+  return `securevote/${name}:${t.images[name].tag}`;
+}
+
+/** The default image of each component in a table. */
 export function defaultImages(t: ImageTable = IMAGE_TABLE): Record<Component, string> {
-  return Object.fromEntries(
-    Object.entries(COMPONENT_IMAGE).map(([c, name]) => [c, `securevote/${name}:${t.images[name].tag}`]),
-  ) as Record<Component, string>;
+  return Object.fromEntries(Object.entries(COMPONENT_IMAGE).map(([c, name]) => [c, defaultImage(name, t)])) as Record<Component, string>;
 }
 
 /**
@@ -56,7 +59,12 @@ export function defaultImages(t: ImageTable = IMAGE_TABLE): Record<Component, st
  * release counts as unpinned (a stored spec of an old CRD carries it).
  */
 export function resolveImage(component: Component, image: string | undefined, t: ImageTable = IMAGE_TABLE): string {
-  const def = defaultImages(t)[component];
+  return resolveNamed(COMPONENT_IMAGE[component], image, t);
+}
+
+/** resolveImage for any image of the table (the exporters have no component of their own). */
+export function resolveNamed(name: ImageName, image: string | undefined, t: ImageTable = IMAGE_TABLE): string {
+  const def = defaultImage(name, t);
   if (image === undefined || image === def || t.pastDefaults.includes(image)) return def;
   return image;
 }

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the project's images on the debootstrap base (see images/base):
-#   securevote/{node,backend,frontend,proxy,operator,postgres,redis}
+#   securevote/{node,backend,frontend,proxy,operator,postgres,redis,exporters}
 # with OCI labels, niced (shared CPU). Each component image is tagged with
 # its own version from charts/images.json (re-tagged by `make release` only
 # when its build inputs change); the operator with package.json's version.
@@ -91,8 +91,20 @@ operator_image() {
   build operator "securevote/operator:$(image_tag operator)" . images/operator/Dockerfile
 }
 
+# The exporters: Go binaries built on the host from their wrapper modules
+# (images/exporters/go, into the version-keyed cache), copied into a context.
+EXPORTERS=(postgres_exporter redis_exporter nginx-prometheus-exporter)
+exporters_image() {
+  local ctx=$WORK/images/exporters-context b
+  "${NICE[@]}" scripts/controlplane-build.sh "${EXPORTERS[@]}" >"$LOGS/exporters-go.log" 2>&1 \
+    || { say "exporters: Go build FAILED; last lines of $LOGS/exporters-go.log:"; tail -n 25 "$LOGS/exporters-go.log" >&2; return 1; }
+  rm -rf "$ctx" && mkdir -p "$ctx"
+  for b in "${EXPORTERS[@]}"; do cp "$(scripts/controlplane-build.sh --path "$b")" "$ctx/$b"; done
+  build exporters "securevote/exporters:$(image_tag exporters)" "$ctx" images/exporters/Dockerfile
+}
+
 want=("$@")
-[ ${#want[@]} -gt 0 ] || want=(node postgres redis backend frontend proxy operator)
+[ ${#want[@]} -gt 0 ] || want=(node postgres redis backend frontend proxy exporters operator)
 rc=0
 for name in "${want[@]}"; do
   case $name in
@@ -101,6 +113,7 @@ for name in "${want[@]}"; do
     backend) app_image backend app/backend/Dockerfile app/backend/main.ts || rc=1 ;;
     frontend) app_image frontend app/frontend/Dockerfile app/frontend/server.ts || rc=1 ;;
     proxy) app_image proxy app/proxy/Dockerfile app/proxy/render.ts || rc=1 ;;
+    exporters) exporters_image || rc=1 ;;
     operator) operator_image || rc=1 ;;
     *) say "unknown image $name"; rc=2 ;;
   esac
