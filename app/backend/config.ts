@@ -31,6 +31,8 @@ export interface CacheConfig {
 
 export interface Config {
   readonly port: number;
+  /** Where /metrics is served too, on its own (METRICS_PORT); unset: only on `port`. */
+  readonly metricsPort: number | undefined;
   readonly host: string;
   readonly logLevel: string;
   readonly database: DatabaseConfig;
@@ -128,6 +130,7 @@ export function loadConfig(env: Env): Config {
   if (!LOG_LEVELS.has(logLevel)) throw new ConfigError(`LOG_LEVEL: one of ${[...LOG_LEVELS].join(', ')}`);
   return {
     port: int(env, 'PORT', 5000, 0, 65535),
+    metricsPort: env.METRICS_PORT ? int(env, 'METRICS_PORT', 0, 0, 65535) : undefined,
     host: str(env, 'HOST', '0.0.0.0'),
     logLevel,
     database: loadDatabaseConfig(env),

@@ -14,6 +14,7 @@ import { trackDependency } from './dependency.ts';
 import { createDrainer, envMs } from './drain.ts';
 import { createLogger } from './log.ts';
 import { createMetrics } from './metrics.ts';
+import { startMetricsServer } from './metrics-server.ts';
 import { migrate } from './migrations.ts';
 import { createVoterSigner } from './voter.ts';
 
@@ -50,6 +51,8 @@ const ctx: AppContext = {
   state: { schemaReady: false, started: false, draining: false },
 };
 
+metrics.watchPool(ctx.pool);
+
 process.on('unhandledRejection', (reason) => {
   log.error({ err: reason }, 'unhandled promise rejection');
 });
@@ -73,6 +76,13 @@ server.listen(config.port, config.host, () => {
   const addr = server.address();
   log.info({ config: describeConfig(config), port: typeof addr === 'object' && addr ? addr.port : config.port }, 'listening');
 });
+
+if (config.metricsPort !== undefined) {
+  startMetricsServer(metrics.registry, config.metricsPort, config.host, log).catch((err: unknown) => {
+    log.fatal({ err }, 'metrics server error');
+    process.exit(1);
+  });
+}
 
 const startup = new AbortController();
 // After the first attempt, whatever its outcome, the pod can serve its own

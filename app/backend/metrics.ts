@@ -11,6 +11,15 @@ export interface Metrics {
   readonly resultsReads: Counter<'source'>;
   readonly dependencyUp: Gauge<'dependency'>;
   setUp(dep: Dependency, up: boolean): void;
+  /** Where the pool gauge reads its counts, at each scrape (the pool exists after the metrics). */
+  watchPool(pool: PoolCounts): void;
+}
+
+/** pg.Pool's own counters. */
+export interface PoolCounts {
+  readonly totalCount: number;
+  readonly idleCount: number;
+  readonly waitingCount: number;
 }
 
 export function createMetrics(): Metrics {
@@ -47,10 +56,26 @@ export function createMetrics(): Metrics {
     labelNames: ['dependency'],
     registers: [registry],
   });
+  let pool: PoolCounts | undefined;
+  new Gauge({
+    name: 'securevote_db_pool_connections',
+    help: 'The PostgreSQL pool: connections open (total), idle, and queries waiting for one (waiting)',
+    labelNames: ['state'],
+    registers: [registry],
+    collect() {
+      if (pool === undefined) return;
+      this.set({ state: 'total' }, pool.totalCount);
+      this.set({ state: 'idle' }, pool.idleCount);
+      this.set({ state: 'waiting' }, pool.waitingCount);
+    },
+  });
   dependencyUp.set({ dependency: 'database' }, 0);
   dependencyUp.set({ dependency: 'cache' }, 0);
   return {
     registry, httpDuration, votesAcknowledged, votesRejected, resultsReads, dependencyUp,
     setUp: (dep, up) => dependencyUp.set({ dependency: dep }, up ? 1 : 0),
+    watchPool: (p) => {
+      pool = p;
+    },
   };
 }

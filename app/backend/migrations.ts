@@ -37,6 +37,22 @@ export const MIGRATIONS: readonly Migration[] = [
   },
 ];
 
+/**
+ * The role a metrics exporter logs in as: pg_monitor (statistics and
+ * settings, never a table's rows), no password, so it can log in only where
+ * pg_hba trusts it (the database pod's Unix socket). Roles live outside a
+ * database, so a restored dump does not bring it back: it is ensured at
+ * every run, not recorded as a migration.
+ */
+export const MONITOR_ROLE = 'securevote_monitor';
+const ENSURE_MONITOR_ROLE = `
+  DO $$ BEGIN
+    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '${MONITOR_ROLE}') THEN
+      CREATE ROLE ${MONITOR_ROLE} LOGIN;
+    END IF;
+  END $$;
+  GRANT pg_monitor TO ${MONITOR_ROLE};`;
+
 /** pg_advisory_lock key: a fixed 64-bit number ("securevote migrations"), shared by every runner. */
 export const MIGRATION_LOCK_KEY = '7311256049837781093';
 
@@ -71,6 +87,10 @@ export async function migrate(pool: Pool, log: Logger, migrations: readonly Migr
         applied.push(m.version);
         log.info({ version: m.version, name: m.name }, 'migration applied');
       }
+      // Without the right to create roles (a database of someone else's), metrics lose PostgreSQL's part, votes lose nothing.
+      await client.query(ENSURE_MONITOR_ROLE).catch((err: unknown) => {
+        log.warn({ role: MONITOR_ROLE, reason: (err as Error).message }, 'monitoring role not ensured');
+      });
     } finally {
       await client.query('SELECT pg_advisory_unlock($1::bigint)', [MIGRATION_LOCK_KEY]).catch(() => {
         broken = true;

@@ -10,7 +10,9 @@ import { createHash } from 'node:crypto';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
+import { Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { createDrainer, envMs } from '../backend/drain.ts';
+import { startMetricsServer } from '../backend/metrics-server.ts';
 import { SECURITY_HEADERS } from './security-headers.ts';
 
 const PUBLIC_DIR = new URL('./public/', import.meta.url);
@@ -50,9 +52,25 @@ export interface FrontendOptions {
   drainTimeoutMs?: number;
 }
 
+/** Request duration by route (a known path, else `unmatched`: the label set stays bounded) and status. */
+function createMetrics(): { registry: Registry; httpDuration: Histogram<'method' | 'route' | 'status'> } {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  const httpDuration = new Histogram({
+    name: 'http_request_duration_seconds',
+    help: 'HTTP request duration by route (a known path, else unmatched) and status',
+    labelNames: ['method', 'route', 'status'],
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: [registry],
+  });
+  return { registry, httpDuration };
+}
+
 export function createFrontend(opts: FrontendOptions = {}) {
   const log = pino({ level: opts.logLevel ?? 'info', base: { service: 'frontend' } });
   const assets = loadAssets();
+  const metrics = createMetrics();
+  const routes = new Set(['/healthz', '/readyz', '/index.html', ...assets.keys()]);
 
   function send(res: ServerResponse, status: number, type: string, body: string | Buffer, extra: Record<string, string> = {}): void {
     res.writeHead(status, { ...SECURITY_HEADERS, 'Content-Type': type, 'Content-Length': Buffer.byteLength(body), ...extra });
@@ -61,14 +79,17 @@ export function createFrontend(opts: FrontendOptions = {}) {
 
   function handle(req: IncomingMessage, res: ServerResponse): void {
     const started = process.hrtime.bigint();
+    const stop = metrics.httpDuration.startTimer();
+    const path = (req.url ?? '/').split('?')[0] ?? '/';
     res.on('finish', () => {
+      const method = req.method === 'GET' || req.method === 'HEAD' ? req.method : 'other';
+      stop({ method, route: routes.has(path) ? path : 'unmatched', status: String(res.statusCode) });
       log.info({
         method: req.method, url: req.url, status: res.statusCode,
         ms: Number(process.hrtime.bigint() - started) / 1e6,
         requestId: req.headers['x-request-id'],
       }, 'request');
     });
-    const path = (req.url ?? '/').split('?')[0] ?? '/';
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       send(res, 405, 'application/json', JSON.stringify({ error: 'method not allowed' }) + '\n', { Allow: 'GET, HEAD' });
       return;
@@ -108,19 +129,24 @@ export function createFrontend(opts: FrontendOptions = {}) {
   server.keepAliveTimeout = 75_000;
   server.headersTimeout = 20_000;
   server.requestTimeout = 30_000;
-  return { server, log, drain: () => drainer.drain() };
+  return { server, log, registry: metrics.registry, drain: () => drainer.drain() };
 }
 
 async function main(): Promise<void> {
   const port = Number(process.env.PORT ?? 3000);
   const host = process.env.HOST ?? '0.0.0.0';
   if (!Number.isInteger(port) || port < 1 || port > 65535) throw new Error(`PORT must be 1-65535, got ${process.env.PORT}`);
-  const { server, log, drain } = createFrontend({
+  const metricsPort = process.env.METRICS_PORT ? Number(process.env.METRICS_PORT) : undefined;
+  if (metricsPort !== undefined && (!Number.isInteger(metricsPort) || metricsPort < 1 || metricsPort > 65535)) {
+    throw new Error(`METRICS_PORT must be 1-65535, got ${process.env.METRICS_PORT}`);
+  }
+  const { server, log, registry, drain } = createFrontend({
     logLevel: process.env.LOG_LEVEL ?? 'info',
     drainLingerMs: envMs(process.env, 'DRAIN_LINGER_MS', 2_000),
     drainTimeoutMs: envMs(process.env, 'DRAIN_TIMEOUT_MS', 10_000),
   });
   server.listen(port, host, () => log.info({ port, host }, 'frontend listening'));
+  if (metricsPort !== undefined) await startMetricsServer(registry, metricsPort, host, log);
 
   let stopping = false;
   const shutdown = (signal: string): void => {

@@ -23,6 +23,8 @@ export interface NginxOptions {
   accessLog?: NginxConfOptions['accessLog'];
   staticRoot?: string;
   resultsCacheSeconds?: number;
+  /** nginx's stub_status on 127.0.0.1 at this port (a metrics exporter reads it). */
+  stubStatusPort?: number;
   timeoutMs?: number;
 }
 
@@ -86,6 +88,7 @@ export async function startNginx(opts: NginxOptions): Promise<NginxServer> {
     accessLog: opts.accessLog,
     staticRoot: opts.staticRoot,
     resultsCacheSeconds: opts.resultsCacheSeconds,
+    stubStatusPort: opts.stubStatusPort,
   }));
   // `-e stderr`: errors before the config is read (nginx 1.19.5+) never go to /var/log.
   const srv: SpawnedServer = spawnServer({

@@ -45,6 +45,11 @@ export interface NginxConfOptions {
    * @default undefined
    */
   readonly resolver?: string;
+  /**
+   * nginx's connection counters (stub_status) on 127.0.0.1 at this port, for
+   * a metrics exporter in the same pod; never on another address. @default undefined (none)
+   */
+  readonly stubStatusPort?: number;
   /** `worker_processes`. @default 1 (the seed gives the proxy half a CPU) */
   readonly workerProcesses?: number | 'auto';
   /** Access log target. @default '/dev/stdout' */
@@ -202,7 +207,22 @@ export function renderNginxConf(opts: NginxConfOptions): string {
     '}',
   ], 8) + '\n';
 
+  const statusServer = opts.stubStatusPort === undefined ? '' : '\n' + indent([
+    '# Connection counters for the metrics exporter beside nginx: loopback only.',
+    'server {',
+    `    listen 127.0.0.1:${checkPort('stubStatusPort', opts.stubStatusPort)};`,
+    '    access_log off;',
+    '    location = /stub_status {',
+    '        stub_status;',
+    '    }',
+    '    location / {',
+    '        return 404;',
+    '    }',
+    '}',
+  ], 4) + '\n';
+
   const values: Record<string, string> = {
+    status_server: statusServer,
     worker_processes: String(workers),
     shutdown_timeout: `${shutdownTimeout}s`,
     pid_path: pidPath,
