@@ -5,6 +5,7 @@
  */
 import * as kplus from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
+import { metricsEnv, metricsPort } from './metrics.ts';
 import type { StackContext } from './names.ts';
 import { drainEnv, emptyDir, probes, secretFiles, secretPath } from './pod.ts';
 import { mebibytes } from './quantity.ts';
@@ -62,7 +63,7 @@ export class Backend extends Construct {
         name: 'backend',
         image: spec.image,
         command: ['node', 'app/backend/main.ts'],
-        ports: [{ name: PORT_NAMES.backend, number: port }],
+        ports: [{ name: PORT_NAMES.backend, number: port }, ...(ctx.spec.monitoring.enabled ? [metricsPort('backend')] : [])],
         envVariables: {
           PORT: kplus.EnvValue.fromValue(String(port)),
           HOST: kplus.EnvValue.fromValue('0.0.0.0'),
@@ -74,6 +75,7 @@ export class Backend extends Construct {
           COOKIE_SECRET_FILE: kplus.EnvValue.fromValue(secretPath(SECRET_KEYS.cookieSecret)),
           VOTE_OPTIONS: kplus.EnvValue.fromValue(JSON.stringify(ctx.spec.options.map((o) => ({ id: o.id, label: o.label })))),
           ...drainEnv('backend'),
+          ...(ctx.spec.monitoring.enabled ? metricsEnv('backend') : {}),
         },
         startup: p.startup,
         readiness: p.readiness,

@@ -7,6 +7,7 @@
 import * as kplus from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
 import { objectLabels } from './labels.ts';
+import { addExporter } from './metrics.ts';
 import type { StackContext } from './names.ts';
 import { emptyDir, probes, secretFiles, secretPath } from './pod.ts';
 import { mebibytes } from './quantity.ts';
@@ -104,6 +105,7 @@ export class Cache extends Construct {
         ],
       },
     });
+    if (ctx.spec.monitoring.enabled) addExporter(this.deployment, ctx, 'cache');
     this.service = componentServices(this, ctx, { component: 'cache' });
   }
 }

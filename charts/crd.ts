@@ -34,6 +34,7 @@ const KEPT = new Set([
   'pattern',
   'minItems',
   'maxItems',
+  'maxProperties',
   'format',
   'enum',
   'required',
@@ -65,6 +66,11 @@ export function toStructural(node: Json, path = '$'): Json {
   for (const [k, v] of Object.entries(node)) {
     if (k === 'properties') {
       out['properties'] = Object.fromEntries(Object.entries(v as Record<string, Json>).map(([p, s]) => [p, toStructural(s, `${path}.${p}`)]));
+    } else if (k === 'patternProperties') {
+      // TypeBox's Record<string, V>: a map, which a structural schema says with additionalProperties.
+      const entries = Object.entries(v as Record<string, Json>);
+      if (entries.length !== 1 || entries[0]![0] !== '^(.*)$') throw new Error(`${path}: only string-keyed maps are supported`);
+      out['additionalProperties'] = toStructural(entries[0]![1], `${path}{}`);
     } else if (k === 'items') {
       out['items'] = toStructural(v as Json, `${path}[]`);
     } else if (KEPT.has(k)) {

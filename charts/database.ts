@@ -23,6 +23,7 @@ import {
 } from './pod.ts';
 import { mebibytes } from './quantity.ts';
 import { addRestoreContainer } from './backup.ts';
+import { addExporter } from './metrics.ts';
 import {
   BACKEND_PG_POOL_MAX,
   DATABASE,
@@ -136,6 +137,7 @@ export class Database extends Construct {
     const local = ['pg_isready', '-q', '-h', SOCKET_DIR, '-p', String(PORTS.database), '-U', DATABASE.user, '-d', DATABASE.name];
     const p = probes('database', { readiness: { command: local }, liveness: { command: local } });
 
+    const socket = emptyDir(this, 'run', 'run', 8, true);
     this.statefulSet = new kplus.StatefulSet(this, 'statefulset', {
       metadata: { name: ctx.names.service('database'), labels },
       service: this.service,
@@ -162,7 +164,7 @@ export class Database extends Construct {
           volumeMounts: [
             { path: '/etc/securevote', volume: kplus.Volume.fromConfigMap(this, 'config-volume', config, { name: 'config' }), readOnly: true },
             { path: SECRETS_DIR, volume: secretFiles(this, 'secrets', ctx.secretName, [SECRET_KEYS.databasePassword]), readOnly: true },
-            { path: SOCKET_DIR, volume: emptyDir(this, 'run', 'run', 8, true) },
+            { path: SOCKET_DIR, volume: socket },
             { path: '/tmp', volume: emptyDir(this, 'tmp', 'tmp', 64) },
           ],
         },
@@ -176,6 +178,7 @@ export class Database extends Construct {
     // A restore (the one possible init container) is PostgreSQL's own work: the database's resources.
     setResources(pod, spec.resources, ctx.restore ? 1 : 0, { init: spec.resources });
     finishPodTemplate(pod);
+    if (ctx.spec.monitoring.enabled) addExporter(this.statefulSet, ctx, 'database', { socket: { path: SOCKET_DIR, volume: socket } });
     // cdk8s-plus-28 has no volume claim templates nor PVC retention: written here.
     const obj = ApiObject.of(this.statefulSet);
     obj.addJsonPatch(JsonPatch.add('/spec/template/spec/containers/0/volumeMounts/-', { name: 'data', mountPath: DATA_MOUNT }));

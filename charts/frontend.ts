@@ -3,6 +3,7 @@ import * as kplus from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
 import { nodeOptions } from './backend.ts';
 import type { StackContext } from './names.ts';
+import { metricsEnv, metricsPort } from './metrics.ts';
 import { drainEnv, emptyDir, probes } from './pod.ts';
 import { PORTS } from './rules.ts';
 import { componentServices, disruptionBudget, hardenedDeployment, PORT_NAMES } from './workload.ts';
@@ -30,13 +31,14 @@ export class Frontend extends Construct {
         name: 'frontend',
         image: spec.image,
         command: ['node', 'app/frontend/server.ts'],
-        ports: [{ name: PORT_NAMES.frontend, number: port }],
+        ports: [{ name: PORT_NAMES.frontend, number: port }, ...(ctx.spec.monitoring.enabled ? [metricsPort('frontend')] : [])],
         envVariables: {
           PORT: kplus.EnvValue.fromValue(String(port)),
           HOST: kplus.EnvValue.fromValue('0.0.0.0'),
           LOG_LEVEL: kplus.EnvValue.fromValue(ctx.spec.logLevel),
           NODE_OPTIONS: kplus.EnvValue.fromValue(nodeOptions(ctx.spec, 'frontend')),
           ...drainEnv('frontend'),
+          ...(ctx.spec.monitoring.enabled ? metricsEnv('frontend') : {}),
         },
         startup: p.startup,
         readiness: p.readiness,

@@ -8,9 +8,11 @@ import * as kplus from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
 import { instanceLabels, instanceSelector, objectLabels, selectorLabels } from './labels.ts';
 import type { StackContext } from './names.ts';
-import { COMPONENTS, DNS, NETWORK_EDGES, PORTS, PUBLIC_ENTRY, type Workload } from './rules.ts';
+import { DEFAULT_SCRAPER_NAMESPACE_LABELS } from './spec.ts';
+import { COMPONENTS, DNS, METRICS, NETWORK_EDGES, PORTS, PUBLIC_ENTRY, type Component, type Workload } from './rules.ts';
 
 const WORKLOADS: readonly Workload[] = [...COMPONENTS, 'migration', 'backup'];
+const isComponent = (w: Workload): w is Component => (COMPONENTS as readonly string[]).includes(w);
 
 export interface NetworkPoliciesProps {
   readonly context: StackContext;
@@ -57,6 +59,10 @@ export class NetworkPolicies extends Construct {
       }));
       // No `from`: any source, in or out of the cluster.
       if (w === PUBLIC_ENTRY) ingress.push({ ports: [tcp(PORTS[PUBLIC_ENTRY])] });
+      // The scraper's namespace, to the metrics port only.
+      if (ctx.spec.monitoring.enabled && isComponent(w)) {
+        ingress.push({ from: [{ namespaceSelector: { matchLabels: { ...(ctx.spec.monitoring.scraperNamespaceLabels ?? DEFAULT_SCRAPER_NAMESPACE_LABELS) } } }], ports: [tcp(METRICS.ports[w])] });
+      }
       const egress = NETWORK_EDGES.filter((e) => e.from === w).map((e) => ({
         to: [{ podSelector: { matchLabels: selectorLabels(ctx.identity, e.to) } }],
         ports: [tcp(PORTS[e.to])],

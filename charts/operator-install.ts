@@ -7,7 +7,8 @@
  */
 import { ApiObject, Chart, Include } from 'cdk8s';
 import type { Construct } from 'constructs';
-import { CREDENTIALS_KIND, OWNED_KINDS } from '../operator/owned-kinds.ts';
+import { CREDENTIALS_KIND, MONITORING_KINDS, OWNED_KINDS } from '../operator/owned-kinds.ts';
+import { runbookUrl } from './alerts.ts';
 import { IMAGE_TAG, SECUREVOTE_API } from './spec.ts';
 import { SECUREVOTE_BACKUP_API } from './backup-spec.ts';
 
@@ -74,6 +75,11 @@ export const CLUSTER_RULES: readonly ExplainedRule[] = [
     verbs: ['get', 'create', 'patch', 'delete'],
     why: 'generated credentials, by name only: read, created once, owner moved with retainOnDelete (data never written again); collected with their owner',
   },
+  ...groupKinds(MONITORING_KINDS).map((r) => ({
+    ...r,
+    verbs: ['get', 'create', 'patch', 'delete'],
+    why: 'the PodMonitor and PrometheusRule of a monitored SecureVote, by name (no informer: the CRDs may be absent): read, server-side apply (create+patch), deleted when monitoring is turned off',
+  })),
   ...groupKinds(OWNED_KINDS.filter((k) => k.readOnly)).map((r) => ({
     ...r,
     verbs: ['list', 'watch'],
@@ -287,6 +293,13 @@ export class OperatorInstall extends Chart {
         ingress: [{ ports: [{ protocol: 'TCP', port: HEALTH_PORT }] }],
       },
     });
+    // What a ServiceMonitor needs to find the operator's /metrics (OperatorMonitoring).
+    new ApiObject(this, 'metrics-service', {
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: { name: `${OPERATOR_NAME}-metrics`, namespace, labels },
+      spec: { selector, ports: [{ name: 'metrics', port: HEALTH_PORT, targetPort: 'health', protocol: 'TCP' }] },
+    });
     if (replicas > 1) {
       new ApiObject(this, 'pdb', {
         apiVersion: 'policy/v1',
@@ -295,5 +308,68 @@ export class OperatorInstall extends Chart {
         spec: { minAvailable: 1, selector: { matchLabels: selector }, unhealthyPodEvictionPolicy: 'AlwaysAllow' },
       });
     }
+  }
+}
+
+export interface OperatorMonitoringProps {
+  /** @default OPERATOR_NAMESPACE */
+  readonly namespace?: string;
+  /** Labels for a Prometheus whose selectors ask for some (e.g. release: kube-prometheus-stack). @default none */
+  readonly labels?: Readonly<Record<string, string>>;
+}
+
+/**
+ * The operator's own monitoring, for clusters that serve
+ * monitoring.coreos.com/v1 (apart from OperatorInstall, which must apply
+ * where they don't): a ServiceMonitor that keeps the metrics' own
+ * `namespace` and `securevote` labels (honorLabels: the per-instance rules
+ * select the operator's series of an instance by them), and an alert for the
+ * operator itself being gone (without it, no instance's Degraded alert can fire).
+ */
+export class OperatorMonitoring extends Chart {
+  constructor(scope: Construct, id: string, props: OperatorMonitoringProps = {}) {
+    super(scope, id, { disableResourceNameHashes: true });
+    const namespace = props.namespace ?? OPERATOR_NAMESPACE;
+    const labels = {
+      ...(props.labels ?? {}),
+      'app.kubernetes.io/name': OPERATOR_NAME,
+      'app.kubernetes.io/part-of': 'securevote',
+      'app.kubernetes.io/component': 'operator',
+      'app.kubernetes.io/version': IMAGE_TAG,
+    };
+    new ApiObject(this, 'service-monitor', {
+      apiVersion: 'monitoring.coreos.com/v1',
+      kind: 'ServiceMonitor',
+      metadata: { name: OPERATOR_NAME, namespace, labels },
+      spec: {
+        selector: { matchLabels: { 'app.kubernetes.io/name': OPERATOR_NAME, 'app.kubernetes.io/component': 'operator' } },
+        endpoints: [{ port: 'metrics', path: '/metrics', interval: '30s', honorLabels: true }],
+      },
+    });
+    new ApiObject(this, 'rule', {
+      apiVersion: 'monitoring.coreos.com/v1',
+      kind: 'PrometheusRule',
+      metadata: { name: OPERATOR_NAME, namespace, labels },
+      spec: {
+        groups: [
+          {
+            name: 'securevote-operator',
+            rules: [
+              {
+                alert: 'SecureVoteOperatorDown',
+                expr: `absent(up{namespace="${namespace}",service="${OPERATOR_NAME}-metrics"} == 1)`,
+                for: '5m',
+                labels: { severity: 'warning' },
+                annotations: {
+                  summary: 'The SecureVote operator is gone',
+                  description: `No replica of ${namespace}/${OPERATOR_NAME} answers its metrics scrape: running instances keep serving votes, but no change, backup or repair happens.`,
+                  runbook_url: runbookUrl('SecureVoteOperatorDown'),
+                },
+              },
+            ],
+          },
+        ],
+      },
+    });
   }
 }

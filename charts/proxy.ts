@@ -9,7 +9,8 @@ import { renderNginxConf } from '../app/proxy/render.ts';
 import { objectLabels } from './labels.ts';
 import type { StackContext } from './names.ts';
 import { emptyDir, probes } from './pod.ts';
-import { PORTS, SHUTDOWN } from './rules.ts';
+import { addExporter } from './metrics.ts';
+import { METRICS, PORTS, SHUTDOWN } from './rules.ts';
 import { componentServices, disruptionBudget, hardenedDeployment, PORT_NAMES } from './workload.ts';
 
 const CONFIG_DIR = '/etc/securevote';
@@ -23,6 +24,7 @@ export function proxyConf(ctx: StackContext): string {
     pidPath: `${TEMP_DIR}/nginx.pid`,
     tempDir: TEMP_DIR,
     shutdownTimeoutSeconds: SHUTDOWN.drainSeconds.proxy,
+    ...(ctx.spec.monitoring.enabled ? { stubStatusPort: METRICS.stubStatusPort } : {}),
   });
 }
 
@@ -67,6 +69,7 @@ export class Proxy extends Construct {
         ],
       },
     });
+    if (ctx.spec.monitoring.enabled) addExporter(this.deployment, ctx, 'proxy');
     this.service = componentServices(this, ctx, {
       component: 'proxy',
       type: spec.serviceType as kplus.ServiceType,

@@ -285,3 +285,51 @@ export const BACKUP = {
   /** Where the backup volume is mounted in the Job and the restore init container. */
   mountPath: '/var/lib/securevote/backups',
 } as const;
+
+/**
+ * Monitoring (not in the seed; its "go further" list). Every pod of a
+ * component serves Prometheus metrics on one port, named `metrics`, apart
+ * from the port it serves users on (a scraper let in reaches metrics only):
+ * the backend and frontend from their own process, PostgreSQL, Redis and
+ * nginx from an exporter beside them. A sidecar, not a Deployment of its
+ * own: it comes and goes with the one process it watches, reaches it on a
+ * Unix socket or 127.0.0.1 (no network edge, and PostgreSQL's exporter needs
+ * no password), and `up` then says which pod is gone. An exporter's requests
+ * and limits are its own, on top of the seed's budget for the main container.
+ */
+export const METRICS = {
+  portName: 'metrics',
+  path: '/metrics',
+  ports: { database: 9187, cache: 9121, backend: 9464, frontend: 9465, proxy: 9113 } satisfies Record<Component, number>,
+  /** The sidecar of the components whose process is not ours, and its command in the exporters image. */
+  exporters: { database: 'postgres_exporter', cache: 'redis_exporter', proxy: 'nginx-prometheus-exporter' } as const,
+  exporterResources: { requests: { cpu: '10m', memory: '32Mi' }, limits: { cpu: '100m', memory: '64Mi' } } satisfies ResourceRule,
+  /** Exporters are static Go binaries run as nobody. */
+  exporterUid: 65534,
+  /** nginx's stub_status, on 127.0.0.1 only: the exporter beside it reads it. */
+  stubStatusPort: 8081,
+  /** The namespace a scraper runs in when the spec names none (kube-prometheus and most installs use it). */
+  scraperNamespace: 'monitoring',
+  scrapeInterval: '30s',
+} as const;
+
+/**
+ * The alerts' thresholds (charts/alerts.ts). The seed's success metrics give
+ * two: availability above 99% (so more than 1% of votes failing is an
+ * outage) and recovery under 30 s (so a component down for a minute is
+ * more than a restart). The others are ours, said in the README's runbooks.
+ */
+export const ALERTS = {
+  /** Share of votes answered 5xx, over 5 minutes, above which voters are hurt (the seed's > 99%). */
+  voteErrorRatio: 0.01,
+  /** p99 of POST /api/vote above this (seconds), for 10 minutes, is slow. */
+  voteP99Seconds: 0.5,
+  /** A component down longer than the seed's recovery target (< 30 s) is an outage, not a restart. */
+  downFor: '30s',
+  /** Container restarts in 15 minutes that make a crash loop. */
+  restartsIn15m: 3,
+  /** Working set over this share of the memory limit, for 5 minutes. */
+  memoryNearLimit: 0.9,
+  /** Degraded this long before anyone is paged. */
+  degradedFor: '10m',
+} as const;

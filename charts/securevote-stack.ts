@@ -4,7 +4,7 @@
  * charts/render.ts) both build this same construct, so the manifests and
  * the reconciled objects cannot drift apart.
  */
-import { ApiObject, JsonPatch } from 'cdk8s';
+import { ApiObject, Chart, JsonPatch } from 'cdk8s';
 import { Construct } from 'constructs';
 import { Backend } from './backend.ts';
 import { Cache } from './cache.ts';
@@ -14,6 +14,7 @@ import type { InstanceIdentity } from './labels.ts';
 import { Migration } from './migration.ts';
 import { childNames, type ChildNames, type RestoreSource, type StackContext } from './names.ts';
 import { BackupScripts } from './backup.ts';
+import { Monitoring } from './monitoring.ts';
 import { NetworkPolicies } from './network-policies.ts';
 import { Proxy } from './proxy.ts';
 import {
@@ -84,6 +85,8 @@ export class SecureVoteStack extends Construct {
   readonly proxy: Proxy;
   readonly networkPolicies: NetworkPolicies;
   readonly backupScripts: BackupScripts;
+  /** The PodMonitor, PrometheusRule and dashboard, when spec.monitoring.enabled. */
+  readonly monitoring?: Monitoring;
 
   constructor(scope: Construct, id: string, props: SecureVoteStackProps) {
     super(scope, id);
@@ -125,6 +128,10 @@ export class SecureVoteStack extends Construct {
     this.proxy = new Proxy(this, 'proxy', { context });
     this.networkPolicies = new NetworkPolicies(this, 'network-policies', { context });
     this.backupScripts = new BackupScripts(this, 'backup', { context });
+    if (this.spec.monitoring.enabled) {
+      const namespace = props.namespace ?? Chart.of(this).namespace;
+      this.monitoring = new Monitoring(this, 'monitoring', { context, ...(namespace !== undefined ? { namespace } : {}) });
+    }
 
     if (props.namespace !== undefined) {
       for (const c of this.node.findAll()) {

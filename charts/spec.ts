@@ -8,10 +8,10 @@
 import { FormatRegistry, Type, type Static, type TSchema } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import pkg from '../package.json' with { type: 'json' };
-import { IMAGE_TABLE, defaultImages, resolveImage, type ImageTable } from './images.ts';
+import { IMAGE_TABLE, defaultImage, defaultImages, resolveImage, resolveNamed, type ImageTable } from './images.ts';
 import { quantityValue, QUANTITY_PATTERN } from './quantity.ts';
 import { CronError, parseCron } from './cron.ts';
-import { BACKUP, COMPONENTS, DATABASE, PART_OF, RESOURCES, type Component } from './rules.ts';
+import { BACKUP, COMPONENTS, DATABASE, METRICS, PART_OF, RESOURCES, type Component } from './rules.ts';
 
 /** The SecureVote resource's identity in the API. */
 export const SECUREVOTE_API = {
@@ -193,6 +193,34 @@ export const RESTORE_RULE: SpecRule = {
 /** Five cron fields (minute hour day month weekday) of digits, `*`, `/`, `,` and `-`; the operator checks the ranges. */
 export const CRON_PATTERN = '^[0-9*/,-]+( [0-9*/,-]+){4}$';
 
+/** A label key: an optional DNS subdomain prefix and a name of at most 63 characters. */
+const LABEL_KEY = '^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$';
+const LABEL_VALUE = '^(([A-Za-z0-9][-A-Za-z0-9_.]{0,61})?[A-Za-z0-9])?$';
+
+function labelRule(path: string): SpecRule {
+  return { path, rule: `self.all(k, k.matches('${LABEL_KEY.replace(/\\/g, '\\\\')}'))`, message: `${path}: every key must be a label key (an optional DNS prefix and /, then at most 63 letters, digits, '-', '_' or '.')` };
+}
+
+export const MONITORING_LABEL_RULES: readonly SpecRule[] = [labelRule('spec.monitoring.scraperNamespaceLabels'), labelRule('spec.monitoring.labels')];
+
+/**
+ * A map of labels (a selector's matchLabels, or labels to add). A default,
+ * if any, is applied in code: the API server replaces an absent field by its
+ * default, where TypeBox would merge a default map into a given one.
+ */
+function labels(rule: SpecRule, description: string) {
+  return Type.Optional(
+    Type.Record(Type.String(), Type.String({ maxLength: 63, pattern: LABEL_VALUE, description: 'A label value.' }), {
+      maxProperties: 16,
+      description,
+      'x-kubernetes-validations': celOf([rule]),
+    }),
+  );
+}
+
+/** Who may scrape when spec.monitoring.scraperNamespaceLabels is unset: the namespace named `monitoring`. */
+export const DEFAULT_SCRAPER_NAMESPACE_LABELS: Readonly<Record<string, string>> = { 'kubernetes.io/metadata.name': METRICS.scraperNamespace };
+
 const VoteOptionSchema = Type.Object(
   {
     id: Type.String({
@@ -350,6 +378,35 @@ export const SecureVoteSpecSchema = Type.Object(
         },
       ),
     ),
+    monitoring: Type.Optional(
+      Type.Object(
+        {
+          enabled: Type.Optional(
+            Type.Boolean({
+              default: false,
+              description:
+                'Serve metrics from every component (exporters beside PostgreSQL, Redis and nginx), let the scraper namespace reach the metrics ports, and, where the cluster serves monitoring.coreos.com/v1, create a PodMonitor, a PrometheusRule and a Grafana dashboard. Turning it on or off restarts every pod once. Default: false.',
+            }),
+          ),
+          image: Type.Optional(
+            Type.String({
+              minLength: 1,
+              maxLength: 512,
+              description: `Container image of the exporters beside PostgreSQL, Redis and nginx. Unset: the running operator's default for its release (this one: ${defaultImage('exporters')}); set it to pin an image.`,
+            }),
+          ),
+          scraperNamespaceLabels: labels(
+            MONITORING_LABEL_RULES[0]!,
+            `The labels of the namespace(s) whose pods may reach the metrics ports (and no other port). Unset: the namespace named ${METRICS.scraperNamespace} (kubernetes.io/metadata.name: ${METRICS.scraperNamespace}).`,
+          ),
+          labels: labels(
+            MONITORING_LABEL_RULES[1]!,
+            "Labels added to the PodMonitor and the PrometheusRule, for a Prometheus whose selectors ask for some (e.g. release: kube-prometheus-stack). Unset: none.",
+          ),
+        },
+        { default: {}, description: 'Metrics, alerts and a dashboard for Prometheus and Grafana.', additionalProperties: false },
+      ),
+    ),
     cache: Type.Optional(
       Type.Object(
         { image: image('cache'), resources: resources('cache') },
@@ -396,7 +453,7 @@ export const SecureVoteSpecSchema = Type.Object(
 /** The spec as written by a user (every defaulted field optional). */
 export type SecureVoteSpecInput = Static<typeof SecureVoteSpecSchema>;
 
-type Genuine = 'existingSecret' | 'storageClassName' | 'schedule' | 'existingClaim' | 'restore';
+type Genuine = 'existingSecret' | 'storageClassName' | 'schedule' | 'existingClaim' | 'restore' | 'scraperNamespaceLabels' | 'labels';
 /** Every defaulted field present; the genuinely optional ones stay optional. */
 export type Defaulted<T> = T extends readonly (infer U)[]
   ? Defaulted<U>[]
@@ -414,7 +471,7 @@ export type ResourcesSpec = SecureVoteSpec['backend']['resources'];
 
 // ---- status ----------------------------------------------------------------
 
-export const CONDITION_TYPES = ['Ready', 'Progressing', 'Degraded', 'BackedUp'] as const;
+export const CONDITION_TYPES = ['Ready', 'Progressing', 'Degraded', 'BackedUp', 'Monitored'] as const;
 export type ConditionType = (typeof CONDITION_TYPES)[number];
 export const PHASES = ['Pending', 'Progressing', 'Ready', 'Degraded'] as const;
 export type Phase = (typeof PHASES)[number];
@@ -425,7 +482,7 @@ export const SecureVoteConditionSchema = Type.Object(
   {
     type: enumOf(CONDITION_TYPES, {
       description:
-        'Ready: every component has its pods ready. Progressing: a change is rolling out. Degraded: the last reconcile failed. BackedUp: the last backup was verified (False: it failed; absent: none yet).',
+        'Ready: every component has its pods ready. Progressing: a change is rolling out. Degraded: the last reconcile failed. BackedUp: the last backup was verified (False: it failed; absent: none yet). Monitored: the PodMonitor and PrometheusRule exist (False: skipped, and why; absent: spec.monitoring is off).',
     }),
     status: enumOf(['True', 'False', 'Unknown'] as const, { description: 'True, False or Unknown.' }),
     reason: Type.String({ minLength: 1, maxLength: 1024, pattern: '^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$', description: 'Machine-readable CamelCase reason.' }),
@@ -550,6 +607,9 @@ export function ruleErrors(spec: SecureVoteSpec): string[] {
   if (new Set(ids).size !== ids.length) errors.push(OPTION_RULES[0]!.message);
   if (new Set(labels).size !== labels.length) errors.push(OPTION_RULES[1]!.message);
   if (spec.database.replicas !== 1) errors.push(DATABASE_REPLICAS_RULE.message);
+  const labelKey = new RegExp(LABEL_KEY);
+  if (!Object.keys(spec.monitoring.scraperNamespaceLabels ?? {}).every((k) => labelKey.test(k))) errors.push(MONITORING_LABEL_RULES[0]!.message);
+  if (!Object.keys(spec.monitoring.labels ?? {}).every((k) => labelKey.test(k))) errors.push(MONITORING_LABEL_RULES[1]!.message);
   return errors;
 }
 
@@ -584,6 +644,7 @@ export function parseSpec(input: unknown, images: ImageTable = IMAGE_TABLE): Par
   const spec = defaulted as SecureVoteSpec;
   // Images: the spec's pin, else this release's default (see charts/images.ts).
   for (const c of COMPONENTS) spec[c].image = resolveImage(c, spec[c].image, images);
+  spec.monitoring.image = resolveNamed('exporters', spec.monitoring.image, images);
   const rules = ruleErrors(spec);
   if (rules.length > 0) return { ok: false, errors: rules };
   const schedule = scheduleError(spec.backup.schedule);
@@ -610,4 +671,5 @@ export const SPEC_RULES: readonly SpecRule[] = [
   DATABASE_REPLICAS_RULE,
   ...STORAGE_RULES,
   RESTORE_RULE,
+  ...MONITORING_LABEL_RULES,
 ];

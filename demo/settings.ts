@@ -2,7 +2,7 @@
 // and the tests: the cluster's name, the host port of the vote page, the
 // namespace, the state directory.
 import { join } from 'node:path';
-import { defaultImages } from '../charts/images.ts';
+import { defaultImage, defaultImages } from '../charts/images.ts';
 import { PROJECT_VERSION } from '../charts/spec.ts';
 
 const REPO = join(import.meta.dirname, '..');
@@ -26,7 +26,7 @@ export function demoKubeconfig(): string {
   return join(DEMO.work, `kind-${DEMO.cluster}.kubeconfig`);
 }
 
-/** Every image the stack and the operator run: each component at its own tag, the operator at the project's version. */
+/** Every image the stack and the operator run: each component at its own tag, the exporters, the operator at the project's version. */
 export function kindImages(): string[] {
-  return [...Object.values(defaultImages()), `securevote/operator:${PROJECT_VERSION}`];
+  return [...Object.values(defaultImages()), defaultImage('exporters'), `securevote/operator:${PROJECT_VERSION}`];
 }

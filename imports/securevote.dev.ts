@@ -141,6 +141,13 @@ export interface SecureVoteSpec {
   readonly restore?: SecureVoteSpecRestore;
 
   /**
+   * Metrics, alerts and a dashboard for Prometheus and Grafana.
+   *
+   * @schema SecureVoteSpec#monitoring
+   */
+  readonly monitoring?: SecureVoteSpecMonitoring;
+
+  /**
    * Redis, the results cache: one pod (no replication), password from the Secret, maxmemory sized to its limit.
    *
    * @schema SecureVoteSpec#cache
@@ -182,6 +189,7 @@ export function toJson_SecureVoteSpec(obj: SecureVoteSpec | undefined): Record<s
     'database': toJson_SecureVoteSpecDatabase(obj.database),
     'backup': toJson_SecureVoteSpecBackup(obj.backup),
     'restore': toJson_SecureVoteSpecRestore(obj.restore),
+    'monitoring': toJson_SecureVoteSpecMonitoring(obj.monitoring),
     'cache': toJson_SecureVoteSpecCache(obj.cache),
     'backend': toJson_SecureVoteSpecBackend(obj.backend),
     'frontend': toJson_SecureVoteSpecFrontend(obj.frontend),
@@ -373,6 +381,58 @@ export function toJson_SecureVoteSpecRestore(obj: SecureVoteSpecRestore | undefi
 /* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
 
 /**
+ * Metrics, alerts and a dashboard for Prometheus and Grafana.
+ *
+ * @schema SecureVoteSpecMonitoring
+ */
+export interface SecureVoteSpecMonitoring {
+  /**
+   * Serve metrics from every component (exporters beside PostgreSQL, Redis and nginx), let the scraper namespace reach the metrics ports, and, where the cluster serves monitoring.coreos.com/v1, create a PodMonitor, a PrometheusRule and a Grafana dashboard. Turning it on or off restarts every pod once. Default: false.
+   *
+   * @schema SecureVoteSpecMonitoring#enabled
+   */
+  readonly enabled?: boolean;
+
+  /**
+   * Container image of the exporters beside PostgreSQL, Redis and nginx. Unset: the running operator's default for its release (this one: securevote/exporters:0.3.0); set it to pin an image.
+   *
+   * @schema SecureVoteSpecMonitoring#image
+   */
+  readonly image?: string;
+
+  /**
+   * The labels of the namespace(s) whose pods may reach the metrics ports (and no other port). Unset: the namespace named monitoring (kubernetes.io/metadata.name: monitoring).
+   *
+   * @schema SecureVoteSpecMonitoring#scraperNamespaceLabels
+   */
+  readonly scraperNamespaceLabels?: { [key: string]: string };
+
+  /**
+   * Labels added to the PodMonitor and the PrometheusRule, for a Prometheus whose selectors ask for some (e.g. release: kube-prometheus-stack). Unset: none.
+   *
+   * @schema SecureVoteSpecMonitoring#labels
+   */
+  readonly labels?: { [key: string]: string };
+}
+
+/**
+ * Converts an object of type 'SecureVoteSpecMonitoring' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_SecureVoteSpecMonitoring(obj: SecureVoteSpecMonitoring | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  const result = {
+    'enabled': obj.enabled,
+    'image': obj.image,
+    'scraperNamespaceLabels': ((obj.scraperNamespaceLabels) === undefined) ? undefined : (Object.entries(obj.scraperNamespaceLabels).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {})),
+    'labels': ((obj.labels) === undefined) ? undefined : (Object.entries(obj.labels).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {})),
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+/**
  * Redis, the results cache: one pod (no replication), password from the Secret, maxmemory sized to its limit.
  *
  * @schema SecureVoteSpecCache
@@ -415,7 +475,7 @@ export function toJson_SecureVoteSpecCache(obj: SecureVoteSpecCache | undefined)
  */
 export interface SecureVoteSpecBackend {
   /**
-   * Container image of the backend. Unset: the running operator's default for its release (this one: securevote/backend:0.2.0), so upgrading the operator upgrades the backend; an earlier release's default image counts as unset. Set it to pin an image.
+   * Container image of the backend. Unset: the running operator's default for its release (this one: securevote/backend:0.3.0), so upgrading the operator upgrades the backend; an earlier release's default image counts as unset. Set it to pin an image.
    *
    * @schema SecureVoteSpecBackend#image
    */
@@ -459,7 +519,7 @@ export function toJson_SecureVoteSpecBackend(obj: SecureVoteSpecBackend | undefi
  */
 export interface SecureVoteSpecFrontend {
   /**
-   * Container image of the frontend. Unset: the running operator's default for its release (this one: securevote/frontend:0.2.0), so upgrading the operator upgrades the frontend; an earlier release's default image counts as unset. Set it to pin an image.
+   * Container image of the frontend. Unset: the running operator's default for its release (this one: securevote/frontend:0.3.0), so upgrading the operator upgrades the frontend; an earlier release's default image counts as unset. Set it to pin an image.
    *
    * @schema SecureVoteSpecFrontend#image
    */
@@ -503,7 +563,7 @@ export function toJson_SecureVoteSpecFrontend(obj: SecureVoteSpecFrontend | unde
  */
 export interface SecureVoteSpecProxy {
   /**
-   * Container image of the proxy. Unset: the running operator's default for its release (this one: securevote/proxy:0.2.0), so upgrading the operator upgrades the proxy; an earlier release's default image counts as unset. Set it to pin an image.
+   * Container image of the proxy. Unset: the running operator's default for its release (this one: securevote/proxy:0.3.0), so upgrading the operator upgrades the proxy; an earlier release's default image counts as unset. Set it to pin an image.
    *
    * @schema SecureVoteSpecProxy#image
    */

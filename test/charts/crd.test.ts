@@ -30,6 +30,7 @@ function walk(schema: Schema, path: string, visit: (s: Schema, path: string) => 
   visit(schema, path);
   for (const [k, s] of Object.entries((schema['properties'] ?? {}) as Record<string, Schema>)) walk(s, `${path}.${k}`, visit);
   if (schema['items']) walk(schema['items'], `${path}[]`, visit);
+  if (typeof schema['additionalProperties'] === 'object') walk(schema['additionalProperties'], `${path}{}`, visit);
 }
 
 const checkedIn = readFileSync(CRD_PATH, 'utf8');
@@ -83,10 +84,14 @@ describe('crds/securevote.yaml', () => {
     expect(missing).toEqual([]);
   });
 
-  it('is structural: no additionalProperties, $id, $schema or const; int-or-string exactly as Kubernetes wants it', () => {
+  it('is structural: additionalProperties only as the value schema of a map, no $id, $schema or const; int-or-string exactly as Kubernetes wants it', () => {
     const bad: string[] = [];
     walk(root, '$', (s, p) => {
-      for (const k of ['additionalProperties', '$id', '$schema', 'const', 'oneOf']) if (k in s) bad.push(`${p}: ${k}`);
+      for (const k of ['$id', '$schema', 'const', 'oneOf']) if (k in s) bad.push(`${p}: ${k}`);
+      // A map (string keys) is `additionalProperties: <schema>` with no `properties` beside it; `false` is not structural.
+      if ('additionalProperties' in s && (typeof s['additionalProperties'] !== 'object' || 'properties' in s || s['maxProperties'] === undefined)) {
+        bad.push(`${p}: additionalProperties`);
+      }
       if (s['x-kubernetes-int-or-string']) {
         expect(s['anyOf']).toEqual([{ type: 'integer' }, { type: 'string' }]);
         expect(s['type']).toBeUndefined();
