@@ -10,7 +10,7 @@ OPERATOR_KUBECTL = $$(scripts/controlplane-build.sh --path kubectl)
 .PHONY: operator-manifests
 operator-manifests: deps ## Synthesize the operator's install manifests into dist/operator/ (cdk8s)
 	OPERATOR_DIST=$(OPERATOR_DIST) tsx charts/operator-install-main.ts
-	@ls $(OPERATOR_DIST)
+	@ls $(OPERATOR_DIST) $(OPERATOR_DIST)-monitoring
 
 .PHONY: run
 run: deps ## Run the operator locally against the current KUBECONFIG (one replica, no leader election)
@@ -23,6 +23,9 @@ deploy: operator-manifests kubectl ## Apply the install manifests (CRD, namespac
 	$(OPERATOR_KUBECTL) apply --server-side --field-manager=securevote-install -f $(OPERATOR_DIST)/
 	$(OPERATOR_KUBECTL) wait --for=condition=Established crd/securevotes.securevote.dev --timeout=60s
 	$(OPERATOR_KUBECTL) -n securevote-system wait --for=condition=Available deployment/securevote-operator --timeout=180s
+	@if $(OPERATOR_KUBECTL) get crd servicemonitors.monitoring.coreos.com prometheusrules.monitoring.coreos.com >/dev/null 2>&1; then \
+	  $(OPERATOR_KUBECTL) apply --server-side --field-manager=securevote-install -f $(OPERATOR_DIST)-monitoring/; \
+	else echo "deploy: the operator's ServiceMonitor and alert skipped: the cluster serves no monitoring.coreos.com/v1 (apply $(OPERATOR_DIST)-monitoring/ once it does)"; fi
 
 .PHONY: bench-operator
 bench-operator: deps controlplane ## Operator benchmark on kwok nodes: 1 / 100 / 1,000 resources to Ready, requests per resource, peak RSS

@@ -84,6 +84,7 @@ export function loadConfig(env: Env, defaultIdentity: string = `${hostname()}-${
       ...defaultConfig,
       concurrency: intEnv(env, 'CONCURRENCY', defaultConfig.concurrency),
       resyncMs: intEnv(env, 'RESYNC_SECONDS', defaultConfig.resyncMs / 1000) * 1000,
+      discoveryMs: intEnv(env, 'DISCOVERY_SECONDS', defaultConfig.discoveryMs / 1000) * 1000,
     },
     election,
     requestTimeoutMs,

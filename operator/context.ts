@@ -61,6 +61,8 @@ export interface KubeApi {
   applyStatus(ref: ObjectRef, status: Record<string, unknown>): Promise<KObject>;
   /** JSON Patch (for finalizers: with a `test` op first). */
   jsonPatch(ref: ObjectRef, ops: JsonPatchOp[]): Promise<KObject>;
+  /** Whether the API server serves this kind (discovery; an answer may be a minute old). */
+  serves(apiVersion: string, kind: string): Promise<boolean>;
 }
 
 /** The informers' view of the world: reads cost no request. */
@@ -92,6 +94,8 @@ export interface OperatorConfig {
   readonly permanentRetryMs: number;
   /** Workers in the queue. */
   readonly concurrency: number;
+  /** How long an answer of discovery holds (whether the cluster serves the monitoring kinds), and the requeue of a skipped instance. */
+  readonly discoveryMs: number;
 }
 
 export const defaultConfig: OperatorConfig = {
@@ -100,6 +104,7 @@ export const defaultConfig: OperatorConfig = {
   progressingRequeueMs: 10_000,
   permanentRetryMs: 5 * 60_000,
   concurrency: 8,
+  discoveryMs: 60_000,
 };
 
 export interface Context {

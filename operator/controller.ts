@@ -9,10 +9,12 @@ import { COMPONENTS, PUBLIC_ENTRY, type Component } from '../charts/rules.ts';
 import { applyChildren, idOf, pruneChildren, refOf } from './apply.ts';
 import type { Context, KObject } from './context.ts';
 import { canonicalJson } from './diff.ts';
-import { instanceOfReadOnly } from './owned-kinds.ts';
+import { instanceOfReadOnly, isMonitoringKind } from './owned-kinds.ts';
+import { reconcileMonitoring } from './monitoring.ts';
 import { INSTANCE_LABEL, WRITABLE_KINDS, instanceLabels, ownerReferenceOf } from './desired.ts';
 import { ErrorClass, ReconcileError, classify, isNotFound } from './errors.ts';
 import { type WorkQueue } from './queue.ts';
+import { CONTROLLER } from './metrics.ts';
 import { credentialsName, readVoterKey, reconcileCredentials, voterKeyName } from './secret.ts';
 import { failBackup, reconcileBackups, resolveRestore } from './backups.ts';
 import { planRollout } from './rollout.ts';
@@ -108,6 +110,8 @@ function diagnoseInstance(ctx: Context, sv: KObject, desired: readonly KObject[]
 /** Write the status if it changed, and an Event per condition change. */
 export async function reportStatus(ctx: Context, sv: KObject, next: SecureVoteStatus): Promise<boolean> {
   const prev = sv.status as SecureVoteStatus | undefined;
+  // The gauge follows every pass, written or not (a restarted operator has no series until it sets them).
+  ctx.metrics.setConditions(sv.metadata.namespace ?? '', sv.metadata.name, next.conditions);
   if (!statusChanged(prev, next)) return false;
   // Our last status write may not have reached the cache yet.
   const key = `status/${sv.metadata.namespace ?? ''}/${sv.metadata.name}`;
@@ -135,7 +139,9 @@ export async function reconcile(sv: KObject, ctx: Context): Promise<Action> {
   const spec = parsed.spec;
   // A restore names its backup: nothing is rendered until that backup is verified.
   const restore = resolveRestore(ctx, sv, spec);
-  const desired = ctx.desired.get(sv, spec, restore);
+  const rendered = ctx.desired.get(sv, spec, restore);
+  // The Prometheus Operator's objects go their own way (operator/monitoring.ts): no informer, maybe no CRD.
+  const desired = rendered.filter((o) => !isMonitoringKind(o.apiVersion, o.kind));
   const ns = sv.metadata.namespace as string;
 
   const keep = new Set(desired.map(idOf));
@@ -179,8 +185,12 @@ export async function reconcile(sv: KObject, ctx: Context): Promise<Action> {
     ctx.log.info({ key: keyOf(ns, sv.metadata.name), generation: sv.metadata.generation, applied, pruned, held: plan.held.map((h) => h.component) }, 'children written');
   }
 
-  // After the stack: a backup misconfiguration never holds the votes back.
+  // After the stack: a backup or monitoring misconfiguration never holds the votes back.
   const backup = await reconcileBackups(ctx, sv, spec);
+  const monitoring = await reconcileMonitoring(ctx, sv, spec, rendered.filter((o) => isMonitoringKind(o.apiVersion, o.kind)));
+  if (monitoring.applied.length > 0 || monitoring.deleted.length > 0) {
+    ctx.log.info({ key: keyOf(ns, sv.metadata.name), applied: monitoring.applied, deleted: monitoring.deleted }, 'monitoring objects written');
+  }
   const observed = observe(ctx, sv, plan.effective);
   // A file that no longer matches its backup fails that backup for everyone (retention, other restores).
   const refusal = observed.diagnoses?.database?.find((d) => d.reason === Reason.RestoreRefused && d.message.includes('failed verification'));
@@ -190,6 +200,7 @@ export async function reconcile(sv: KObject, ctx: Context): Promise<Action> {
     {
       ...observed,
       backup,
+      monitoring: monitoring.observation,
       ...(restore ? { restore: { backup: restore.backup, votes: restore.votes } } : {}),
       ...(plan.migration !== undefined ? { migration: plan.migration } : {}),
       ...(plan.migrationJob ? { migrationJob: plan.migrationJob } : {}),
@@ -208,6 +219,8 @@ export async function reconcile(sv: KObject, ctx: Context): Promise<Action> {
   if (plan.requeueMs !== undefined) after = Math.min(after, Math.max(1_000, plan.requeueMs));
   // The schedule's next run, and a running backup's result (its Job's events also wake us).
   if (backup.requeueMs !== undefined) after = Math.min(after, backup.requeueMs);
+  // Monitoring CRDs installed later are found at the next pass: no event of ours announces them.
+  if (monitoring.observation.state === 'skipped') after = Math.min(after, ctx.config.discoveryMs);
   return Action.requeue(after);
 }
 
@@ -228,7 +241,7 @@ export async function errorPolicy(sv: KObject, err: ReconcileError, ctx: Context
     try {
       const parsed = parseSpec(sv.spec);
       if (parsed.ok) {
-        const desired = ctx.desired.get(sv, parsed.spec, resolveRestore(ctx, sv, parsed.spec));
+        const desired = ctx.desired.get(sv, parsed.spec, resolveRestore(ctx, sv, parsed.spec)).filter((o) => !isMonitoringKind(o.apiVersion, o.kind));
         const plan = planRollout({ desired, live: (r) => ctx.cache.get(r), previous: (sv.status as SecureVoteStatus | undefined)?.migration, now: ctx.now() });
         base = { ...observe(ctx, sv, plan.effective), held: plan.held, pending: plan.pending, ...(plan.migrationJob ? { migrationJob: plan.migrationJob } : {}) };
       }
@@ -279,9 +292,12 @@ export class Controller {
       // Deleted (or not ours): NotFound is not an error.
       queue.forget(key);
       this.ctx.desired.forget(key);
+      this.ctx.metrics.setConditions(key.slice(0, i), key.slice(i + 1), undefined);
       return;
     }
     const started = process.hrtime.bigint();
+    const controller = { controller: CONTROLLER };
+    this.ctx.metrics.crActiveWorkers.inc(controller);
     let action: Action;
     let result: string;
     try {
@@ -296,6 +312,11 @@ export class Controller {
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     this.ctx.metrics.reconciles.inc({ result });
     this.ctx.metrics.reconcileSeconds.observe({ result }, seconds);
+    this.ctx.metrics.crActiveWorkers.dec(controller);
+    this.ctx.metrics.crReconcileTime.observe(controller, seconds);
+    if (result !== 'ok') this.ctx.metrics.crReconcileErrors.inc(controller);
+    const crResult = result !== 'ok' ? 'error' : action.type === 'requeue' ? 'requeue_after' : 'success';
+    this.ctx.metrics.crReconciles.inc({ ...controller, result: crResult });
     if (action.type === 'backoff') {
       queue.addRateLimited(key);
     } else {

@@ -45,6 +45,11 @@ export class RawKubeApi extends KubernetesObjectApi {
     return super.requestPromise<T>(ctx, type, options);
   }
 
+  /** Discovery of one kind: its resource, or undefined when its group/version has no such kind (a 404 when the group/version is not served). */
+  async discover(apiVersion: string, kind: string): Promise<unknown> {
+    return this.resource(apiVersion, kind);
+  }
+
   /** The resource path for an object (discovery is cached per group/version). */
   async pathOf(ref: { apiVersion: string; kind: string; namespace?: string; name?: string }, action: Action): Promise<string> {
     const spec: KubernetesObject = {
@@ -154,10 +159,13 @@ export class KubeClient implements KubeApi {
   private readonly fieldManager: string;
   private readonly onRequest: (verb: Verb) => void;
 
-  constructor(raw: RawKubeApi, fieldManager: string, onRequest: (verb: Verb) => void = () => {}) {
+  private readonly discoveryMs: number;
+
+  constructor(raw: RawKubeApi, fieldManager: string, onRequest: (verb: Verb) => void = () => {}, discoveryMs = 60_000) {
     this.raw = raw;
     this.fieldManager = fieldManager;
     this.onRequest = onRequest;
+    this.discoveryMs = discoveryMs;
   }
 
   async apply(obj: KObject): Promise<KObject> {
@@ -207,6 +215,25 @@ export class KubeClient implements KubeApi {
       contentType: PatchStrategy.ServerSideApply,
       query: { fieldManager: this.fieldManager, force: 'true' },
     })) as KObject;
+  }
+
+  private readonly discovered = new Map<string, { serves: boolean; at: number }>();
+
+  async serves(apiVersion: string, kind: string): Promise<boolean> {
+    const key = `${apiVersion}/${kind}`;
+    const hit = this.discovered.get(key);
+    // A minute by default: CRDs installed after the operator are found soon, and a thousand reconciles cost one discovery request.
+    if (hit && Date.now() - hit.at < this.discoveryMs) return hit.serves;
+    this.onRequest('get');
+    let serves: boolean;
+    try {
+      serves = (await this.raw.discover(apiVersion, kind)) !== undefined;
+    } catch (err) {
+      if (!(err instanceof ApiException && err.code === 404)) throw err;
+      serves = false;
+    }
+    this.discovered.set(key, { serves, at: Date.now() });
+    return serves;
   }
 
   async jsonPatch(ref: ObjectRef, ops: JsonPatchOp[]): Promise<KObject> {

@@ -45,7 +45,7 @@ async function main(): Promise<void> {
   // The reconcile's client: every write asks the fence (resolved late: the elector is built below).
   const raw = makeRawKubeApi(kc, { timeoutMs: config.requestTimeoutMs, fence: { admit: () => fence().admit() } });
   const base: Omit<Context, 'cache'> = {
-    kube: new KubeClient(raw, config.operator.fieldManager, (verb) => metrics.apiRequests.inc({ verb })),
+    kube: new KubeClient(raw, config.operator.fieldManager, (verb) => metrics.apiRequests.inc({ verb }), config.operator.discoveryMs),
     events: new KubeEventRecorder(raw, log, config.operator.fieldManager, election.identity, () => metrics.apiRequests.inc({ verb: 'event' })),
     metrics,
     log,

@@ -141,7 +141,8 @@ export class Manager implements Term {
     if (this.stopping || !cache.synced) return;
     const lookup = (ns: string, name: string): KObject | undefined => cache.get({ ...SV_KIND, namespace: ns, name });
     const reconciler = this.o.reconciler?.(ctx, lookup) ?? new Controller(ctx, lookup);
-    const queue = new WorkQueue((key) => reconciler.handle(key), { concurrency: ctx.config.concurrency });
+    const queue = new WorkQueue((key) => reconciler.handle(key), { concurrency: ctx.config.concurrency, observer: ctx.metrics.queueObserver });
+    ctx.metrics.watchQueue(queue, ctx.config.concurrency);
     reconciler.queue = queue;
     this.queue = queue;
     for (const key of early) queue.add(key);

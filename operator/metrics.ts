@@ -1,6 +1,22 @@
 // The operator's Prometheus metrics, on a registry of its own (no global
 // default registry, so two operators in one test process don't collide).
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { QueueObserver } from './queue.ts';
+
+/** The controller's name in controller-runtime's metric labels. */
+export const CONTROLLER = 'securevote';
+
+/** What the workqueue gauges read at each scrape. */
+export interface QueueView {
+  depth(): number;
+  unfinishedWorkSeconds(): number;
+  longestRunningSeconds(): number;
+}
+
+/** client-go's workqueue latency buckets (10^-8 to 10^1 seconds, by 10). */
+const CONDITION_STATUSES = ['True', 'False', 'Unknown'] as const;
+
+const WORKQUEUE_BUCKETS = [1e-8, 1e-7, 1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1, 10];
 
 export class Metrics {
   readonly registry: Registry;
@@ -14,6 +30,18 @@ export class Metrics {
   readonly informerFailures: Counter<'kind' | 'reason'>;
   readonly backupLastSuccess: Gauge<'namespace' | 'securevote'>;
   readonly backupLastFailure: Gauge<'namespace' | 'securevote'>;
+  /** One series per condition type and status of each SecureVote: 1 for its current status, 0 for the others (kube-state-metrics' way). */
+  readonly condition: Gauge<'namespace' | 'securevote' | 'type' | 'status'>;
+  // controller-runtime's names, so its dashboards and alerts work on this operator as they are.
+  readonly crReconciles: Counter<'controller' | 'result'>;
+  readonly crReconcileErrors: Counter<'controller'>;
+  readonly crReconcileTime: Histogram<'controller'>;
+  readonly crActiveWorkers: Gauge<'controller'>;
+  readonly crMaxConcurrent: Gauge<'controller'>;
+  readonly queueObserver: QueueObserver;
+  private queue: QueueView | undefined;
+  /** The condition types each SecureVote has series for, so a change or a deletion removes them all. */
+  private readonly conditionTypes = new Map<string, string[]>();
 
   constructor(opts: { processMetrics?: boolean } = {}) {
     this.registry = new Registry();
@@ -78,6 +106,80 @@ export class Metrics {
       labelNames: ['namespace', 'securevote'],
       registers,
     });
+    this.condition = new Gauge({
+      name: 'securevote_status_condition',
+      help: "A SecureVote's conditions: 1 for the status each type has now, 0 for the others",
+      labelNames: ['namespace', 'securevote', 'type', 'status'],
+      registers,
+    });
+    const controller = { controller: CONTROLLER };
+    this.crReconciles = new Counter({
+      name: 'controller_runtime_reconcile_total',
+      help: 'Total number of reconciliations per controller (result: success, error, requeue_after)',
+      labelNames: ['controller', 'result'],
+      registers,
+    });
+    this.crReconcileErrors = new Counter({ name: 'controller_runtime_reconcile_errors_total', help: 'Total number of reconciliation errors per controller', labelNames: ['controller'], registers });
+    this.crReconcileTime = new Histogram({
+      name: 'controller_runtime_reconcile_time_seconds',
+      help: 'Length of time per reconciliation per controller',
+      labelNames: ['controller'],
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.6, 0.7, 0.8, 0.9, 1, 1.25, 1.5, 1.75, 2, 2.5, 3, 3.5, 4, 4.5, 5, 6, 7, 8, 9, 10, 15, 20, 25, 30, 40, 50, 60],
+      registers,
+    });
+    this.crActiveWorkers = new Gauge({ name: 'controller_runtime_active_workers', help: 'Number of currently used workers per controller', labelNames: ['controller'], registers });
+    this.crMaxConcurrent = new Gauge({ name: 'controller_runtime_max_concurrent_reconciles', help: 'Maximum number of concurrent reconciles per controller', labelNames: ['controller'], registers });
+    const wq = { name: CONTROLLER, controller: CONTROLLER };
+    const wqLabels = ['name', 'controller'];
+    const view = (): QueueView | undefined => this.queue;
+    new Gauge({ name: 'workqueue_depth', help: 'Current depth of workqueue', labelNames: wqLabels, registers, collect() { const q = view(); if (q) this.set(wq, q.depth()); } });
+    new Gauge({
+      name: 'workqueue_unfinished_work_seconds',
+      help: 'How many seconds of work has been done that is in progress and hasn\'t been observed by work_duration',
+      labelNames: wqLabels,
+      registers,
+      collect() { const q = view(); if (q) this.set(wq, q.unfinishedWorkSeconds()); },
+    });
+    new Gauge({
+      name: 'workqueue_longest_running_processor_seconds',
+      help: 'How many seconds has the longest running processor for workqueue been running',
+      labelNames: wqLabels,
+      registers,
+      collect() { const q = view(); if (q) this.set(wq, q.longestRunningSeconds()); },
+    });
+    const adds = new Counter({ name: 'workqueue_adds_total', help: 'Total number of adds handled by workqueue', labelNames: wqLabels, registers });
+    const retries = new Counter({ name: 'workqueue_retries_total', help: 'Total number of retries handled by workqueue', labelNames: wqLabels, registers });
+    const waits = new Histogram({ name: 'workqueue_queue_duration_seconds', help: 'How long in seconds an item stays in workqueue before being requested', labelNames: wqLabels, buckets: WORKQUEUE_BUCKETS, registers });
+    const work = new Histogram({ name: 'workqueue_work_duration_seconds', help: 'How long in seconds processing an item from workqueue takes', labelNames: wqLabels, buckets: WORKQUEUE_BUCKETS, registers });
+    this.queueObserver = {
+      added: () => adds.inc(wq),
+      retried: () => retries.inc(wq),
+      waited: (s) => waits.observe(wq, s),
+      worked: (s) => work.observe(wq, s),
+    };
+    this.crActiveWorkers.set(controller, 0);
     if (opts.processMetrics) collectDefaultMetrics({ register: this.registry, prefix: 'securevote_operator_' });
+  }
+
+  /** The queue the workqueue gauges read, and its worker count. */
+  watchQueue(queue: QueueView, concurrency: number): void {
+    this.queue = queue;
+    this.crMaxConcurrent.set({ controller: CONTROLLER }, concurrency);
+  }
+
+  /** A SecureVote's conditions now (undefined: it is gone, and so are its series). */
+  setConditions(namespace: string, securevote: string, conditions: readonly { type: string; status: string }[] | undefined): void {
+    const key = `${namespace}/${securevote}`;
+    for (const type of this.conditionTypes.get(key) ?? []) {
+      for (const status of CONDITION_STATUSES) this.condition.remove({ namespace, securevote, type, status });
+    }
+    if (conditions === undefined) {
+      this.conditionTypes.delete(key);
+      return;
+    }
+    this.conditionTypes.set(key, conditions.map((c) => c.type));
+    for (const c of conditions) {
+      for (const status of CONDITION_STATUSES) this.condition.set({ namespace, securevote, type: c.type, status }, c.status === status ? 1 : 0);
+    }
   }
 }

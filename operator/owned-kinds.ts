@@ -31,6 +31,16 @@ export const OWNED_KINDS = [
   { apiVersion: 'v1', kind: 'PersistentVolumeClaim', plural: 'persistentvolumeclaims', group: '', readOnly: true },
 ] as const;
 
+/**
+ * The Prometheus Operator's kinds (charts/monitoring.ts): written only where
+ * the cluster serves them (operator/monitoring.ts asks discovery), so no
+ * informer watches them; read and deleted by name.
+ */
+export const MONITORING_KINDS = [
+  { apiVersion: 'monitoring.coreos.com/v1', kind: 'PodMonitor', plural: 'podmonitors', group: 'monitoring.coreos.com' },
+  { apiVersion: 'monitoring.coreos.com/v1', kind: 'PrometheusRule', plural: 'prometheusrules', group: 'monitoring.coreos.com' },
+] as const;
+
 /** The kinds the operator writes and prunes. */
 export const WRITABLE_KINDS = OWNED_KINDS.filter((k) => !k.readOnly);
 /** The kinds it only lists and watches. */
@@ -47,7 +57,11 @@ export const CREDENTIALS_KIND = { apiVersion: 'v1', kind: 'Secret', plural: 'sec
 
 /** A kind the operator may render, apply and prune (never a read-only one). */
 export function isOwnedKind(apiVersion: string, kind: string): boolean {
-  return WRITABLE_KINDS.some((k) => k.apiVersion === apiVersion && k.kind === kind);
+  return WRITABLE_KINDS.some((k) => k.apiVersion === apiVersion && k.kind === kind) || isMonitoringKind(apiVersion, kind);
+}
+
+export function isMonitoringKind(apiVersion: string, kind: string): boolean {
+  return MONITORING_KINDS.some((k) => k.apiVersion === apiVersion && k.kind === kind);
 }
 
 /**

@@ -34,6 +34,20 @@ export interface QueueOptions {
   readonly timers?: Timers;
   /** Returns [0, 1). @default Math.random */
   readonly random?: () => number;
+  /** Told of adds, waits, runs and retries (client-go's workqueue metrics). @default none */
+  readonly observer?: QueueObserver;
+}
+
+/** What client-go's workqueue reports, as controller-runtime exports it (operator/metrics.ts). */
+export interface QueueObserver {
+  /** A key went into the queue (not a duplicate). */
+  added(): void;
+  /** Seconds a key waited between being ready and a worker taking it. */
+  waited(seconds: number): void;
+  /** Seconds a worker spent on a key. */
+  worked(seconds: number): void;
+  /** A key was requeued after a failure. */
+  retried(): void;
 }
 
 export type Handler = (key: string) => Promise<void>;
@@ -49,8 +63,11 @@ export class WorkQueue {
 
   /** Keys ready to run, in arrival order; `queued` mirrors it for dedup. */
   private readonly ready: string[] = [];
-  private readonly queued = new Set<string>();
+  /** Keys ready to run, and since when (the observer's wait). */
+  private readonly queued = new Map<string, number>();
   private readonly running = new Map<string, Promise<void>>();
+  private readonly runningSince = new Map<string, number>();
+  private readonly observer: QueueObserver | undefined;
   /** Keys added while running: they go back to `ready` when the run ends. */
   private readonly dirty = new Set<string>();
   private readonly delayed = new Map<string, { at: number; handle: unknown }>();
@@ -67,6 +84,7 @@ export class WorkQueue {
     this.jitter = opts.jitter ?? 0.2;
     this.timers = opts.timers ?? realTimers;
     this.random = opts.random ?? Math.random;
+    this.observer = opts.observer;
     if (!(this.concurrency >= 1)) throw new Error(`concurrency must be >= 1, got ${this.concurrency}`);
     if (!(this.jitter >= 0 && this.jitter <= 1)) throw new Error(`jitter must be within 0..1, got ${this.jitter}`);
   }
@@ -85,8 +103,9 @@ export class WorkQueue {
       return;
     }
     if (this.queued.has(key)) return;
-    this.queued.add(key);
+    this.queued.set(key, this.timers.now());
     this.ready.push(key);
+    this.observer?.added();
     this.schedulePump();
   }
 
@@ -110,6 +129,7 @@ export class WorkQueue {
   addRateLimited(key: string): number {
     const n = (this.failures.get(key) ?? 0) + 1;
     this.failures.set(key, n);
+    this.observer?.retried();
     const ms = this.backoff(n);
     this.addAfter(key, ms);
     return ms;
@@ -149,6 +169,22 @@ export class WorkQueue {
     return this.running.has(key);
   }
 
+  /** Seconds of work in progress, summed over the running keys (client-go's unfinished work). */
+  unfinishedWorkSeconds(): number {
+    const now = this.timers.now();
+    let sum = 0;
+    for (const since of this.runningSince.values()) sum += now - since;
+    return sum / 1000;
+  }
+
+  /** Seconds the longest-running key has been running. */
+  longestRunningSeconds(): number {
+    const now = this.timers.now();
+    let longest = 0;
+    for (const since of this.runningSince.values()) longest = Math.max(longest, now - since);
+    return longest / 1000;
+  }
+
   /** Stop taking keys, drop waiting and delayed ones, and wait for those running. */
   async shutdown(): Promise<void> {
     this.stopping = true;
@@ -179,7 +215,10 @@ export class WorkQueue {
   private pump(): void {
     while (!this.stopping && this.running.size < this.concurrency && this.ready.length > 0) {
       const key = this.ready.shift() as string;
+      const now = this.timers.now();
+      this.observer?.waited((now - (this.queued.get(key) ?? now)) / 1000);
       this.queued.delete(key);
+      this.runningSince.set(key, now);
       this.running.set(key, this.run(key));
     }
     if (this.ready.length === 0 && this.running.size === 0 && this.idleWaiters.length > 0) {
@@ -205,6 +244,9 @@ export class WorkQueue {
   }
 
   private afterRun(key: string): void {
+    const since = this.runningSince.get(key);
+    this.runningSince.delete(key);
+    if (since !== undefined) this.observer?.worked((this.timers.now() - since) / 1000);
     if (this.dirty.delete(key)) this.add(key);
     this.pump();
   }

@@ -8,6 +8,7 @@ import { HASH_ANNOTATION, canonicalJson } from './diff.ts';
 import type { ErrorClass, ReconcileError } from './errors.ts';
 import type { KObject } from './context.ts';
 import type { BackupObservation } from './backups.ts';
+import type { MonitoringObservation } from './monitoring.ts';
 
 /** Condition reasons: constants, so alerts and tests can match them. */
 export const Reason = {
@@ -40,6 +41,9 @@ export const Reason = {
   /** BackedUp: the newest backup was verified, or failed. */
   BackupVerified: 'BackupVerified',
   BackupFailed: 'BackupFailed',
+  /** Monitored: the PodMonitor and PrometheusRule are applied, or skipped (the cluster serves no monitoring.coreos.com/v1). */
+  MonitorsApplied: 'MonitorsApplied',
+  MonitoringCRDsAbsent: 'MonitoringCRDsAbsent',
 } as const;
 export type Reason = (typeof Reason)[keyof typeof Reason];
 
@@ -119,6 +123,8 @@ export interface Observation {
   readonly backup?: BackupObservation;
   /** The backup the database was started from. */
   readonly restore?: { readonly backup: string; readonly votes: number };
+  /** The monitoring objects (operator/monitoring.ts): applied, skipped, or off (no condition); absent: not looked at. */
+  readonly monitoring?: MonitoringObservation;
 }
 
 const num = (v: unknown): number => (typeof v === 'number' && Number.isFinite(v) ? v : 0);
@@ -305,10 +311,17 @@ export function computeStatus(prev: SecureVoteStatus | undefined, obs: Observati
     ? obs.backup.condition && condition(prevC, 'BackedUp', obs.backup.condition.status, Reason[obs.backup.condition.reason], obs.backup.condition.message, g, now)
     : prevC?.find((c) => c.type === 'BackedUp');
   const backupStatus = obs.backup ? obs.backup.status : prev?.backup;
+  const monitored = obs.monitoring
+    ? obs.monitoring.state === 'off'
+      ? undefined
+      : obs.monitoring.state === 'applied'
+        ? condition(prevC, 'Monitored', 'True', Reason.MonitorsApplied, obs.monitoring.message, g, now)
+        : condition(prevC, 'Monitored', 'False', Reason.MonitoringCRDsAbsent, obs.monitoring.message, g, now)
+    : prevC?.find((c) => c.type === 'Monitored');
   const status: SecureVoteStatus = {
     observedGeneration: g,
     phase,
-    conditions: [ready, progressing, degraded, ...(backedUp ? [backedUp] : [])],
+    conditions: [ready, progressing, degraded, ...(backedUp ? [backedUp] : []), ...(monitored ? [monitored] : [])],
     components: components as SecureVoteStatus['components'],
   };
   if (backupStatus) status.backup = backupStatus;

@@ -97,10 +97,10 @@ export const sampleYaml = (): string => readFileSync(join(REPO, 'samples/securev
  * CRD (installCrd put it there) and the Deployment (no image runs here), then
  * the operator from its sources with that account's token, one replica.
  */
-export async function startOperatorAsInstalled(cp: ControlPlane, dir: string, name: string): Promise<OperatorProcess> {
+export async function startOperatorAsInstalled(cp: ControlPlane, dir: string, name: string, env: Record<string, string> = {}): Promise<OperatorProcess> {
   const chart = new OperatorInstall(new App(), 'install', { includeCrd: false });
   const objects = chart.toJson().filter((o: { kind: string }) => o.kind !== 'Deployment' && o.kind !== 'PodDisruptionBudget');
   await cp.kubectl(['apply', '--server-side', '-f', '-'], { input: JSON.stringify({ apiVersion: 'v1', kind: 'List', items: objects }) });
   const kc = await cp.serviceAccountKubeConfig(OPERATOR_NAMESPACE, OPERATOR_NAME);
-  return startOperator({ kubeconfigPath: writeKubeconfig(kc, join(dir, `${name}.kubeconfig`)), dir, name, env: { LEADER_ELECT: 'false' } });
+  return startOperator({ kubeconfigPath: writeKubeconfig(kc, join(dir, `${name}.kubeconfig`)), dir, name, env: { LEADER_ELECT: 'false', ...env } });
 }

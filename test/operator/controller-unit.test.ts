@@ -50,6 +50,10 @@ class World implements ObjectCache {
 }
 
 class FakeKube implements KubeApi {
+  /** No monitoring.coreos.com here, as on a cluster without the Prometheus Operator. */
+  async serves(): Promise<boolean> {
+    return false;
+  }
   readonly calls: string[] = [];
   refuse: ((obj: KObject) => Error | undefined) | undefined;
   private readonly world: World;

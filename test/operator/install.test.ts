@@ -7,7 +7,7 @@ import pkg from '../../package.json' with { type: 'json' };
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { CLUSTER_RULES, LEASE_RULES, OPERATOR_ENV, OperatorInstall } from '../../charts/operator-install.ts';
-import { CREDENTIALS_KIND, OWNED_KINDS } from '../../operator/owned-kinds.ts';
+import { CREDENTIALS_KIND, MONITORING_KINDS, OWNED_KINDS } from '../../operator/owned-kinds.ts';
 
 type Obj = { apiVersion: string; kind: string; metadata: { name: string; namespace?: string; labels?: Record<string, string> }; [k: string]: unknown };
 const synth = (): Obj[] => new OperatorInstall(new App(), 'install').toJson() as Obj[];
@@ -28,6 +28,7 @@ describe('operator install manifests', () => {
       'RoleBinding',
       'Deployment',
       'NetworkPolicy',
+      'Service',
       'PodDisruptionBudget',
     ]);
     expect(objs.filter((o) => o.kind === 'CustomResourceDefinition').map((o) => o.metadata.name)).toEqual(['securevotes.securevote.dev', 'securevotebackups.securevote.dev']);
@@ -58,11 +59,14 @@ describe('operator install manifests', () => {
     expect(verbsOf('securevote.dev', 'securevotebackups/status')).toEqual(['patch']);
     expect(verbsOf('securevote.dev', 'securevotebackups/finalizers')).toEqual(['update']);
     expect(verbsOf('', 'events')).toEqual(['create']);
+    // The Prometheus Operator's kinds: by name (no informer: the CRDs may be absent).
+    for (const k of MONITORING_KINDS) expect(verbsOf(k.group, k.plural), k.kind).toEqual(['create', 'delete', 'get', 'patch']);
     // Nothing else: pods and claims read-only (above), no leases cluster-wide, no update.
     const granted = rules.flatMap((r) => r.resources).sort();
     expect([...new Set(granted)].sort()).toEqual(
       [
         ...OWNED_KINDS.map((k) => k.plural),
+        ...MONITORING_KINDS.map((k) => k.plural),
         CREDENTIALS_KIND.plural,
         'events',
         'securevotes',

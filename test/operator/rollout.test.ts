@@ -42,6 +42,10 @@ class World implements ObjectCache {
 }
 
 class FakeKube implements KubeApi {
+  /** No monitoring.coreos.com here, as on a cluster without the Prometheus Operator. */
+  async serves(): Promise<boolean> {
+    return false;
+  }
   readonly calls: string[] = [];
   private readonly world: World;
   constructor(world: World) {

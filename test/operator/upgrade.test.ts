@@ -40,8 +40,9 @@ afterAll(async () => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
-/** The next release, where the backend's and postgres' inputs changed. */
-const NEXT = releaseTable(IMAGE_TABLE, '0.2.0', {
+/** The next release, where the backend's and postgres' inputs changed (a version no table of ours has had). */
+const NEXT_VERSION = '9.9.9';
+const NEXT = releaseTable(IMAGE_TABLE, NEXT_VERSION, {
   ...Object.fromEntries(IMAGE_NAMES.map((n) => [n, IMAGE_TABLE.images[n].inputs])),
   backend: 'changed',
   postgres: 'changed',
@@ -73,14 +74,14 @@ describe('image defaults on a real API server', () => {
     expect((stored.spec as typeof old).backend.image).toBe('securevote/backend:0.1.0');
     const parsed = parseSpec(stored.spec, NEXT);
     if (!parsed.ok) throw new Error(parsed.errors.join('; '));
-    expect(parsed.spec.backend.image).toBe('securevote/backend:0.2.0');
-    expect(parsed.spec.database.image).toBe('securevote/postgres:0.2.0');
+    expect(parsed.spec.backend.image).toBe(`securevote/backend:${NEXT_VERSION}`);
+    expect(parsed.spec.database.image).toBe(`securevote/postgres:${NEXT_VERSION}`);
     expect(parsed.spec.cache.image).toBe(DEFAULT_IMAGES.cache);
     expect(parsed.spec.frontend.image).toBe('registry.example/frontend:7');
     const children = renderChildren(stored, parsed.spec);
     const backend = children.find((o) => o.kind === 'Deployment' && o.metadata.name === 'old-backend') as KObject;
-    expect(backend.spec).toMatchObject({ template: { metadata: { labels: { 'app.kubernetes.io/version': '0.2.0' } }, spec: { containers: [{ image: 'securevote/backend:0.2.0' }] } } });
-    expect(children.find((o) => o.kind === 'Job')?.metadata.name).toBe(`old-migrate-${migrationHash('securevote/backend:0.2.0')}`);
+    expect(backend.spec).toMatchObject({ template: { metadata: { labels: { 'app.kubernetes.io/version': NEXT_VERSION } }, spec: { containers: [{ image: `securevote/backend:${NEXT_VERSION}` }] } } });
+    expect(children.find((o) => o.kind === 'Job')?.metadata.name).toBe(`old-migrate-${migrationHash(`securevote/backend:${NEXT_VERSION}`)}`);
     // The API server accepts every one of them.
     for (const o of children) await kube.apply(o);
   });
@@ -119,7 +120,7 @@ describe('volume claim templates across releases (no 422)', () => {
     await kube.apply(withLive.apply[0] as KObject);
     const after = (await liveOf(next)) as KObject;
     expect((after.spec as { volumeClaimTemplates: Array<{ metadata: { labels: object } }> }).volumeClaimTemplates[0]!.metadata.labels).toEqual(claims[0]!.metadata.labels);
-    expect((after.spec as { template: { spec: { containers: Array<{ image: string }> } } }).template.spec.containers[0]!.image).toBe('securevote/postgres:0.2.0');
+    expect((after.spec as { template: { spec: { containers: Array<{ image: string }> } } }).template.spec.containers[0]!.image).toBe(`securevote/postgres:${NEXT_VERSION}`);
   });
 
   it('applied from dist/ (managed-by cdk8s, no instance label): adopted by the operator without a 422', async () => {
