@@ -34,9 +34,17 @@ export const TEMPLATE_HASH_ANNOTATION = 'securevote.dev/template-hash';
  */
 export const SPEC_HASH_ANNOTATION = 'securevote.dev/spec-hash';
 
-/** The hash SPEC_HASH_ANNOTATION holds for one component. */
+/**
+ * The hash SPEC_HASH_ANNOTATION holds for one component. spec.monitoring
+ * counts while it is on (it adds an exporter or a metrics port to every
+ * component's pods: turning it on or off is the user's change, which rolls
+ * PostgreSQL and Redis too); while off it is left out, so the hash of an
+ * instance that never turned it on is what earlier releases wrote.
+ */
 export function componentSpecHash(spec: SecureVoteSpec, component: Component): string {
-  return createHash('sha256').update(canonicalJson({ component: spec[component], existingSecret: spec.existingSecret ?? null })).digest('hex').slice(0, 16);
+  const m = spec.monitoring;
+  const monitoring = m.enabled ? { monitoring: { image: m.image } } : {};
+  return createHash('sha256').update(canonicalJson({ component: spec[component], existingSecret: spec.existingSecret ?? null, ...monitoring })).digest('hex').slice(0, 16);
 }
 
 /** Every child carries it; its value is the SecureVote's name. */

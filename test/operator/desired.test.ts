@@ -4,6 +4,7 @@ import { SecureVoteStack } from '../../charts/securevote-stack.ts';
 import { parseSpec, type SecureVoteSpec } from '../../charts/spec.ts';
 import type { KObject } from '../../operator/context.ts';
 import {
+  componentSpecHash,
   DesiredCache,
   INSTANCE_LABEL,
   MANAGED_BY,
@@ -140,5 +141,22 @@ describe('credentials', () => {
     expect((b.data as Record<string, string>)['database-password']).not.toBe(data['database-password']);
     expect(a.metadata.ownerReferences).toEqual([owner]);
     expect(b.metadata.ownerReferences).toBeUndefined();
+  });
+});
+
+describe('the spec hash of PostgreSQL and Redis (what tells a user\'s change from an operator upgrade)', () => {
+  it('is, for a spec without monitoring, what release 0.2.0 wrote: an upgrade does not restart them', () => {
+    // Recorded from release 0.2.0's operator for the default spec.
+    expect(componentSpecHash(parsed({}), 'database')).toBe('07142b620a900dc7');
+    expect(componentSpecHash(parsed({}), 'cache')).toBe('034fce2bde1401bb');
+  });
+
+  it('moves when monitoring is turned on or its exporter image changes: the user asked for the exporter beside them', () => {
+    const off = componentSpecHash(parsed({}), 'database');
+    const on = componentSpecHash(parsed({ monitoring: { enabled: true } }), 'database');
+    expect(on).not.toBe(off);
+    expect(componentSpecHash(parsed({ monitoring: { enabled: true, image: 'registry.example/exporters:1' } }), 'database')).not.toBe(on);
+    // Who may scrape changes a NetworkPolicy, never a pod.
+    expect(componentSpecHash(parsed({ monitoring: { enabled: true, scraperNamespaceLabels: { team: 'obs' } } }), 'database')).toBe(on);
   });
 });
