@@ -50,7 +50,7 @@ export class Monitoring extends Construct {
           {
             port: METRICS.portName,
             path: METRICS.path,
-            interval: METRICS.scrapeInterval,
+            // No interval: the Prometheus's own (its owner sets how often it scrapes everything).
             // Every series says which instance and component it comes from; the rules and the dashboard select by them.
             relabelings: [
               { sourceLabels: ['__meta_kubernetes_pod_label_app_kubernetes_io_instance'], targetLabel: 'securevote', action: 'replace' },

@@ -310,7 +310,6 @@ export const METRICS = {
   stubStatusPort: 8081,
   /** The namespace a scraper runs in when the spec names none (kube-prometheus and most installs use it). */
   scraperNamespace: 'monitoring',
-  scrapeInterval: '30s',
 } as const;
 
 /**
