@@ -33,7 +33,8 @@ function exporterSettings(scope: Construct, ctx: StackContext, component: Export
   switch (component) {
     case 'database':
       return {
-        args: [listen, '--no-collector.stat_bgwriter'],
+        // The postmaster's start time: the dashboard's recovery panel (off by default in the exporter).
+        args: [listen, '--no-collector.stat_bgwriter', '--collector.postmaster'],
         env: {
           // libpq's key=value form: the socket directory as host, no password (pg_hba trusts the socket).
           DATA_SOURCE_NAME: kplus.EnvValue.fromValue(`host=${socketDir} port=${PORTS.database} user=${MONITOR_ROLE} dbname=${DATABASE.name} sslmode=disable`),

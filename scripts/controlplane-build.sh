@@ -66,6 +66,7 @@ spec() { # <binary> -> sets moddir pkg dir
     redis_exporter) moddir=$emods/redis-exporter pkg=github.com/oliver006/redis_exporter dir="$cache/redis_exporter-$redis_exporter_version" ;;
     nginx-prometheus-exporter) moddir=$emods/nginx-exporter pkg=github.com/nginx/nginx-prometheus-exporter dir="$cache/nginx-prometheus-exporter-$nginx_exporter_version" ;;
     prometheus-operator) moddir=$mmods/prometheus-operator pkg=github.com/prometheus-operator/prometheus-operator/cmd/operator dir="$cache/prometheus-operator-$prom_operator_version" ;;
+    prometheus-config-reloader) moddir=$mmods/prometheus-operator pkg=github.com/prometheus-operator/prometheus-operator/cmd/prometheus-config-reloader dir="$cache/prometheus-operator-$prom_operator_version" ;;
     # Built from a copy of the module's source (source_copy below), not through the wrapper.
     prometheus | promtool) moddir=$mmods/prometheus pkg=./cmd/$1 dir="$cache/prometheus-$prometheus_version" ;;
     *) echo "controlplane-build: unknown binary '$1'" >&2; exit 2 ;;

@@ -103,6 +103,27 @@ exporters_image() {
   build exporters "securevote/exporters:$(image_tag exporters)" "$ctx" images/exporters/Dockerfile
 }
 
+# The monitoring stack the kind tests run (not part of the product: built
+# only when asked, `scripts/docker-images.sh monitoring`), tagged with the
+# versions their wrapper modules pin; prints nothing but the image names.
+MONITORING=(prometheus prometheus-operator prometheus-config-reloader)
+monitoring_version() {  # BINARY: the version of its module, without the v
+  local mod=prometheus-operator m=github.com/prometheus-operator/prometheus-operator
+  [ "$1" = prometheus ] && mod=prometheus m=github.com/prometheus/prometheus
+  if [ "$1" = prometheus ]; then cat "$(scripts/controlplane-build.sh --source prometheus)/VERSION"; return; fi
+  awk -v m="$m" '$1 == "require" && $2 == m { print substr($3, 2); exit } $1 == m { print substr($2, 2); exit }' "images/monitoring/go/$mod/go.mod"
+}
+monitoring_images() {
+  local ctx=$WORK/images/monitoring-context b
+  "${NICE[@]}" scripts/controlplane-build.sh "${MONITORING[@]}" >"$LOGS/monitoring-go.log" 2>&1 \
+    || { say "monitoring: Go build FAILED; last lines of $LOGS/monitoring-go.log:"; tail -n 25 "$LOGS/monitoring-go.log" >&2; return 1; }
+  for b in "${MONITORING[@]}"; do
+    rm -rf "$ctx" && mkdir -p "$ctx"
+    cp "$(scripts/controlplane-build.sh --path "$b")" "$ctx/$b"
+    build "$b" "securevote/$b:$(monitoring_version "$b")" "$ctx" images/monitoring/Dockerfile --build-arg BINARY="$b"
+  done
+}
+
 want=("$@")
 [ ${#want[@]} -gt 0 ] || want=(node postgres redis backend frontend proxy exporters operator)
 rc=0
@@ -114,6 +135,7 @@ for name in "${want[@]}"; do
     frontend) app_image frontend app/frontend/Dockerfile app/frontend/server.ts || rc=1 ;;
     proxy) app_image proxy app/proxy/Dockerfile app/proxy/render.ts || rc=1 ;;
     exporters) exporters_image || rc=1 ;;
+    monitoring) monitoring_images || rc=1 ;;
     operator) operator_image || rc=1 ;;
     *) say "unknown image $name"; rc=2 ;;
   esac

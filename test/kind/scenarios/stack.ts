@@ -13,6 +13,8 @@ import { votesInClusterDatabase } from '../../load/votes-in-postgres.ts';
 const run = promisify(execFile);
 
 export interface Stack {
+  /** The kind cluster's name (`kind load docker-image --name`). */
+  readonly cluster: string;
   readonly namespace: string;
   /** The proxy's entry on 127.0.0.1 (a NodePort kind maps). */
   readonly url: string;
@@ -33,6 +35,7 @@ export function describeScenario(title: string, body: (stack: () => Stack) => vo
     return;
   }
   const stack: Stack = {
+    cluster: c.name,
     namespace: c.namespace,
     url: c.url,
     kubectl: async (args, opts = {}) => {

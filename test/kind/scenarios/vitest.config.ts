@@ -5,11 +5,13 @@ import { defineConfig } from 'vitest/config';
 /**
  * The cluster starts under the previous release's operator
  * (cluster.setup.ts): the upgrade scenario runs first, the others after it on
- * this release's operator, in name order.
+ * this release's operator, in name order; monitoring last (it leaves
+ * monitoring on, and a Prometheus running).
  */
 class UpgradeFirst extends BaseSequencer {
   override async sort(files: TestSpecification[]): Promise<TestSpecification[]> {
-    const rank = (f: TestSpecification): string => (f.moduleId.endsWith('/operator-upgrade.test.ts') ? '0' : `1${f.moduleId}`);
+    const rank = (f: TestSpecification): string =>
+      f.moduleId.endsWith('/operator-upgrade.test.ts') ? '0' : f.moduleId.endsWith('/monitoring.test.ts') ? '2' : `1${f.moduleId}`;
     return [...files].sort((a, b) => rank(a).localeCompare(rank(b)));
   }
 }
