@@ -2,8 +2,8 @@
 //
 // 1. Under the seed's load, with spec.backup.schedule every minute and
 //    retention 2: an on-demand backup verifies and records a vote count
-//    between the counts before and after it; four scheduled runs later
-//    exactly two backups are kept, both verified, and the volume holds
+//    between the counts before and after it; two scheduled runs later
+//    exactly two backups are kept (the on-demand one, the oldest, evicted), both verified, and the volume holds
 //    exactly their two files. No vote fails, every acknowledged one is
 //    stored once.
 // 2. 1,000 voters vote; a backup; the SecureVote is deleted with its volume;
@@ -116,7 +116,7 @@ describeScenario('backups and restores', (stack) => {
       await createBackup(s, 'securevote-on-demand');
       const status = await finished(s, 'securevote-on-demand');
       onDemand = { before, after: await voteCount(s), status };
-      // Four scheduled runs; then the schedule off, and every backup finished.
+      // Two scheduled runs (with the on-demand one, one more than kept); then the schedule off, and every backup finished.
       const until = Date.now() + 480_000;
       const seen = async (): Promise<Backup[]> => {
         const all = (await backups(s)).filter((b) => b.metadata.labels?.['securevote.dev/backup-method'] === 'scheduled');
@@ -124,7 +124,7 @@ describeScenario('backups and restores', (stack) => {
         if (Date.now() > until) throw new Error(`scheduled backups not done in time: ${JSON.stringify(all.map((b) => [b.metadata.name, b.status?.phase]))}`);
         return all;
       };
-      while (scheduled.length < 4 || !(await seen()).every((b) => b.status?.phase === 'Completed' || b.status?.phase === 'Failed')) {
+      while (scheduled.length < 2 || !(await seen()).every((b) => b.status?.phase === 'Completed' || b.status?.phase === 'Failed')) {
         await seen();
         await new Promise((res) => setTimeout(res, 2_000));
       }
