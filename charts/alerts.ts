@@ -85,12 +85,23 @@ export function longestScheduleGapSeconds(schedule: string, from = new Date(Date
 
 const seconds = (s: number): string => `${Math.ceil(s)}s`;
 
-export function alertGroups(instance: string, namespace: string | undefined, spec: SecureVoteSpec): RuleGroup[] {
+/** The label matchers of one instance's series, shared by the alerts and the dashboard. */
+export function instanceSelectors(instance: string, namespace: string | undefined) {
   // Without a namespace (a chart rendered for kubectl's current one), the instance name alone selects.
   const ns = namespace === undefined ? '' : `namespace="${namespace}",`;
   const sel = (extra = ''): string => `${ns}securevote="${instance}"${extra}`;
-  const votes = sel(',component="backend",route="/api/vote",method="POST"');
-  const pods = (c: Component): string => `${ns}pod=~"${podPattern(instance, c)}",container="${MAIN_CONTAINER[c]}"`;
+  return {
+    ns,
+    sel,
+    /** POST /api/vote as the backend counts it. */
+    votes: sel(',component="backend",route="/api/vote",method="POST"'),
+    /** A component's main container, as the kubelet's cAdvisor names it. */
+    pods: (c: Component): string => `${ns}pod=~"${podPattern(instance, c)}",container="${MAIN_CONTAINER[c]}"`,
+  };
+}
+
+export function alertGroups(instance: string, namespace: string | undefined, spec: SecureVoteSpec): RuleGroup[] {
+  const { ns, sel, votes, pods } = instanceSelectors(instance, namespace);
   const who = `SecureVote ${namespace === undefined ? '' : `${namespace}/`}${instance}`;
   const rule = (alert: AlertName, severity: 'critical' | 'warning', expr: string, forDuration: string, summary: string, description: string): AlertRule => ({
     alert,

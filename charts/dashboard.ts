@@ -5,9 +5,9 @@
  * spec's own number and every query selects this instance only. Shipped in a
  * ConfigMap that Grafana's dashboard sidecar picks up (charts/monitoring.ts).
  */
-import { MAIN_CONTAINER, podPattern } from './alerts.ts';
+import { instanceSelectors } from './alerts.ts';
 import { quantityValue } from './quantity.ts';
-import { COMPONENTS, type Component } from './rules.ts';
+import { COMPONENTS } from './rules.ts';
 import type { SecureVoteSpec } from './spec.ts';
 
 export interface PanelTarget {
@@ -29,11 +29,7 @@ const DATASOURCE = { type: 'prometheus', uid: '${datasource}' };
 
 /** The panels, as data (the test runs every target's query against Prometheus). */
 export function dashboardPanels(instance: string, namespace: string | undefined, spec: SecureVoteSpec): Panel[] {
-  // Without a namespace (a chart rendered for kubectl's current one), the instance name alone selects.
-  const ns = namespace === undefined ? '' : `namespace="${namespace}",`;
-  const sel = (extra = ''): string => `${ns}securevote="${instance}"${extra}`;
-  const votes = sel(',component="backend",route="/api/vote",method="POST"');
-  const pods = (c: Component): string => `${ns}pod=~"${podPattern(instance, c)}",container="${MAIN_CONTAINER[c]}"`;
+  const { sel, votes, pods } = instanceSelectors(instance, namespace);
   const ref = (i: number): string => String.fromCharCode(65 + i);
   let id = 0;
   const panel = (title: string, description: string, type: Panel['type'], unit: string, targets: [string, string][]): Panel => ({
