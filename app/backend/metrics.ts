@@ -3,11 +3,17 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 
 export type Dependency = 'database' | 'cache';
 
+/** Why a vote was not acknowledged: each is a series from the start, at 0, so rate() and the dashboard see it before the first. */
+export const REJECT_REASONS = ['invalid', 'bad_cookie', 'unknown_option', 'duplicate', 'unavailable', 'error'] as const;
+export type RejectReason = (typeof REJECT_REASONS)[number];
+export const RESULT_SOURCES = ['cache', 'database', 'stale'] as const;
+
 export interface Metrics {
   readonly registry: Registry;
   readonly httpDuration: Histogram<'method' | 'route' | 'status'>;
   readonly votesAcknowledged: Counter<'option'>;
   readonly votesRejected: Counter<'reason'>;
+  reject(reason: RejectReason): void;
   readonly resultsReads: Counter<'source'>;
   readonly dependencyUp: Gauge<'dependency'>;
   setUp(dep: Dependency, up: boolean): void;
@@ -40,13 +46,13 @@ export function createMetrics(): Metrics {
   });
   const votesRejected = new Counter({
     name: 'securevote_votes_rejected_total',
-    help: 'Votes not acknowledged, by reason (duplicate, invalid, unavailable, error)',
+    help: `Votes not acknowledged, by reason (${REJECT_REASONS.join(', ')})`,
     labelNames: ['reason'],
     registers: [registry],
   });
   const resultsReads = new Counter({
     name: 'securevote_results_reads_total',
-    help: 'Results served, by source (cache or database)',
+    help: `Results served, by source (${RESULT_SOURCES.join(', ')})`,
     labelNames: ['source'],
     registers: [registry],
   });
@@ -69,10 +75,13 @@ export function createMetrics(): Metrics {
       this.set({ state: 'waiting' }, pool.waitingCount);
     },
   });
+  for (const reason of REJECT_REASONS) votesRejected.inc({ reason }, 0);
+  for (const source of RESULT_SOURCES) resultsReads.inc({ source }, 0);
   dependencyUp.set({ dependency: 'database' }, 0);
   dependencyUp.set({ dependency: 'cache' }, 0);
   return {
     registry, httpDuration, votesAcknowledged, votesRejected, resultsReads, dependencyUp,
+    reject: (reason) => votesRejected.inc({ reason }),
     setUp: (dep, up) => dependencyUp.set({ dependency: dep }, up ? 1 : 0),
     watchPool: (p) => {
       pool = p;

@@ -9,6 +9,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AppContext } from './context.ts';
 import { isUnavailable, reasonOf } from './db.ts';
+import type { RejectReason } from './metrics.ts';
 import { HttpError, logError, toHttpError, unavailable } from './errors.ts';
 import { castVote, type CastOutcome } from './votes.ts';
 import { IDEMPOTENCY_KEY, VOTER_COOKIE, VOTER_COOKIE_MAX_AGE_MS } from './voter.ts';
@@ -69,8 +70,8 @@ export function voteHandler(ctx: AppContext): VoteHandler {
   const { config, pool, cache, metrics, voters, state, database } = ctx;
   const optionIds = new Set(config.options.map((o) => o.id));
 
-  function reject(reason: string, e: HttpError): never {
-    metrics.votesRejected.inc({ reason });
+  function reject(reason: RejectReason, e: HttpError): never {
+    metrics.reject(reason);
     throw e;
   }
 
@@ -122,7 +123,7 @@ export function voteHandler(ctx: AppContext): VoteHandler {
         database.set(false, reasonOf(err));
         reject('unavailable', unavailable('the database'));
       }
-      metrics.votesRejected.inc({ reason: 'error' });
+      metrics.reject('error');
       throw err;
     }
     if (outcome === 'duplicate') reject('duplicate', new HttpError(409, 'already_voted', 'this voter has already voted'));

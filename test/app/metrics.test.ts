@@ -46,6 +46,14 @@ describe('the backend, with METRICS_PORT', async () => {
     expect(JSON.parse(other.body)).toEqual({ error: 'not found' });
   });
 
+  it('counts a refusal on a series that was there at 0 before it (rate() needs a sample before the first)', async () => {
+    const before = await text(`http://127.0.0.1:${metricsPort}/metrics`);
+    expect(before.body).toMatch(/^securevote_votes_rejected_total\{reason="unknown_option"\} 0$/m);
+    expect((await vote(stack.backend.url, 'no-such-option')).status).toBe(422);
+    const after = await text(`http://127.0.0.1:${metricsPort}/metrics`);
+    expect(metric(after.body, 'securevote_votes_rejected_total', 'reason="unknown_option"')).toBe(1);
+  });
+
   it(`ensures the ${MONITOR_ROLE} role: it may read statistics, never a vote`, async () => {
     const db = await stack.db();
     const role = await db.query<{ member: boolean; login: boolean }>(
