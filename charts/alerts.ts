@@ -126,14 +126,14 @@ export function alertGroups(instance: string, namespace: string | undefined, spe
     ),
     rule(
       'SecureVoteVoteErrors', 'critical',
-      `sum(rate(http_request_duration_seconds_count{${votes},status=~"5.."}[5m])) / sum(rate(http_request_duration_seconds_count{${votes}}[5m])) > ${ALERTS.voteErrorRatio}`,
+      `sum by (namespace, securevote) (rate(http_request_duration_seconds_count{${votes},status=~"5.."}[5m])) / sum by (namespace, securevote) (rate(http_request_duration_seconds_count{${votes}}[5m])) > ${ALERTS.voteErrorRatio}`,
       '2m',
       `${who}: votes failing`,
       `{{ $value | humanizePercentage }} of votes answered 5xx over 5 minutes (above ${ALERTS.voteErrorRatio * 100}%: the seed's availability target is above 99%).`,
     ),
     rule(
       'SecureVoteVoteSlow', 'warning',
-      `histogram_quantile(0.99, sum by (le) (rate(http_request_duration_seconds_bucket{${votes}}[5m]))) > ${ALERTS.voteP99Seconds}`,
+      `histogram_quantile(0.99, sum by (namespace, securevote, le) (rate(http_request_duration_seconds_bucket{${votes}}[5m]))) > ${ALERTS.voteP99Seconds}`,
       '10m',
       `${who}: votes slow`,
       `The 99th percentile of POST /api/vote is {{ $value | humanizeDuration }} (above ${ALERTS.voteP99Seconds} s).`,

@@ -68,7 +68,7 @@ const CASES: Case[] = [
     series: { [votes('201')]: '0+100x60', [votes('500')]: '0x20 0+5x40', [votes('503')]: '0+0.5x60' },
     expect: [
       { at: '4m', alert: 'SecureVoteVoteErrors', firing: [] },
-      { at: '12m', alert: 'SecureVoteVoteErrors', firing: [at({}, 'critical')] },
+      { at: '12m', alert: 'SecureVoteVoteErrors', firing: [at({ namespace: NS, securevote: SV }, 'critical')] },
     ],
   },
   {
@@ -77,7 +77,7 @@ const CASES: Case[] = [
     expect: [
       { at: '7m', alert: 'SecureVoteVoteSlow', firing: [] },
       // Slow from 7m30s; the 5-minute rate is all slow by 12m30s, then 10 minutes of `for`.
-      { at: '24m', alert: 'SecureVoteVoteSlow', firing: [at({}, 'warning')] },
+      { at: '24m', alert: 'SecureVoteVoteSlow', firing: [at({ namespace: NS, securevote: SV }, 'warning')] },
     ],
   },
   {
