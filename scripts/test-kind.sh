@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# The kind tests (test/containers/kind.test.ts, test/kind) on clusters of their
-# own, under a Docker engine that runs privileged containers (started here when
-# none answers): kind and its node image are built here when none can be had.
-# Then the day-two scenarios (test/kind/scenarios), which share one cluster.
+# The kind tests under a Docker engine that runs privileged containers (started
+# here when none answers): kind and its node image are built here when none
+# can be had. First `make demo` from scratch (test/containers/kind.test.ts, a
+# cluster of its own), then the day-two scenarios and the node's limits
+# (test/kind/scenarios), which share one cluster.
 # Extra arguments go to vitest; a reporter's --outputFile.json=F becomes F and
 # F with -scenarios before .json.
 set -euo pipefail
@@ -14,8 +15,8 @@ exec scripts/docker-engine.sh run --privileged -- bash -c '
   image=$(scripts/kind-cluster.sh image)
   export KIND=$kind SECUREVOTE_KIND_NODE_IMAGE=$image
   rc=0
-  # One kind cluster at a time: each file makes its own, and two at once crowd 2 cores.
-  vitest run --no-file-parallelism test/containers/kind.test.ts test/kind/node.test.ts "$@" || rc=$?
+  # One kind cluster at a time: two at once crowd 2 cores.
+  vitest run test/containers/kind.test.ts "$@" || rc=$?
   scenario_args=()
   for a in "$@"; do scenario_args+=("${a/%.json/-scenarios.json}"); done
   vitest run --config test/kind/scenarios/vitest.config.ts "${scenario_args[@]}" || rc=$?

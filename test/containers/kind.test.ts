@@ -4,7 +4,7 @@
 // Chromium (a vote, the chart, the duplicate message), `make load`,
 // `make status`, a second `make demo` that changes nothing, and, last,
 // `make demo-down` leaving nothing behind. On the same stack:
-// Ready, the seed's load 300/30 through the proxy, the backend pod deleted and
+// Ready, the kubelet's log rotation, the seed's load 300/30 through the proxy, the backend pod deleted and
 // its container killed under load (back within 30 s, no acknowledged vote
 // lost), every pod within the seed's limits, each component started after the
 // ones it waits for (from the pods' events), and NetworkPolicies that let
@@ -13,17 +13,18 @@
 // and the command to run) where kind, kubectl or a node image is missing: on
 // the build machine no kind node image can be pulled (scripts/kind-image.sh builds one).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { COMPONENTS, PORTS, RESOURCES, RUN_AS, START_ORDER, type Component } from '../../charts/rules.ts';
+import { COMPONENTS, LOG_ROTATION, PORTS, RESOURCES, RUN_AS, START_ORDER, type Component } from '../../charts/rules.ts';
 import { childNames } from '../../charts/names.ts';
 import { quantityValue } from '../../charts/quantity.ts';
 import { execFile } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { chromium } from 'playwright-core';
+import { parse } from 'yaml';
 import { DEFAULT_IMAGES } from '../../charts/spec.ts';
-import { KIND_IMAGES, kindReadiness } from '../fixtures/containers-kind.ts';
+import { KIND_IMAGES, kindReadiness, kubernetesVersion } from '../fixtures/containers-kind.ts';
 import { type Demo, startDemo } from '../fixtures/demo.ts';
 import { REPO } from '../fixtures/docker-engine.ts';
 import { runKill } from '../load/kill.ts';
@@ -85,6 +86,16 @@ if (!pre.ok) {
       const s = live();
       const status = await s.kubectl(['-n', s.namespace, 'get', 'sv', 'securevote', '-o', 'jsonpath={.status.conditions[?(@.type=="Ready")].status}']);
       expect(status).toBe('True');
+    });
+
+    it('runs the kubelet with the seed\'s log rotation (and failCgroupV1: false on cgroup v1), at the pinned release', async () => {
+      const s = live();
+      const node = `${s.name}-control-plane`;
+      const config = parse((await promisify(execFile)('docker', ['exec', node, 'cat', '/var/lib/kubelet/config.yaml'])).stdout) as Record<string, unknown>;
+      expect(config.containerLogMaxSize).toBe(LOG_ROTATION.containerLogMaxSize);
+      expect(config.containerLogMaxFiles).toBe(LOG_ROTATION.containerLogMaxFiles);
+      if (!existsSync('/sys/fs/cgroup/cgroup.controllers')) expect(config.failCgroupV1).toBe(false);
+      expect(await s.kubectl(['get', 'node', node, '-o', 'jsonpath={.status.nodeInfo.kubeletVersion}'])).toBe(kubernetesVersion());
     });
 
     it('runs every pod within the seed\'s limits', async () => {
