@@ -61,16 +61,26 @@ node_image() {
 # The production packages of package-lock.json in an npm cache inside the
 # build context (.work/images/npm-offline), filled by the host's npm, which
 # can reach the registry; the build stages install from it offline.
+# The npm cache the build stages install from, filled once per lock file in
+# the build cache and copied into the context: the same bytes in every clone,
+# so Docker's layer cache holds across clones (a cache filled afresh differs
+# in its index's timestamps, and the npm ci layer would run again).
 npm_offline() {
-  local dir=$PWD/.work/images/npm-offline stamp
+  local dir=$PWD/.work/images/npm-offline stamp cached
   stamp=$(sha256sum package-lock.json | cut -c1-16)
   [ "$(cat "$dir/.stamp" 2>/dev/null)" = "$stamp" ] && return 0
-  local tmp; tmp=$(mktemp -d)
-  rm -rf "$dir" && mkdir -p "$dir"
-  cp package.json package-lock.json "$tmp/"
-  (cd "$tmp" && npm ci --omit=dev --ignore-scripts --no-audit --no-fund --loglevel=error --cache "$dir" >/dev/null)
-  rm -rf "$tmp" "$dir/_logs" "$dir/_update-notifier-last-checked"
-  echo "$stamp" >"$dir/.stamp"
+  cached="${SECUREVOTE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/securevote}/npm-offline/$stamp"
+  if [ ! -f "$cached/.stamp" ]; then
+    local tmp; tmp=$(mktemp -d)
+    rm -rf "$cached" && mkdir -p "$cached"
+    cp package.json package-lock.json "$tmp/"
+    (cd "$tmp" && npm ci --omit=dev --ignore-scripts --no-audit --no-fund --loglevel=error --cache "$cached" >/dev/null)
+    rm -rf "$tmp" "$cached/_logs" "$cached/_update-notifier-last-checked"
+    echo "$stamp" >"$cached/.stamp"
+    # One lock file's cache at a time.
+    find "$(dirname "$cached")" -mindepth 1 -maxdepth 1 ! -name "$stamp" -exec rm -rf {} +
+  fi
+  rm -rf "$dir" && mkdir -p "$(dirname "$dir")" && cp -a "$cached" "$dir"
   say "npm cache for the build stages: $(du -sh "$dir" | cut -f1)"
 }
 
