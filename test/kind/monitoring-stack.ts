@@ -5,7 +5,10 @@
 // PrometheusRule of the cluster, scrapes every 5 s, evaluates every 5 s, and
 // reads the kubelet's cAdvisor (CPU and memory of each container). Images:
 // `scripts/docker-images.sh monitoring` (built here from their modules).
-// Prometheus's API is read through the API server's service proxy.
+// Prometheus's API is read through the API server's service proxy. The
+// scenarios' cluster gets it at its start (cluster.setup.ts): a monitored
+// cluster, as a production one is; the monitoring scenario turns the
+// SecureVote's monitoring on.
 import { execFile } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -35,7 +38,11 @@ function yamlObjects(file: string): Obj[] {
   return parseAllDocuments(readFileSync(file, 'utf8')).map((d) => d.toJS() as Obj).filter((o) => o !== null);
 }
 
-/** Installs the stack (idempotent) and waits for Prometheus to answer. */
+/**
+ * Installs the stack (idempotent), waiting for nothing but its CRDs: the
+ * Prometheus Operator starts, then makes the Prometheus, in their own time
+ * (waitPrometheus waits for it to answer).
+ */
 export async function installMonitoring(kubectl: Kubectl, images: { prometheus: string; operator: string; reloader: string }): Promise<void> {
   const source = (await run(join(REPO, 'scripts/controlplane-build.sh'), ['--source', 'prometheus-operator'])).stdout.trim();
   await kubectl(['apply', '--server-side', '-f', join(source, 'example/prometheus-operator-crd')], { timeoutMs: 180_000 });
@@ -68,7 +75,6 @@ export async function installMonitoring(kubectl: Kubectl, images: { prometheus: 
     }
   }
   await kubectl(['apply', '--server-side', '-f', '-'], { input: JSON.stringify({ apiVersion: 'v1', kind: 'List', items: objects }) });
-  await kubectl(['-n', MONITORING_NAMESPACE, 'rollout', 'status', 'deployment/prometheus-operator', '--timeout=180s'], { timeoutMs: 200_000 });
 
   const version = /:v?([0-9][^:]*)$/.exec(images.prometheus)?.[1] ?? '';
   const prometheus = {
@@ -114,6 +120,10 @@ export async function installMonitoring(kubectl: Kubectl, images: { prometheus: 
     },
   };
   await kubectl(['apply', '--server-side', '-f', '-'], { input: JSON.stringify({ apiVersion: 'v1', kind: 'List', items: [prometheus, kubelet] }) });
+}
+
+/** Waits until the Prometheus installMonitoring asked for answers a query. */
+export async function waitPrometheus(kubectl: Kubectl): Promise<void> {
   const until = Date.now() + 300_000;
   for (;;) {
     const ok = await query(kubectl, 'vector(1)').then(() => true, () => false);
@@ -140,6 +150,7 @@ export async function query(kubectl: Kubectl, promql: string): Promise<Series[]>
 
 export interface Alert {
   labels: Record<string, string>;
+  annotations: Record<string, string>;
   state: 'pending' | 'firing';
   activeAt: string;
 }

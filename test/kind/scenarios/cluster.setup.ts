@@ -2,7 +2,9 @@
 // PREVIOUS release's operator installed (scripts/previous-release.sh builds it
 // from its commit), its SecureVote Ready, this release's images loaded beside
 // its own, the proxy reached on 127.0.0.1 through a NodePort that kind maps
-// (so the proxy itself can roll under load). The upgrade scenario runs first
+// (so the proxy itself can roll under load), and a Prometheus with its
+// operator (../monitoring-stack.ts), idle until the monitoring scenario turns
+// the SecureVote's monitoring on. The upgrade scenario runs first
 // and installs this release's operator; the other files run after it, one
 // after another, each leaving the stack Ready.
 // Where kind can't run, the files skip with the reason and the command.
@@ -14,6 +16,7 @@ import { promisify } from 'node:util';
 import type { TestProject } from 'vitest/node';
 import { KIND_IMAGES, kindReadiness, startKind, type KindStack } from '../../fixtures/containers-kind.ts';
 import { REPO } from '../../fixtures/docker-engine.ts';
+import { installMonitoring, monitoringImages } from '../monitoring-stack.ts';
 import { BROKEN_MIGRATION_SUFFIX, NEXT_SUFFIX, SCENARIO_SECUREVOTE } from './stack-spec.ts';
 
 const run = promisify(execFile);
@@ -32,7 +35,7 @@ const PREVIOUS_RELEASE_IMAGES = ['postgres', 'redis', 'backend', 'frontend', 'pr
  * image under a second name (same content: what a user's new tag looks like
  * to the cluster) and a backend whose schema migration fails.
  */
-async function scenarioImages(kind: string, cluster: string): Promise<void> {
+async function scenarioImages(kind: string, cluster: string): Promise<Awaited<ReturnType<typeof monitoringImages>>> {
   const images: string[] = [];
   for (const img of KIND_IMAGES.filter((i) => /\/(backend|frontend|proxy):/.test(i))) {
     await run('docker', ['tag', img, `${img}${NEXT_SUFFIX}`]);
@@ -48,7 +51,11 @@ async function scenarioImages(kind: string, cluster: string): Promise<void> {
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
-  await run(kind, ['load', 'docker-image', '--name', cluster, ...images], { timeout: 600_000 });
+  // The monitoring stack's images (built here when missing), for installMonitoring.
+  const monitoring = await monitoringImages();
+  images.push(monitoring.prometheus, monitoring.operator, monitoring.reloader);
+  await run(kind, ['load', 'docker-image', '--name', cluster, ...images], { timeout: 900_000 });
+  return monitoring;
 }
 
 declare module 'vitest' {
@@ -84,7 +91,13 @@ export default async function setup(project: TestProject): Promise<() => Promise
       suffix: 'scenarios', secureVote: SCENARIO_SECUREVOTE, entry: 'node-port', ...(previous ? { operator: previous } : {}),
     });
     try {
-      await scenarioImages(pre.kind, stack.name);
+      const monitoring = await scenarioImages(pre.kind, stack.name);
+      const kubeconfig = stack.kubeconfig;
+      await installMonitoring(async (args, opts = {}) => {
+        const p = run(pre.kubectl, ['--kubeconfig', kubeconfig, ...args], { timeout: opts.timeoutMs ?? 120_000, maxBuffer: 16 * 1024 * 1024 });
+        if (opts.input !== undefined) p.child.stdin?.end(opts.input);
+        return (await p).stdout.trim();
+      }, monitoring);
     } catch (err) {
       await stack.stop();
       await engine?.release();
