@@ -31,6 +31,28 @@ export function createPool(c: DatabaseConfig, log: Logger, onDown: (reason: stri
   return pool;
 }
 
+/**
+ * One statement on a pooled connection, as pool.query, except that an error
+ * the server answered (a constraint, a bad statement) gives the connection
+ * back: pg-pool's query() closes it on any error, so under a storm of such
+ * errors every query paid for a new connection (TCP, SCRAM, a server
+ * process) and the backend served a tenth of its votes. A connection-level
+ * failure (a FATAL from the server, a client-side timeout, a broken socket)
+ * still closes it.
+ */
+export async function query<R extends pg.QueryResultRow = pg.QueryResultRow>(pool: Pool, q: string | pg.QueryConfig): Promise<pg.QueryResult<R>> {
+  const client = await pool.connect();
+  try {
+    const result = await client.query<R>(q);
+    client.release();
+    return result;
+  } catch (err) {
+    const answered = err instanceof pg.DatabaseError && err.severity !== 'FATAL' && err.severity !== 'PANIC';
+    client.release(answered ? undefined : (err as Error));
+    throw err;
+  }
+}
+
 const UNAVAILABLE_CODES = new Set([
   'ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'EPIPE',
   '57P01', // admin_shutdown

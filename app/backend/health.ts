@@ -11,7 +11,7 @@
 // - /livez (liveness): the process only, so an outage never restarts every backend.
 import { Router } from 'express';
 import type { AppContext } from './context.ts';
-import { reasonOf } from './db.ts';
+import { query, reasonOf } from './db.ts';
 
 export type CheckState = 'ok' | 'down';
 
@@ -23,7 +23,7 @@ export interface Health {
 async function checkDatabase(ctx: AppContext): Promise<CheckState> {
   if (!ctx.state.schemaReady) return 'down';
   try {
-    await ctx.pool.query('SELECT 1');
+    await query(ctx.pool, 'SELECT 1');
     ctx.database.set(true);
     return 'ok';
   } catch (err) {

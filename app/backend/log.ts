@@ -8,6 +8,8 @@ export const REDACT_PATHS = [
   'password', '*.password', 'secret', '*.secret', 'cookieSecret', '*.cookieSecret',
   'req.headers.cookie', 'req.headers.authorization', 'headers.cookie', 'headers.authorization',
   'res.headers["set-cookie"]', 'headers["set-cookie"]',
+  // PostgreSQL's detail names the row's values: a voter's id, their choice and request key.
+  'err.detail',
 ];
 
 export function createLogger(level: string, service = 'backend'): Logger {

@@ -1,7 +1,7 @@
 // The votes of record, in PostgreSQL. Parameterized SQL only.
 import type { Results } from './cache.ts';
 import type { VoteOption } from './config.ts';
-import type { Pool } from './db.ts';
+import { query, type Pool } from './db.ts';
 
 export type CastOutcome = 'created' | 'replay' | 'duplicate';
 
@@ -17,14 +17,14 @@ export type CastOutcome = 'created' | 'replay' | 'duplicate';
  */
 export async function castVote(pool: Pool, voterId: string, optionId: string, requestKey?: string): Promise<CastOutcome> {
   // Named: each connection parses and plans it once.
-  const { rowCount } = await pool.query({
+  const { rowCount } = await query(pool, {
     name: 'cast-vote-keyed',
     text: 'INSERT INTO votes (voter_id, option_id, request_key) VALUES ($1, $2, $3) ON CONFLICT (voter_id) DO NOTHING',
     values: [voterId, optionId, requestKey ?? null],
   });
   if (rowCount === 1) return 'created';
   if (requestKey === undefined) return 'duplicate';
-  const { rows } = await pool.query<{ option_id: string; request_key: string | null }>({
+  const { rows } = await query<{ option_id: string; request_key: string | null }>(pool, {
     name: 'stored-vote',
     text: 'SELECT option_id, request_key FROM votes WHERE voter_id = $1',
     values: [voterId],
@@ -35,7 +35,7 @@ export async function castVote(pool: Pool, voterId: string, optionId: string, re
 
 /** Counts per configured option, in the configured order; votes for options no longer configured are left out. */
 export async function countVotes(pool: Pool, options: readonly VoteOption[]): Promise<Results> {
-  const { rows } = await pool.query<{ option_id: string; votes: string }>({
+  const { rows } = await query<{ option_id: string; votes: string }>(pool, {
     name: 'count-votes',
     text: 'SELECT option_id, count(*) AS votes FROM votes WHERE option_id = ANY($1::text[]) GROUP BY option_id',
     values: [options.map((o) => o.id)],
