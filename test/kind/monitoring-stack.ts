@@ -23,8 +23,10 @@ const PROMETHEUS = 'k8s';
 type Kubectl = (args: string[], opts?: { timeoutMs?: number; input?: string }) => Promise<string>;
 type Obj = { kind: string; metadata: { name: string; namespace?: string }; [k: string]: unknown };
 
+export interface MonitoringImages { prometheus: string; operator: string; reloader: string }
+
 /** The images, built when missing; their names, as docker-images.sh tags them. */
-export async function monitoringImages(): Promise<{ prometheus: string; operator: string; reloader: string }> {
+export async function monitoringImages(): Promise<MonitoringImages> {
   const out = await run(join(REPO, 'scripts/docker-images.sh'), ['monitoring'], { cwd: REPO, timeout: 1_800_000, maxBuffer: 16 * 1024 * 1024 });
   const tag = (name: string): string => {
     const m = new RegExp(`(securevote/${name}:[0-9][^ ]*)`).exec(out.stderr);
@@ -43,7 +45,7 @@ function yamlObjects(file: string): Obj[] {
  * Prometheus Operator starts, then makes the Prometheus, in their own time
  * (waitPrometheus waits for it to answer).
  */
-export async function installMonitoring(kubectl: Kubectl, images: { prometheus: string; operator: string; reloader: string }): Promise<void> {
+export async function installMonitoring(kubectl: Kubectl, images: MonitoringImages): Promise<void> {
   const source = (await run(join(REPO, 'scripts/controlplane-build.sh'), ['--source', 'prometheus-operator'])).stdout.trim();
   await kubectl(['apply', '--server-side', '-f', join(source, 'example/prometheus-operator-crd')], { timeoutMs: 180_000 });
   await kubectl(['wait', '--for=condition=Established', '--timeout=60s', 'crd/prometheuses.monitoring.coreos.com', 'crd/podmonitors.monitoring.coreos.com', 'crd/prometheusrules.monitoring.coreos.com']);

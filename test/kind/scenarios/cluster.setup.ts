@@ -16,7 +16,7 @@ import { promisify } from 'node:util';
 import type { TestProject } from 'vitest/node';
 import { KIND_IMAGES, kindReadiness, startKind, type KindStack } from '../../fixtures/containers-kind.ts';
 import { REPO } from '../../fixtures/docker-engine.ts';
-import { installMonitoring, monitoringImages } from '../monitoring-stack.ts';
+import { installMonitoring, monitoringImages, type MonitoringImages } from '../monitoring-stack.ts';
 import { BROKEN_MIGRATION_SUFFIX, NEXT_SUFFIX, SCENARIO_SECUREVOTE } from './stack-spec.ts';
 
 const run = promisify(execFile);
@@ -33,9 +33,10 @@ const PREVIOUS_RELEASE_IMAGES = ['postgres', 'redis', 'backend', 'frontend', 'pr
 /**
  * The images the scenarios roll to, loaded into the node once: each app
  * image under a second name (same content: what a user's new tag looks like
- * to the cluster) and a backend whose schema migration fails.
+ * to the cluster) and a backend whose schema migration fails; with them the
+ * monitoring stack's images, whose names it returns.
  */
-async function scenarioImages(kind: string, cluster: string): Promise<Awaited<ReturnType<typeof monitoringImages>>> {
+async function scenarioImages(kind: string, cluster: string): Promise<MonitoringImages> {
   const images: string[] = [];
   for (const img of KIND_IMAGES.filter((i) => /\/(backend|frontend|proxy):/.test(i))) {
     await run('docker', ['tag', img, `${img}${NEXT_SUFFIX}`]);
