@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ControlPlane, startControlPlane } from '../fixtures/controlplane.ts';
 import type { KObject } from '../../operator/context.ts';
-import { Api, condition, createNamespace, createVolumes, CRDS, startOperatorAsInstalled, svYaml, waitReady } from './cluster.ts';
+import { Api, condition, createNamespace, createVolumes, installCrd, startOperatorAsInstalled, svYaml, waitReady } from './cluster.ts';
 import { type OperatorProcess, waitFor } from './helpers.ts';
 
 let cp: ControlPlane;
@@ -24,7 +24,8 @@ const NS = 'backups';
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'sv-op-backups-'));
-  cp = await startControlPlane({ controllers: true, scheduler: true, kwokNodes: 1, crds: CRDS });
+  cp = await startControlPlane({ controllers: true, scheduler: true, kwokNodes: 1 });
+  await installCrd(cp);
   await createVolumes(cp, 8);
   await createNamespace(cp, NS);
   api = new Api(cp);

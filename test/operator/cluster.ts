@@ -14,11 +14,8 @@ import { type OperatorProcess, REPO, startOperator, waitFor, writeKubeconfig } f
 
 export const SV_API = 'securevote.dev/v1alpha1';
 
-/** The CRDs as the install applies them; `startControlPlane({ crds: CRDS })` installs them before its controllers start. */
-export const CRDS = { files: [join(REPO, 'crds/securevote.yaml')], fieldManager: 'securevote-install' } as const;
-
 export async function installCrd(cp: ControlPlane): Promise<void> {
-  await cp.kubectl(['apply', '--server-side', `--field-manager=${CRDS.fieldManager}`, ...CRDS.files.flatMap((f) => ['-f', f])]);
+  await cp.kubectl(['apply', '--server-side', '--field-manager=securevote-install', '-f', join(REPO, 'crds/securevote.yaml')]);
   await cp.kubectl(['wait', '--for=condition=Established', 'crd/securevotes.securevote.dev', 'crd/securevotebackups.securevote.dev', '--timeout=60s']);
 }
 

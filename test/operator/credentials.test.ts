@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ControlPlane, startControlPlane } from '../fixtures/controlplane.ts';
 import type { KObject } from '../../operator/context.ts';
-import { Api, createNamespace, createVolumes, CRDS, startOperatorAsInstalled, svYaml } from './cluster.ts';
+import { Api, createNamespace, createVolumes, installCrd, startOperatorAsInstalled, svYaml } from './cluster.ts';
 import { makeRawKubeApi } from '../../operator/kube.ts';
 import { HttpMethod } from '@kubernetes/client-node';
 import { type OperatorProcess, waitFor } from './helpers.ts';
@@ -24,7 +24,8 @@ let op: OperatorProcess;
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'sv-op-credentials-'));
-  cp = await startControlPlane({ controllers: true, scheduler: true, kwokNodes: 1, crds: CRDS });
+  cp = await startControlPlane({ controllers: true, scheduler: true, kwokNodes: 1 });
+  await installCrd(cp);
   await createVolumes(cp, 16);
   api = new Api(cp);
   op = await startOperatorAsInstalled(cp, dir, 'op-credentials');

@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ControlPlane, startControlPlane } from '../fixtures/controlplane.ts';
-import { Api, condition, createNamespace, createVolumes, CRDS, startOperatorAsInstalled, svYaml, waitReady } from './cluster.ts';
+import { Api, condition, createNamespace, createVolumes, installCrd, startOperatorAsInstalled, svYaml, waitReady } from './cluster.ts';
 import { type OperatorProcess, REPO, waitFor } from './helpers.ts';
 
 const run = promisify(execFile);
@@ -28,7 +28,8 @@ const MON = 'monitoring.coreos.com/v1';
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'sv-op-monitoring-'));
-  cp = await startControlPlane({ controllers: true, scheduler: true, kwokNodes: 1, crds: CRDS });
+  cp = await startControlPlane({ controllers: true, scheduler: true, kwokNodes: 1 });
+  await installCrd(cp);
   await createVolumes(cp, 4);
   await createNamespace(cp, NS);
   api = new Api(cp);

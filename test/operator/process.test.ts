@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OPERATOR_NAME, OperatorInstall } from '../../charts/operator-install.ts';
 import { type ControlPlane, startControlPlane } from '../fixtures/controlplane.ts';
 import type { KObject } from '../../operator/context.ts';
-import { Api, condition, createBigNode, createNamespace, createVolumes, CRDS, svYaml, waitReady } from './cluster.ts';
+import { Api, condition, createBigNode, createNamespace, createVolumes, installCrd, svYaml, waitReady } from './cluster.ts';
 import { type OperatorProcess, startOperator, waitFor, writeKubeconfig } from './helpers.ts';
 
 let cp: ControlPlane;
@@ -31,7 +31,8 @@ const holder = async (): Promise<string | null | undefined> => ((await lease())?
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'sv-op-process-'));
-  cp = await startControlPlane({ controllers: true, scheduler: true, kwokNodes: 1, crds: CRDS });
+  cp = await startControlPlane({ controllers: true, scheduler: true, kwokNodes: 1 });
+  await installCrd(cp);
   await createBigNode(cp);
   await createVolumes(cp, 40);
   // The install manifests minus the CRD (already there) and the Deployment (no image to run here).

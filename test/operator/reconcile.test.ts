@@ -11,7 +11,7 @@ import { type ControlPlane, startControlPlane } from '../fixtures/controlplane.t
 import type { KObject } from '../../operator/context.ts';
 import { INSTANCE_LABEL, WRITABLE_KINDS } from '../../operator/desired.ts';
 import { CREDENTIALS_KIND } from '../../operator/owned-kinds.ts';
-import { Api, condition, createNamespace, createVolumes, CRDS, SV_API, sampleYaml, svYaml, waitReady } from './cluster.ts';
+import { Api, condition, createNamespace, createVolumes, installCrd, SV_API, sampleYaml, svYaml, waitReady } from './cluster.ts';
 import { type CountingProxy, type OperatorProcess, startCountingProxy, startOperator, waitFor } from './helpers.ts';
 
 let cp: ControlPlane;
@@ -36,7 +36,8 @@ const reconciles = async (): Promise<number> => {
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'sv-op-reconcile-'));
-  cp = await startControlPlane({ controllers: true, scheduler: true, kwokNodes: 2, crds: CRDS });
+  cp = await startControlPlane({ controllers: true, scheduler: true, kwokNodes: 2 });
+  await installCrd(cp);
   await createVolumes(cp, 8);
   await createNamespace(cp, NS);
   api = new Api(cp);

@@ -13,7 +13,7 @@ import { migrationHash } from '../../charts/migration.ts';
 import { DEFAULT_IMAGES, PROJECT_VERSION } from '../../charts/spec.ts';
 import type { KObject } from '../../operator/context.ts';
 import { type ControlPlane, startControlPlane } from '../fixtures/controlplane.ts';
-import { Api, condition, createNamespace, createVolumes, CRDS, svYaml, waitReady } from './cluster.ts';
+import { Api, condition, createNamespace, createVolumes, installCrd, svYaml, waitReady } from './cluster.ts';
 import { type OperatorProcess, startOperator, waitFor } from './helpers.ts';
 
 let cp: ControlPlane;
@@ -24,7 +24,8 @@ const NS = 'rolling';
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'sv-op-rolling-'));
-  cp = await startControlPlane({ controllers: true, scheduler: true, kwokNodes: 2, crds: CRDS });
+  cp = await startControlPlane({ controllers: true, scheduler: true, kwokNodes: 2 });
+  await installCrd(cp);
   await createVolumes(cp, 4, 'rolling-pv');
   await createNamespace(cp, NS);
   api = new Api(cp);
