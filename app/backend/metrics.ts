@@ -12,7 +12,7 @@ export interface Metrics {
   readonly registry: Registry;
   readonly httpDuration: Histogram<'method' | 'route' | 'status'>;
   readonly votesAcknowledged: Counter<'option'>;
-  readonly votesRejected: Counter<'reason'>;
+  /** Counts a vote not acknowledged (securevote_votes_rejected_total), by its reason. */
   reject(reason: RejectReason): void;
   readonly resultsReads: Counter<'source'>;
   readonly dependencyUp: Gauge<'dependency'>;
@@ -80,7 +80,7 @@ export function createMetrics(): Metrics {
   dependencyUp.set({ dependency: 'database' }, 0);
   dependencyUp.set({ dependency: 'cache' }, 0);
   return {
-    registry, httpDuration, votesAcknowledged, votesRejected, resultsReads, dependencyUp,
+    registry, httpDuration, votesAcknowledged, resultsReads, dependencyUp,
     reject: (reason) => votesRejected.inc({ reason }),
     setUp: (dep, up) => dependencyUp.set({ dependency: dep }, up ? 1 : 0),
     watchPool: (p) => {
