@@ -39,16 +39,27 @@ export function createPool(c: DatabaseConfig, log: Logger, onDown: (reason: stri
  * process) and the backend served a tenth of its votes. A connection-level
  * failure (a FATAL from the server, a client-side timeout, a broken socket)
  * still closes it.
+ *
+ * A checked-out client emits 'error' when its socket breaks, even with the
+ * query failing too; pg-pool only listens while the client is idle, so
+ * without this listener a database killed mid-query crashed the process.
  */
 export async function query<R extends pg.QueryResultRow = pg.QueryResultRow>(pool: Pool, q: string | pg.QueryConfig): Promise<pg.QueryResult<R>> {
   const client = await pool.connect();
+  let broken: Error | undefined;
+  const onError = (err: Error): void => {
+    broken = err;
+  };
+  client.on('error', onError);
   try {
     const result = await client.query<R>(q);
-    client.release();
+    client.removeListener('error', onError);
+    client.release(broken);
     return result;
   } catch (err) {
-    const answered = err instanceof pg.DatabaseError && err.severity !== 'FATAL' && err.severity !== 'PANIC';
-    client.release(answered ? undefined : (err as Error));
+    client.removeListener('error', onError);
+    const answered = broken === undefined && err instanceof pg.DatabaseError && err.severity !== 'FATAL' && err.severity !== 'PANIC';
+    client.release(answered ? undefined : (broken ?? (err as Error)));
     throw err;
   }
 }

@@ -61,6 +61,11 @@ export async function migrate(pool: Pool, log: Logger, migrations: readonly Migr
   const client = await pool.connect();
   const applied: number[] = [];
   let broken = false;
+  // A checked-out client's broken socket is an 'error' event too: unheard, it would crash the process.
+  const onError = (): void => {
+    broken = true;
+  };
+  client.on('error', onError);
   try {
     // Session lock, released below or by PostgreSQL when the connection dies.
     await client.query('SELECT pg_advisory_lock($1::bigint)', [MIGRATION_LOCK_KEY]);
@@ -101,6 +106,7 @@ export async function migrate(pool: Pool, log: Logger, migrations: readonly Migr
     throw err;
   } finally {
     // A connection in an unknown state is destroyed, not returned to the pool.
+    client.removeListener('error', onError);
     client.release(broken);
   }
   if (applied.length === 0) log.info({ version: migrations.at(-1)?.version ?? 0 }, 'schema up to date');

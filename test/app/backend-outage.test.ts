@@ -5,7 +5,7 @@ import { Redis } from 'ioredis';
 import type pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { isAlive } from '../../app/local/process.ts';
-import { fileStack, get, mapLimit, metric, vote, voterIdOf, waitHealth } from './backend-fixture.ts';
+import { fileStack, get, mapLimit, metric, sql, vote, voterIdOf, waitHealth } from './backend-fixture.ts';
 
 /** Voter ids the backend answered 201 for: each must be in PostgreSQL at the end. */
 const acknowledged: string[] = [];
@@ -29,6 +29,18 @@ async function generation(): Promise<string | null> {
   }
 }
 let genBeforeOutage: string | null = null;
+
+/** The server process of the backend's connection that waits on a lock: a vote truly in flight. */
+async function waitingBackend(db: pg.Client): Promise<number> {
+  for (let i = 0; ; i++) {
+    const { rows } = await db.query<{ pid: number }>(
+      "SELECT pid FROM pg_stat_activity WHERE application_name = 'securevote-backend' AND wait_event_type = 'Lock'",
+    );
+    if (rows[0]) return rows[0].pid;
+    if (i > 200) throw new Error('the vote never reached the lock');
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
 
 const cacheReads = async (): Promise<number> =>
   metric((await get(stack.backend.url, '/metrics')).text, 'securevote_results_reads_total', 'source="cache"');
@@ -70,6 +82,29 @@ describe('Redis outage', () => {
 
 describe('PostgreSQL outage', () => {
   let refusedCookie = '';
+
+  it('the server process of a vote in flight killed: that vote 503 with Retry-After, the backend stays up', async () => {
+    // The vote waits on a lock inside PostgreSQL, so its connection is checked
+    // out when its server process dies: the socket closes under a running
+    // query, which is when pg's client emits 'error' (unheard, a crash).
+    const lock = await sql(stack.deps.pg);
+    try {
+      await lock.query('BEGIN');
+      await lock.query('LOCK TABLE votes IN ACCESS EXCLUSIVE MODE');
+      const inFlight = vote(stack.backend.url, 'red');
+      const pid = await waitingBackend(lock);
+      process.kill(pid, 'SIGKILL'); // PostgreSQL then resets every connection and recovers
+      const r = await inFlight;
+      expect(r.status, r.text).toBe(503);
+      expect(r.headers.get('retry-after')).toMatch(/^\d+$/);
+      expect(r.body).toEqual({ error: 'unavailable', message: expect.any(String) });
+    } finally {
+      await lock.end().catch(() => {});
+    }
+    expect(isAlive(stack.backend.pid)).toBe(true);
+    await waitHealth(stack.backend.url, 200, 'ok');
+    await castAcked('red');
+  });
 
   it('PostgreSQL killed under load: acknowledged votes survive, the rest get 503 with Retry-After', async () => {
     // 200 voters, 20 in flight; PostgreSQL is SIGKILLed after the 50th answer.
@@ -140,15 +175,7 @@ describe('SIGTERM', () => {
     await db.query('BEGIN');
     await db.query('LOCK TABLE votes IN ACCESS EXCLUSIVE MODE');
     const inFlight = vote(stack.backend.url, 'green');
-    // Wait until the vote is blocked on the lock, i.e. truly in flight.
-    for (let i = 0; ; i++) {
-      const { rows } = await db.query(
-        "SELECT 1 FROM pg_stat_activity WHERE application_name = 'securevote-backend' AND wait_event_type = 'Lock'",
-      );
-      if (rows.length > 0) break;
-      if (i > 200) throw new Error('the vote never reached the lock');
-      await new Promise((r) => setTimeout(r, 25));
-    }
+    await waitingBackend(db);
     process.kill(stack.backend.pid, 'SIGTERM');
     // Draining: not ready at once, but still answering while the listener
     // lingers; the process is still up.
