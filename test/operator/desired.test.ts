@@ -113,6 +113,15 @@ describe('DesiredCache', () => {
     cache.forget('ns1/demo');
     expect(cache.size()).toBe(0);
   });
+  it('keeps a rendering in a fifth of its JSON, and gives back exactly what was rendered', () => {
+    const cache = new DesiredCache();
+    const rendered = cache.get(sv({}, 1), parsed({}));
+    const json = Buffer.byteLength(JSON.stringify(rendered));
+    expect(cache.bytes()).toBeGreaterThan(0);
+    expect(cache.bytes()).toBeLessThan(json / 5);
+    expect(cache.get(sv({}, 1), parsed({}))).toEqual(rendered);
+    expect(cache.renders).toBe(1);
+  });
   it('keeps at most its bound, dropping the least recently used', () => {
     const cache = new DesiredCache(2);
     cache.get(sv({}, 1, 'a'), parsed({}));
