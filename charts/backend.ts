@@ -11,7 +11,7 @@ import { drainEnv, emptyDir, probes, secretFiles, secretPath } from './pod.ts';
 import { mebibytes } from './quantity.ts';
 import { BACKEND_PG_POOL_MAX, DATABASE, MEMORY_FIT, PORTS, SECRET_KEYS, SECRETS_DIR, type Component } from './rules.ts';
 import type { SecureVoteSpec } from './spec.ts';
-import { componentServices, disruptionBudget, hardenedDeployment, PORT_NAMES } from './workload.ts';
+import { autoscaler, componentServices, disruptionBudget, hardenedDeployment, mostPods, PORT_NAMES } from './workload.ts';
 
 /** NODE_OPTIONS for a Node container: the old-space heap below the memory limit. */
 export function nodeOptions(spec: SecureVoteSpec, component: Extract<Component, 'backend' | 'frontend'>): string {
@@ -57,7 +57,7 @@ export class Backend extends Construct {
     const p = probes('backend', { readiness: { http: '/readyz', port }, liveness: { http: '/livez', port } });
     this.deployment = hardenedDeployment(this, ctx, {
       component: 'backend',
-      replicas: spec.replicas,
+      replicas: spec.autoscaling ? undefined : spec.replicas,
       resources: spec.resources,
       container: {
         name: 'backend',
@@ -91,6 +91,7 @@ export class Backend extends Construct {
       },
     });
     this.service = componentServices(this, ctx, { component: 'backend' });
-    disruptionBudget(this, ctx, 'backend', spec.replicas);
+    if (spec.autoscaling) autoscaler(this, ctx, 'backend', this.deployment, spec.autoscaling);
+    disruptionBudget(this, ctx, 'backend', mostPods(spec));
   }
 }

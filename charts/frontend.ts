@@ -6,7 +6,7 @@ import type { StackContext } from './names.ts';
 import { metricsEnv, metricsPort } from './metrics.ts';
 import { drainEnv, emptyDir, probes } from './pod.ts';
 import { PORTS } from './rules.ts';
-import { componentServices, disruptionBudget, hardenedDeployment, PORT_NAMES } from './workload.ts';
+import { autoscaler, componentServices, disruptionBudget, hardenedDeployment, mostPods, PORT_NAMES } from './workload.ts';
 
 export interface FrontendProps {
   readonly context: StackContext;
@@ -25,7 +25,7 @@ export class Frontend extends Construct {
     const p = probes('frontend', { readiness: { http: '/readyz', port }, liveness: { http: '/healthz', port } });
     this.deployment = hardenedDeployment(this, ctx, {
       component: 'frontend',
-      replicas: spec.replicas,
+      replicas: spec.autoscaling ? undefined : spec.replicas,
       resources: spec.resources,
       container: {
         name: 'frontend',
@@ -47,6 +47,7 @@ export class Frontend extends Construct {
       },
     });
     this.service = componentServices(this, ctx, { component: 'frontend' });
-    disruptionBudget(this, ctx, 'frontend', spec.replicas);
+    if (spec.autoscaling) autoscaler(this, ctx, 'frontend', this.deployment, spec.autoscaling);
+    disruptionBudget(this, ctx, 'frontend', mostPods(spec));
   }
 }

@@ -151,6 +151,42 @@ const replicas = (c: Component) =>
     }),
   );
 
+/** The components whose pods may be scaled on CPU use (stateless, behind a Service). */
+export const AUTOSCALED = ['backend', 'frontend'] as const satisfies readonly Component[];
+export type AutoscaledComponent = (typeof AUTOSCALED)[number];
+
+/** CPU use, in percent of its request, that an autoscaled component's pods are scaled to keep. */
+export const DEFAULT_CPU_TARGET_PERCENT = 70;
+
+export const autoscalingRule = (c: Component): SpecRule => ({
+  path: `spec.${c}.autoscaling`,
+  rule: 'self.minReplicas <= self.maxReplicas',
+  message: `spec.${c}.autoscaling.minReplicas must not be above spec.${c}.autoscaling.maxReplicas`,
+});
+
+const autoscaling = (c: Component) =>
+  Type.Optional(
+    Type.Object(
+      {
+        minReplicas: Type.Integer({ minimum: 1, maximum: MAX_REPLICAS, description: `Fewest ${c} pods (1 to ${MAX_REPLICAS}).` }),
+        maxReplicas: Type.Integer({ minimum: 1, maximum: MAX_REPLICAS, description: `Most ${c} pods (1 to ${MAX_REPLICAS}).` }),
+        targetCPUUtilizationPercentage: Type.Optional(
+          Type.Integer({
+            minimum: 10,
+            maximum: 100,
+            default: DEFAULT_CPU_TARGET_PERCENT,
+            description: `Average CPU use of the ${c}'s pods, in percent of their CPU request, that the autoscaler keeps them at. Default: ${DEFAULT_CPU_TARGET_PERCENT}.`,
+          }),
+        ),
+      },
+      {
+        description: `Scale the ${c} on CPU use with a HorizontalPodAutoscaler (it needs the cluster's metrics API, e.g. metrics-server). While set, spec.${c}.replicas is ignored and the operator no longer writes the Deployment's replicas; scaling down removes one pod a minute, each drained as in a rollout.`,
+        additionalProperties: false,
+        'x-kubernetes-validations': celOf([autoscalingRule(c)]),
+      },
+    ),
+  );
+
 export const OPTION_RULES: readonly SpecRule[] = [
   { path: 'spec.options', rule: 'self.all(a, self.exists_one(b, b.id == a.id))', message: 'spec.options: every id must be unique' },
   { path: 'spec.options', rule: 'self.all(a, self.exists_one(b, b.label == a.label))', message: 'spec.options: every label must be unique' },
@@ -419,13 +455,13 @@ export const SecureVoteSpecSchema = Type.Object(
     ),
     backend: Type.Optional(
       Type.Object(
-        { image: image('backend'), replicas: replicas('backend'), resources: resources('backend') },
+        { image: image('backend'), replicas: replicas('backend'), autoscaling: autoscaling('backend'), resources: resources('backend') },
         { default: {}, description: 'The vote API (port 5000); its image also runs the schema migration Job.', additionalProperties: false },
       ),
     ),
     frontend: Type.Optional(
       Type.Object(
-        { image: image('frontend'), replicas: replicas('frontend'), resources: resources('frontend') },
+        { image: image('frontend'), replicas: replicas('frontend'), autoscaling: autoscaling('frontend'), resources: resources('frontend') },
         { default: {}, description: 'The vote page (port 3000).', additionalProperties: false },
       ),
     ),
@@ -453,7 +489,7 @@ export const SecureVoteSpecSchema = Type.Object(
 /** The spec as written by a user (every defaulted field optional). */
 export type SecureVoteSpecInput = Static<typeof SecureVoteSpecSchema>;
 
-type Genuine = 'existingSecret' | 'storageClassName' | 'schedule' | 'existingClaim' | 'restore' | 'scraperNamespaceLabels' | 'labels';
+type Genuine = 'existingSecret' | 'storageClassName' | 'schedule' | 'existingClaim' | 'restore' | 'scraperNamespaceLabels' | 'labels' | 'autoscaling';
 /** Every defaulted field present; the genuinely optional ones stay optional. */
 export type Defaulted<T> = T extends readonly (infer U)[]
   ? Defaulted<U>[]
@@ -468,6 +504,7 @@ export type LogLevel = (typeof LOG_LEVELS)[number];
 export type ServiceType = (typeof SERVICE_TYPES)[number];
 export type Quantity = string | number;
 export type ResourcesSpec = SecureVoteSpec['backend']['resources'];
+export type AutoscalingSpec = NonNullable<SecureVoteSpec['backend']['autoscaling']>;
 
 // ---- status ----------------------------------------------------------------
 
@@ -607,6 +644,10 @@ export function ruleErrors(spec: SecureVoteSpec): string[] {
   if (new Set(ids).size !== ids.length) errors.push(OPTION_RULES[0]!.message);
   if (new Set(labels).size !== labels.length) errors.push(OPTION_RULES[1]!.message);
   if (spec.database.replicas !== 1) errors.push(DATABASE_REPLICAS_RULE.message);
+  for (const c of AUTOSCALED) {
+    const a = spec[c].autoscaling;
+    if (a && a.minReplicas > a.maxReplicas) errors.push(autoscalingRule(c).message);
+  }
   const labelKey = new RegExp(LABEL_KEY);
   if (!Object.keys(spec.monitoring.scraperNamespaceLabels ?? {}).every((k) => labelKey.test(k))) errors.push(MONITORING_LABEL_RULES[0]!.message);
   if (!Object.keys(spec.monitoring.labels ?? {}).every((k) => labelKey.test(k))) errors.push(MONITORING_LABEL_RULES[1]!.message);
@@ -667,6 +708,7 @@ export function scheduleError(schedule: string | undefined): string | undefined 
 /** Every CEL rule of the spec, for the tests and the README. */
 export const SPEC_RULES: readonly SpecRule[] = [
   ...COMPONENTS.flatMap(resourceRules),
+  ...AUTOSCALED.map(autoscalingRule),
   ...OPTION_RULES,
   DATABASE_REPLICAS_RULE,
   ...STORAGE_RULES,

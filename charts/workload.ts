@@ -8,13 +8,15 @@ import * as kplus from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
 import { objectLabels, podLabels, selectorLabels } from './labels.ts';
 import type { StackContext } from './names.ts';
-import { containerSecurityContext, finishPodTemplate, podSecurityContext, setGracefulShutdown, setResources, uidOf, waitContainer } from './pod.ts';
+import { addPatchAfterL1, containerSecurityContext, finishPodTemplate, podSecurityContext, setGracefulShutdown, setResources, uidOf, waitContainer } from './pod.ts';
 import { PORTS, START_ORDER, type Component, type StackWorkload } from './rules.ts';
-import type { ResourcesSpec } from './spec.ts';
+import { DEFAULT_CPU_TARGET_PERCENT, type AutoscalingSpec, type ResourcesSpec } from './spec.ts';
+import { Duration, JsonPatch } from 'cdk8s';
 
 export interface HardenedDeploymentOptions {
   readonly component: Component;
-  readonly replicas: number;
+  /** Unset: an autoscaler owns them. */
+  readonly replicas: number | undefined;
   readonly resources: ResourcesSpec;
   /** The main container (name, image, probes, env, mounts); security and resources are added. */
   readonly container: kplus.ContainerProps;
@@ -37,7 +39,7 @@ export function hardenedDeployment(scope: Construct, ctx: StackContext, o: Harde
   const uid = uidOf(o.component);
   const deployment = new kplus.Deployment(scope, 'deployment', {
     metadata: { name: ctx.names.service(o.component), labels: objectLabels(ctx.identity, o.component) },
-    replicas: o.replicas,
+    ...(o.replicas !== undefined ? { replicas: o.replicas } : {}),
     ...(o.strategy !== undefined ? { strategy: o.strategy } : {}),
     select: false,
     podMetadata: { labels: podLabels(ctx.identity, o.component, o.container.image), annotations: configHashAnnotations(o.configFiles) },
@@ -55,10 +57,33 @@ export function hardenedDeployment(scope: Construct, ctx: StackContext, o: Harde
   const waits = addWaits(deployment, ctx, o.component, o.waitImage ?? o.container.image, uid);
   const pod = { workload: deployment, path: '/spec/template' };
   setResources(pod, o.resources, waits);
-  // The HTTP servers behind Services: preStop pause and a grace period covering their drain.
-  if (o.component !== 'cache' && o.component !== 'database') setGracefulShutdown(pod, o.component);
+  // The HTTP servers behind Services: preStop pause and a grace period covering their drain,
+  // and their replicas spread over nodes.
+  if (o.component !== 'cache' && o.component !== 'database') {
+    setGracefulShutdown(pod, o.component);
+    addPatchAfterL1(deployment, JsonPatch.add('/spec/template/spec/topologySpreadConstraints', spreadOverNodes(ctx, o.component)));
+  }
   finishPodTemplate(pod);
   return deployment;
+}
+
+/**
+ * Replicas spread over nodes, softly: a node lost or drained takes one
+ * replica, not all, yet a one-node cluster (or one short of room) still
+ * schedules them all. Skew is counted within one pod template revision
+ * (pod-template-hash), so a rollout's new pods spread too. Always rendered,
+ * whatever the replica count, so scaling never changes the pod template.
+ */
+export function spreadOverNodes(ctx: StackContext, component: Component): unknown[] {
+  return [
+    {
+      maxSkew: 1,
+      topologyKey: 'kubernetes.io/hostname',
+      whenUnsatisfiable: 'ScheduleAnyway',
+      labelSelector: { matchLabels: selectorLabels(ctx.identity, component) },
+      matchLabelKeys: ['pod-template-hash'],
+    },
+  ];
 }
 
 /** Init containers waiting, in the seed's order, for each dependency's readiness. Returns how many. */
@@ -110,14 +135,46 @@ export function componentServices(scope: Construct, ctx: StackContext, o: Compon
   return service;
 }
 
-/** A PodDisruptionBudget keeping one pod available, only when there are several. */
-export function disruptionBudget(scope: Construct, ctx: StackContext, component: Component, replicas: number): void {
-  if (replicas <= 1) return;
+/**
+ * A PodDisruptionBudget when there may be several pods: a drain evicts them
+ * one at a time (each drained as in a rollout), whatever their number, and a
+ * pod that isn't ready can always be evicted, so a crash-looping pod never
+ * holds a node drain forever.
+ */
+export function disruptionBudget(scope: Construct, ctx: StackContext, component: Component, mostPods: number): void {
+  if (mostPods <= 1) return;
   new kplus.k8s.KubePodDisruptionBudget(scope, 'pdb', {
     metadata: { name: ctx.names.pdb(component), labels: objectLabels(ctx.identity, component) },
     spec: {
-      minAvailable: kplus.k8s.IntOrString.fromNumber(1),
+      maxUnavailable: kplus.k8s.IntOrString.fromNumber(1),
       selector: { matchLabels: selectorLabels(ctx.identity, component) },
+      unhealthyPodEvictionPolicy: 'AlwaysAllow',
+    },
+  });
+}
+
+/** The most pods a replicated component may have: its replicas, or its autoscaler's ceiling. */
+export function mostPods(spec: { readonly replicas: number; readonly autoscaling?: AutoscalingSpec }): number {
+  return spec.autoscaling?.maxReplicas ?? spec.replicas;
+}
+
+/**
+ * A HorizontalPodAutoscaler on CPU use (autoscaling/v2). The Deployment then
+ * renders no replicas (cdk8s-plus leaves them to the autoscaler), so the
+ * operator never writes them back. Scaling up follows load at once; scaling
+ * down waits five minutes of lower use and removes one pod a minute, each
+ * drained like a rollout's (preStop pause, then the app's drain).
+ */
+export function autoscaler(scope: Construct, ctx: StackContext, component: Component, target: kplus.Deployment, a: AutoscalingSpec): void {
+  new kplus.HorizontalPodAutoscaler(scope, 'autoscaler', {
+    metadata: { name: ctx.names.service(component), labels: objectLabels(ctx.identity, component) },
+    target,
+    minReplicas: a.minReplicas,
+    maxReplicas: a.maxReplicas,
+    metrics: [kplus.Metric.resourceCpu(kplus.MetricTarget.averageUtilization(a.targetCPUUtilizationPercentage ?? DEFAULT_CPU_TARGET_PERCENT))],
+    scaleDown: {
+      stabilizationWindow: Duration.minutes(5),
+      policies: [{ replicas: kplus.Replicas.absolute(1), duration: Duration.minutes(1) }],
     },
   });
 }

@@ -489,6 +489,13 @@ export interface SecureVoteSpecBackend {
   readonly replicas?: number;
 
   /**
+   * Scale the backend on CPU use with a HorizontalPodAutoscaler (it needs the cluster's metrics API, e.g. metrics-server). While set, spec.backend.replicas is ignored and the operator no longer writes the Deployment's replicas; scaling down removes one pod a minute, each drained as in a rollout.
+   *
+   * @schema SecureVoteSpecBackend#autoscaling
+   */
+  readonly autoscaling?: SecureVoteSpecBackendAutoscaling;
+
+  /**
    * Requests and limits of the backend container; the defaults are the seed's table (exercise 4). Limits may not be below requests.
    *
    * @schema SecureVoteSpecBackend#resources
@@ -505,6 +512,7 @@ export function toJson_SecureVoteSpecBackend(obj: SecureVoteSpecBackend | undefi
   const result = {
     'image': obj.image,
     'replicas': obj.replicas,
+    'autoscaling': toJson_SecureVoteSpecBackendAutoscaling(obj.autoscaling),
     'resources': toJson_SecureVoteSpecBackendResources(obj.resources),
   };
   // filter undefined values
@@ -533,6 +541,13 @@ export interface SecureVoteSpecFrontend {
   readonly replicas?: number;
 
   /**
+   * Scale the frontend on CPU use with a HorizontalPodAutoscaler (it needs the cluster's metrics API, e.g. metrics-server). While set, spec.frontend.replicas is ignored and the operator no longer writes the Deployment's replicas; scaling down removes one pod a minute, each drained as in a rollout.
+   *
+   * @schema SecureVoteSpecFrontend#autoscaling
+   */
+  readonly autoscaling?: SecureVoteSpecFrontendAutoscaling;
+
+  /**
    * Requests and limits of the frontend container; the defaults are the seed's table (exercise 4). Limits may not be below requests.
    *
    * @schema SecureVoteSpecFrontend#resources
@@ -549,6 +564,7 @@ export function toJson_SecureVoteSpecFrontend(obj: SecureVoteSpecFrontend | unde
   const result = {
     'image': obj.image,
     'replicas': obj.replicas,
+    'autoscaling': toJson_SecureVoteSpecFrontendAutoscaling(obj.autoscaling),
     'resources': toJson_SecureVoteSpecFrontendResources(obj.resources),
   };
   // filter undefined values
@@ -769,6 +785,50 @@ export function toJson_SecureVoteSpecCacheResources(obj: SecureVoteSpecCacheReso
 /* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
 
 /**
+ * Scale the backend on CPU use with a HorizontalPodAutoscaler (it needs the cluster's metrics API, e.g. metrics-server). While set, spec.backend.replicas is ignored and the operator no longer writes the Deployment's replicas; scaling down removes one pod a minute, each drained as in a rollout.
+ *
+ * @schema SecureVoteSpecBackendAutoscaling
+ */
+export interface SecureVoteSpecBackendAutoscaling {
+  /**
+   * Fewest backend pods (1 to 10).
+   *
+   * @schema SecureVoteSpecBackendAutoscaling#minReplicas
+   */
+  readonly minReplicas: number;
+
+  /**
+   * Most backend pods (1 to 10).
+   *
+   * @schema SecureVoteSpecBackendAutoscaling#maxReplicas
+   */
+  readonly maxReplicas: number;
+
+  /**
+   * Average CPU use of the backend's pods, in percent of their CPU request, that the autoscaler keeps them at. Default: 70.
+   *
+   * @schema SecureVoteSpecBackendAutoscaling#targetCPUUtilizationPercentage
+   */
+  readonly targetCpuUtilizationPercentage?: number;
+}
+
+/**
+ * Converts an object of type 'SecureVoteSpecBackendAutoscaling' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_SecureVoteSpecBackendAutoscaling(obj: SecureVoteSpecBackendAutoscaling | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  const result = {
+    'minReplicas': obj.minReplicas,
+    'maxReplicas': obj.maxReplicas,
+    'targetCPUUtilizationPercentage': obj.targetCpuUtilizationPercentage,
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+/**
  * Requests and limits of the backend container; the defaults are the seed's table (exercise 4). Limits may not be below requests.
  *
  * @schema SecureVoteSpecBackendResources
@@ -798,6 +858,50 @@ export function toJson_SecureVoteSpecBackendResources(obj: SecureVoteSpecBackend
   const result = {
     'requests': toJson_SecureVoteSpecBackendResourcesRequests(obj.requests),
     'limits': toJson_SecureVoteSpecBackendResourcesLimits(obj.limits),
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+/**
+ * Scale the frontend on CPU use with a HorizontalPodAutoscaler (it needs the cluster's metrics API, e.g. metrics-server). While set, spec.frontend.replicas is ignored and the operator no longer writes the Deployment's replicas; scaling down removes one pod a minute, each drained as in a rollout.
+ *
+ * @schema SecureVoteSpecFrontendAutoscaling
+ */
+export interface SecureVoteSpecFrontendAutoscaling {
+  /**
+   * Fewest frontend pods (1 to 10).
+   *
+   * @schema SecureVoteSpecFrontendAutoscaling#minReplicas
+   */
+  readonly minReplicas: number;
+
+  /**
+   * Most frontend pods (1 to 10).
+   *
+   * @schema SecureVoteSpecFrontendAutoscaling#maxReplicas
+   */
+  readonly maxReplicas: number;
+
+  /**
+   * Average CPU use of the frontend's pods, in percent of their CPU request, that the autoscaler keeps them at. Default: 70.
+   *
+   * @schema SecureVoteSpecFrontendAutoscaling#targetCPUUtilizationPercentage
+   */
+  readonly targetCpuUtilizationPercentage?: number;
+}
+
+/**
+ * Converts an object of type 'SecureVoteSpecFrontendAutoscaling' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_SecureVoteSpecFrontendAutoscaling(obj: SecureVoteSpecFrontendAutoscaling | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  const result = {
+    'minReplicas': obj.minReplicas,
+    'maxReplicas': obj.maxReplicas,
+    'targetCPUUtilizationPercentage': obj.targetCpuUtilizationPercentage,
   };
   // filter undefined values
   return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});

@@ -26,6 +26,7 @@ export const OWNED_KINDS = [
   { apiVersion: 'batch/v1', kind: 'Job', plural: 'jobs', group: 'batch', readOnly: false },
   { apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', plural: 'networkpolicies', group: 'networking.k8s.io', readOnly: false },
   { apiVersion: 'policy/v1', kind: 'PodDisruptionBudget', plural: 'poddisruptionbudgets', group: 'policy', readOnly: false },
+  { apiVersion: 'autoscaling/v2', kind: 'HorizontalPodAutoscaler', plural: 'horizontalpodautoscalers', group: 'autoscaling', readOnly: false },
   { apiVersion: 'apps/v1', kind: 'ReplicaSet', plural: 'replicasets', group: 'apps', readOnly: true },
   { apiVersion: 'v1', kind: 'Pod', plural: 'pods', group: '', readOnly: true },
   { apiVersion: 'v1', kind: 'PersistentVolumeClaim', plural: 'persistentvolumeclaims', group: '', readOnly: true },

@@ -133,13 +133,16 @@ const num = (v: unknown): number => (typeof v === 'number' && Number.isFinite(v)
  * A Deployment's or StatefulSet's state against what we want of it. The
  * desired replica count comes from our desired object, not the live one: a
  * cache that hasn't seen our latest write must not make an old "1/1" look
- * like the new "2 wanted". Unknown shapes count as not ready.
+ * like the new "2 wanted". A desired object without replicas leaves them to
+ * an autoscaler: then the live count is the one wanted. Unknown shapes count
+ * as not ready.
  */
 export function workloadState(live: KObject | undefined, desired?: KObject): WorkloadState | undefined {
   if (!live) return undefined;
-  const spec = ((desired ?? live).spec ?? {}) as { replicas?: unknown };
+  const replicasOf = (o: KObject | undefined): unknown => (o?.spec as { replicas?: unknown } | undefined)?.replicas;
   const st = (live.status ?? {}) as Record<string, unknown>;
-  const want = spec.replicas === undefined ? 1 : num(spec.replicas);
+  const wanted = replicasOf(desired) ?? replicasOf(live);
+  const want = wanted === undefined ? 1 : num(wanted);
   const ready = num(st.readyReplicas);
   const ours = !desired || live.metadata.annotations?.[HASH_ANNOTATION] === desired.metadata.annotations?.[HASH_ANNOTATION];
   const seen = num(st.observedGeneration) >= num(live.metadata.generation);

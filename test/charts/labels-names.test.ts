@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { PORTS, seedLogLabels, type Component } from '../../charts/rules.ts';
 import { IMAGE_TAG } from '../../charts/spec.ts';
-import { matches, NAME, NAMESPACE, ofKind, podTemplates, render, type K8s } from './helpers.ts';
+import { find, mainContainer, matches, NAME, NAMESPACE, ofKind, podOf, podTemplates, render, type K8s } from './helpers.ts';
 
 const objects = render();
 const INSTANCE_WIDE = [`${NAME}-default-deny`, `${NAME}-allow-dns`];
@@ -53,15 +53,70 @@ describe('PodDisruptionBudgets', () => {
     expect(ofKind(objects, 'PodDisruptionBudget')).toEqual([]);
   });
 
-  it('one per component with replicas > 1, keeping one pod available, selecting its pods', () => {
+  it('one per component with replicas > 1: a drain evicts one pod at a time, and never waits on a pod that is not ready', () => {
     const ha = render({ backend: { replicas: 3 }, frontend: { replicas: 2 }, proxy: { replicas: 2 } });
     const pdbs = ofKind(ha, 'PodDisruptionBudget');
     expect(pdbs.map((p) => p['metadata'].name).sort()).toEqual([`${NAME}-backend`, `${NAME}-frontend`, `${NAME}-proxy`]);
     for (const pdb of pdbs) {
-      expect(pdb['spec'].minAvailable).toBe(1);
+      // maxUnavailable, not minAvailable: with 3 backends, minAvailable 1 would let a drain take two at once.
+      expect(pdb['spec'].maxUnavailable).toBe(1);
+      expect(pdb['spec'].minAvailable).toBeUndefined();
+      // A crash-looping pod must not hold a node drain forever.
+      expect(pdb['spec'].unhealthyPodEvictionPolicy).toBe('AlwaysAllow');
       const selected = podTemplates(ha).filter((p) => matches(pdb['spec'].selector.matchLabels, p.labels));
       expect(selected.map((p) => p.workload)).toEqual([pdb['metadata'].labels['app.kubernetes.io/component']]);
     }
+  });
+});
+
+describe('spread over nodes', () => {
+  it('each replicated component spreads its pods over nodes, softly (a one-node cluster still schedules them all)', () => {
+    for (const c of ['backend', 'frontend', 'proxy'] as const) {
+      const p = podOf(objects, c);
+      expect(p.spec['topologySpreadConstraints'], c).toEqual([
+        expect.objectContaining({ topologyKey: 'kubernetes.io/hostname', whenUnsatisfiable: 'ScheduleAnyway', maxSkew: 1, labelSelector: { matchLabels: expect.objectContaining({ 'app.kubernetes.io/component': c }) } }),
+      ]);
+      expect(matches(p.spec['topologySpreadConstraints'][0].labelSelector.matchLabels, p.labels)).toBe(true);
+    }
+    // One pod each, nothing to spread: the database and the cache.
+    expect(podOf(objects, 'database').spec['topologySpreadConstraints']).toBeUndefined();
+    expect(podOf(objects, 'cache').spec['topologySpreadConstraints']).toBeUndefined();
+  });
+
+  it('scaling changes no pod template (no restart to scale)', () => {
+    const ha = render({ backend: { replicas: 3 }, frontend: { replicas: 2 }, proxy: { replicas: 2 } });
+    const auto = render({ backend: { autoscaling: { minReplicas: 2, maxReplicas: 6 } } });
+    for (const c of ['backend', 'frontend', 'proxy'] as const) {
+      expect(podOf(ha, c).spec, c).toEqual(podOf(objects, c).spec);
+      expect(podOf(auto, c).spec, c).toEqual(podOf(objects, c).spec);
+    }
+  });
+});
+
+describe('autoscaling', () => {
+  it('none unless asked', () => {
+    expect(ofKind(objects, 'HorizontalPodAutoscaler')).toEqual([]);
+  });
+
+  it('spec.backend.autoscaling: a CPU autoscaler on the backend Deployment, which then has no replicas for anyone to write back', () => {
+    const auto = render({ backend: { replicas: 3, autoscaling: { minReplicas: 1, maxReplicas: 4, targetCPUUtilizationPercentage: 60 } } });
+    const [hpa, ...more] = ofKind(auto, 'HorizontalPodAutoscaler');
+    expect(more).toEqual([]);
+    expect(hpa!['apiVersion']).toBe('autoscaling/v2');
+    const backend = find(auto, 'Deployment', `${NAME}-backend`);
+    expect(hpa!['spec'].scaleTargetRef).toEqual({ apiVersion: 'apps/v1', kind: 'Deployment', name: backend['metadata'].name });
+    expect(hpa!['spec']).toMatchObject({ minReplicas: 1, maxReplicas: 4, metrics: [{ type: 'Resource', resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: 60 } } }] });
+    expect('replicas' in backend['spec']).toBe(false);
+    // The CPU target is a share of the request: the main container has one.
+    expect(mainContainer(auto, 'backend').resources.requests.cpu).toBeDefined();
+    // Down: one pod a minute at most, after five minutes of lower use.
+    const down = hpa!['spec'].behavior.scaleDown;
+    expect(down.stabilizationWindowSeconds).toBeGreaterThanOrEqual(300);
+    expect(down.policies).toEqual([{ type: 'Pods', value: 1, periodSeconds: 60 }]);
+    // Several pods possible, so a budget, even at minReplicas 1.
+    expect(ofKind(auto, 'PodDisruptionBudget').map((p) => p['metadata'].name)).toEqual([`${NAME}-backend`]);
+    // The others keep their replicas.
+    expect(find(auto, 'Deployment', `${NAME}-frontend`)['spec'].replicas).toBe(1);
   });
 });
 

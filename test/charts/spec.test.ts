@@ -50,6 +50,11 @@ describe('parseSpec', () => {
     expect(input).toEqual({ backend: { replicas: 2 } });
   });
 
+  it('leaves autoscaling off unless asked, and defaults its CPU target when it is on', () => {
+    expect(ok({}).backend.autoscaling).toBeUndefined();
+    expect(ok({ backend: { autoscaling: { minReplicas: 2, maxReplicas: 6 } } }).backend.autoscaling).toEqual({ minReplicas: 2, maxReplicas: 6, targetCPUUtilizationPercentage: 70 });
+  });
+
   it('accepts integer quantities (cpu: 1)', () => {
     expect(ok({ backend: { resources: { limits: { cpu: 2 } } } }).backend.resources.limits.cpu).toBe(2);
   });
@@ -66,6 +71,10 @@ describe('parseSpec', () => {
     [{ database: { storage: { retainOnDelete: 'yes' } } }, 'spec.database.storage.retainOnDelete: expected boolean'],
     [{ database: { replicas: 3 } }, 'spec.database.replicas must be 1'],
     [{ cache: { resources: { limits: { memory: '64Mi' } } } }, 'spec.cache.resources.limits.memory must not be below spec.cache.resources.requests.memory'],
+    [{ backend: { autoscaling: { minReplicas: 4, maxReplicas: 2 } } }, 'spec.backend.autoscaling.minReplicas must not be above spec.backend.autoscaling.maxReplicas'],
+    [{ frontend: { autoscaling: { minReplicas: 1 } } }, 'spec.frontend.autoscaling.maxReplicas: expected required property'],
+    [{ backend: { autoscaling: { minReplicas: 1, maxReplicas: 11 } } }, 'spec.backend.autoscaling.maxReplicas: expected integer to be less or equal to 10'],
+    [{ backend: { autoscaling: { minReplicas: 1, maxReplicas: 3, targetCPUUtilizationPercentage: 5 } } }, 'spec.backend.autoscaling.targetCPUUtilizationPercentage: expected integer to be greater or equal to 10'],
   ])('%j → %s', (input, message) => {
     expect(errors(input).join('\n')).toContain(message);
   });

@@ -186,6 +186,41 @@ describe('drift', () => {
   });
 });
 
+describe('autoscaling', () => {
+  type Dep = KObject & { spec: { replicas?: number } };
+  const frontend = async (): Promise<Dep> => (await api.get('apps/v1', 'Deployment', NS, 'securevote-frontend')) as Dep;
+  const applySpec = async (spec: object): Promise<number> => {
+    await cp.kubectl(['apply', '-n', NS, '-f', '-'], { input: svYaml('securevote', spec) });
+    return (await api.sv(NS, 'securevote'))?.metadata.generation ?? 0;
+  };
+
+  it("an autoscaled frontend's replicas are its autoscaler's: the operator never writes them back, and status follows them", async () => {
+    const generation = await applySpec({ frontend: { replicas: 2, autoscaling: { minReplicas: 1, maxReplicas: 4 } } });
+    await waitReady(api, NS, 'securevote', generation);
+    const hpa = (await api.get('autoscaling/v2', 'HorizontalPodAutoscaler', NS, 'securevote-frontend')) as KObject & { spec: { minReplicas: number; maxReplicas: number; scaleTargetRef: { name: string } } };
+    expect(hpa.spec).toMatchObject({ minReplicas: 1, maxReplicas: 4, scaleTargetRef: { name: 'securevote-frontend' } });
+    expect(hpa.metadata.ownerReferences?.[0]?.kind).toBe('SecureVote');
+    // spec.frontend.replicas (2) is not applied while autoscaled.
+    expect((await frontend()).spec.replicas).toBe(1);
+    // What the autoscaler does when the load rises (this control plane has no metrics API to make it).
+    await cp.kubectl(['-n', NS, 'scale', 'deployment/securevote-frontend', '--replicas=3']);
+    const before = await reconciles();
+    await waitFor('several reconciles after the scale', async () => (await reconciles()) >= before + 5);
+    expect((await frontend()).spec.replicas).toBe(3);
+    await waitFor('status wants the 3 pods', async () => {
+      const c = ((await api.sv(NS, 'securevote'))?.status as { components?: { frontend?: { desired?: number } } }).components;
+      return c?.frontend?.desired === 3;
+    });
+  });
+
+  it('autoscaling off: the spec owns the replicas again and the autoscaler is pruned', async () => {
+    const generation = await applySpec({});
+    await waitReady(api, NS, 'securevote', generation);
+    await waitFor('frontend back to 1 replica', async () => (await frontend()).spec.replicas === 1);
+    await waitFor('autoscaler pruned', async () => (await api.get('autoscaling/v2', 'HorizontalPodAutoscaler', NS, 'securevote-frontend')) === undefined);
+  });
+});
+
 describe('refusals', () => {
   it('invalid resources are refused by the API server, with messages that name the field', async () => {
     const bad: Array<[object, RegExp]> = [

@@ -180,6 +180,17 @@ describe('reading a workload against its desired object', () => {
     const fresh = { ...stale, metadata: { ...stale.metadata, generation: 2, annotations: { 'securevote.dev/desired-hash': 'new' } }, spec: { replicas: 2 }, status: { observedGeneration: 2, replicas: 2, updatedReplicas: 2, readyReplicas: 2 } };
     expect(workloadState(fresh, want)).toEqual({ ready: 2, desired: 2, rolledOut: true });
   });
+  it('an autoscaled workload (no replicas in our spec) wants what its autoscaler set', () => {
+    const want: KObject = { apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'd', annotations: { 'securevote.dev/desired-hash': 'h' } }, spec: {} };
+    const live: KObject = {
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: { name: 'd', generation: 3, annotations: { 'securevote.dev/desired-hash': 'h' } },
+      spec: { replicas: 4 },
+      status: { observedGeneration: 3, replicas: 4, updatedReplicas: 4, readyReplicas: 3 },
+    };
+    expect(workloadState(live, want)).toEqual({ ready: 3, desired: 4, rolledOut: false });
+  });
 });
 
 // ---- why a component is not ready: pod and claim fixtures -----------------------
