@@ -9,7 +9,7 @@ import { Construct } from 'constructs';
 import { objectLabels } from './labels.ts';
 import { addExporter } from './metrics.ts';
 import type { StackContext } from './names.ts';
-import { emptyDir, probes, secretFiles, secretPath } from './pod.ts';
+import { emptyDir, probes, secretFiles, secretPath, setDataPriority } from './pod.ts';
 import { mebibytes } from './quantity.ts';
 import { MEMORY_FIT, PORTS, SECRET_KEYS, SECRETS_DIR } from './rules.ts';
 import type { SecureVoteSpec } from './spec.ts';
@@ -105,6 +105,7 @@ export class Cache extends Construct {
         ],
       },
     });
+    setDataPriority({ workload: this.deployment, path: '/spec/template' }, spec.priorityClassName);
     if (ctx.spec.monitoring.enabled) addExporter(this.deployment, ctx, 'cache');
     this.service = componentServices(this, ctx, { component: 'cache' });
   }

@@ -12,6 +12,7 @@ import { configHashAnnotations, PORT_NAMES } from './workload.ts';
 import {
   containerSecurityContext,
   finishPodTemplate,
+  setDataPriority,
   emptyDir,
   podSecurityContext,
   probes,
@@ -178,6 +179,7 @@ export class Database extends Construct {
     // A restore (the one possible init container) is PostgreSQL's own work: the database's resources.
     setResources(pod, spec.resources, ctx.restore ? 1 : 0, { init: spec.resources });
     finishPodTemplate(pod);
+    setDataPriority(pod, spec.priorityClassName);
     if (ctx.spec.monitoring.enabled) addExporter(this.statefulSet, ctx, 'database', { socket: { path: SOCKET_DIR, volume: socket } });
     // cdk8s-plus-28 has no volume claim templates nor PVC retention: written here.
     const obj = ApiObject.of(this.statefulSet);

@@ -5,19 +5,24 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { App, Chart, type ChartProps } from 'cdk8s';
+import { ApiObject, App, Chart, type ChartProps } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
 import type { Construct } from 'constructs';
 import { KIND_CONFIG_PATH, kindClusterYaml } from './kind.ts';
+import { dataPriorityClass } from './priority.ts';
 import { SecureVoteStack, type SecureVoteStackProps } from './securevote-stack.ts';
 
 export const DEFAULT_NAMESPACE = 'securevote';
 export const DEFAULT_INSTANCE = 'securevote';
 
-/** The namespace, labelled so the API server enforces Pod Security `restricted` on every pod. */
+/**
+ * The namespace, labelled so the API server enforces Pod Security `restricted`
+ * on every pod, and the PriorityClass the stack's database and cache pods name.
+ */
 export class RestrictedNamespaceChart extends Chart {
   constructor(scope: Construct, id: string, name: string) {
     super(scope, id, { disableResourceNameHashes: true });
+    new ApiObject(this, 'data-priority', dataPriorityClass());
     const level = 'restricted';
     new kplus.Namespace(this, 'namespace', {
       metadata: {

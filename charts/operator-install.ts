@@ -11,6 +11,7 @@ import { CREDENTIALS_KIND, MONITORING_KINDS, OWNED_KINDS } from '../operator/own
 import { runbookUrl } from './alerts.ts';
 import { IMAGE_TAG, SECUREVOTE_API } from './spec.ts';
 import { SECUREVOTE_BACKUP_API } from './backup-spec.ts';
+import { dataPriorityClass } from './priority.ts';
 
 export interface PolicyRule {
   readonly apiGroups: readonly string[];
@@ -165,6 +166,8 @@ export class OperatorInstall extends Chart {
     const selector = { 'app.kubernetes.io/name': OPERATOR_NAME, 'app.kubernetes.io/component': 'operator' };
 
     if (props.includeCrd ?? true) new Include(this, 'crd', { url: props.crdPath ?? 'crds/securevote.yaml' });
+    // The class every instance's PostgreSQL and Redis pods name (charts/priority.ts).
+    new ApiObject(this, 'data-priority', dataPriorityClass());
 
     new ApiObject(this, 'namespace', {
       apiVersion: 'v1',

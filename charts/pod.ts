@@ -8,6 +8,7 @@
 import { ApiObject, Duration, JsonPatch, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
 import type { Construct } from 'constructs';
+import { DATA_PRIORITY } from './priority.ts';
 import type { ResourcesSpec } from './spec.ts';
 import {
   EPHEMERAL_STORAGE,
@@ -189,6 +190,11 @@ export function finishPodTemplate(pod: PodTemplateRef): void {
   const obj = ApiObject.of(pod.workload);
   obj.addJsonPatch(JsonPatch.remove(`${pod.path}/metadata/labels/cdk8s.io~1metadata.addr`));
   obj.addJsonPatch(JsonPatch.add(`${pod.path}/spec/enableServiceLinks`, false));
+}
+
+/** The PriorityClass of a pod everything else waits on (charts/priority.ts): the spec's, else securevote-data. */
+export function setDataPriority(pod: PodTemplateRef, priorityClassName: string | undefined): void {
+  ApiObject.of(pod.workload).addJsonPatch(JsonPatch.add(`${pod.path}/spec/priorityClassName`, priorityClassName ?? DATA_PRIORITY.name));
 }
 
 /**

@@ -12,6 +12,7 @@ import { IMAGE_TABLE, defaultImage, defaultImages, resolveImage, resolveNamed, t
 import { quantityValue, QUANTITY_PATTERN } from './quantity.ts';
 import { CronError, parseCron } from './cron.ts';
 import { BACKUP, COMPONENTS, DATABASE, METRICS, PART_OF, RESOURCES, type Component } from './rules.ts';
+import { DATA_PRIORITY } from './priority.ts';
 
 /** The SecureVote resource's identity in the API. */
 export const SECUREVOTE_API = {
@@ -138,6 +139,18 @@ const image = (c: Component) =>
       minLength: 1,
       maxLength: 512,
       description: `Container image of the ${c}. Unset: the running operator's default for its release (this one: ${DEFAULT_IMAGES[c]}), so upgrading the operator upgrades the ${c}; an earlier release's default image counts as unset. Set it to pin an image.`,
+    }),
+  );
+
+// No schema default, as for images: a default stored in every resource would
+// count as the user's change to the database and restart it on an upgrade.
+const priorityClassName = (c: Component) =>
+  Type.Optional(
+    Type.String({
+      minLength: 1,
+      maxLength: 253,
+      pattern: DNS1123_SUBDOMAIN,
+      description: `PriorityClass of the ${c} pod. Unset: ${DATA_PRIORITY.name} (value ${DATA_PRIORITY.value}, in the operator's install and in dist/), above the replicas that wait on it, so a cluster short of CPU preempts a replica rather than leave the ${c} Pending.`,
     }),
   );
 
@@ -301,6 +314,7 @@ export const SecureVoteSpecSchema = Type.Object(
       Type.Object(
         {
           image: image('database'),
+          priorityClassName: priorityClassName('database'),
           replicas: Type.Optional(
             Type.Integer({
               default: 1,
@@ -445,7 +459,7 @@ export const SecureVoteSpecSchema = Type.Object(
     ),
     cache: Type.Optional(
       Type.Object(
-        { image: image('cache'), resources: resources('cache') },
+        { image: image('cache'), priorityClassName: priorityClassName('cache'), resources: resources('cache') },
         {
           default: {},
           description: 'Redis, the results cache: one pod (no replication), password from the Secret, maxmemory sized to its limit.',
@@ -489,7 +503,7 @@ export const SecureVoteSpecSchema = Type.Object(
 /** The spec as written by a user (every defaulted field optional). */
 export type SecureVoteSpecInput = Static<typeof SecureVoteSpecSchema>;
 
-type Genuine = 'existingSecret' | 'storageClassName' | 'schedule' | 'existingClaim' | 'restore' | 'scraperNamespaceLabels' | 'labels' | 'autoscaling';
+type Genuine = 'existingSecret' | 'storageClassName' | 'schedule' | 'existingClaim' | 'restore' | 'scraperNamespaceLabels' | 'labels' | 'autoscaling' | 'priorityClassName';
 /** Every defaulted field present; the genuinely optional ones stay optional. */
 export type Defaulted<T> = T extends readonly (infer U)[]
   ? Defaulted<U>[]

@@ -10,6 +10,7 @@ import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { createWriteStream, existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { type ControlPlane, binaryPath, startControlPlane } from '../test/fixtures/controlplane.ts';
+import { dataPriorityClass } from '../charts/priority.ts';
 import { DEMO } from './settings.ts';
 
 const REPO = join(import.meta.dirname, '..');
@@ -46,8 +47,9 @@ async function main(): Promise<void> {
     }));
   }
 
-  say('Installing the SecureVote CRD (crds/securevote.yaml)');
+  say('Installing the SecureVote CRD (crds/securevote.yaml) and the PriorityClass its database and cache name');
   process.stdout.write(kubectl(['apply', '--server-side', '--field-manager=securevote-install', '-f', join(REPO, 'crds/securevote.yaml')]));
+  process.stdout.write(kubectl(['apply', '--server-side', '--field-manager=securevote-install', '-f', '-'], JSON.stringify(dataPriorityClass())));
   kubectl(['wait', '--for=condition=Established', 'crd/securevotes.securevote.dev', '--timeout=60s']);
 
   say(`Running the operator (node operator/main.ts, log in ${join(demoDir, 'operator.log')})`);

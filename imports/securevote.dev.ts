@@ -270,6 +270,13 @@ export interface SecureVoteSpecDatabase {
   readonly image?: string;
 
   /**
+   * PriorityClass of the database pod. Unset: securevote-data (value 1000, in the operator's install and in dist/), above the replicas that wait on it, so a cluster short of CPU preempts a replica rather than leave the database Pending.
+   *
+   * @schema SecureVoteSpecDatabase#priorityClassName
+   */
+  readonly priorityClassName?: string;
+
+  /**
    * Always 1: PostgreSQL runs as a single instance (no replication).
    *
    * @schema SecureVoteSpecDatabase#replicas
@@ -299,6 +306,7 @@ export function toJson_SecureVoteSpecDatabase(obj: SecureVoteSpecDatabase | unde
   if (obj === undefined) { return undefined; }
   const result = {
     'image': obj.image,
+    'priorityClassName': obj.priorityClassName,
     'replicas': obj.replicas,
     'resources': toJson_SecureVoteSpecDatabaseResources(obj.resources),
     'storage': toJson_SecureVoteSpecDatabaseStorage(obj.storage),
@@ -446,6 +454,13 @@ export interface SecureVoteSpecCache {
   readonly image?: string;
 
   /**
+   * PriorityClass of the cache pod. Unset: securevote-data (value 1000, in the operator's install and in dist/), above the replicas that wait on it, so a cluster short of CPU preempts a replica rather than leave the cache Pending.
+   *
+   * @schema SecureVoteSpecCache#priorityClassName
+   */
+  readonly priorityClassName?: string;
+
+  /**
    * Requests and limits of the cache container; the defaults are the seed's table (exercise 4). Limits may not be below requests.
    *
    * @schema SecureVoteSpecCache#resources
@@ -461,6 +476,7 @@ export function toJson_SecureVoteSpecCache(obj: SecureVoteSpecCache | undefined)
   if (obj === undefined) { return undefined; }
   const result = {
     'image': obj.image,
+    'priorityClassName': obj.priorityClassName,
     'resources': toJson_SecureVoteSpecCacheResources(obj.resources),
   };
   // filter undefined values

@@ -11,6 +11,7 @@ import { parse } from 'yaml';
 import { haSample } from '../../charts/samples.ts';
 import { SecureVoteStack } from '../../charts/securevote-stack.ts';
 import { parseSpec, SECUREVOTE_API, transitionErrors, type SecureVoteSpec } from '../../charts/spec.ts';
+import { quantityValue } from '../../charts/quantity.ts';
 
 const VALID = readdirSync('samples').filter((f) => f.endsWith('.yaml'));
 const INVALID = readdirSync('samples/invalid').filter((f) => f.endsWith('.yaml'));
@@ -68,6 +69,28 @@ describe('invalid samples', () => {
       messages = r.ok ? [] : r.errors;
     }
     expect(messages.join('\n')).toContain(expected);
+  });
+});
+
+describe('what the HA sample says it needs', () => {
+  it('the CPU its header names is what its pods request (a pod: its containers, or its largest init container)', () => {
+    const { text, doc } = load('samples/securevote-ha.yaml');
+    const said = /request (\d+(?:\.\d+)?) CPU in all/.exec(text)?.[1];
+    expect(said).toBeDefined();
+    const r = parseSpec(doc.spec);
+    if (!r.ok) throw new Error(r.errors.join('; '));
+    type C = { resources?: { requests?: { cpu?: string | number } } };
+    const cpu = (c: C): number => quantityValue(c.resources?.requests?.cpu ?? 0);
+    const chart = new Chart(new App(), 'sample');
+    new SecureVoteStack(chart, 'stack', { name: doc.metadata.name, spec: r.spec });
+    let total = 0;
+    for (const o of chart.toJson()) {
+      if (o.kind !== 'Deployment' && o.kind !== 'StatefulSet') continue;
+      const pod = o.spec.template.spec as { containers: C[]; initContainers?: C[] };
+      const perPod = Math.max(pod.containers.reduce((a, c) => a + cpu(c), 0), ...(pod.initContainers ?? []).map(cpu));
+      total += perPod * (o.spec.replicas ?? 1);
+    }
+    expect(total).toBeCloseTo(Number(said), 6);
   });
 });
 

@@ -10,12 +10,15 @@ import { makeRawKubeApi } from '../../operator/kube.ts';
 import { HttpMethod } from '@kubernetes/client-node';
 import { App } from 'cdk8s';
 import { OPERATOR_NAME, OPERATOR_NAMESPACE, OperatorInstall } from '../../charts/operator-install.ts';
+import { dataPriorityClass } from '../../charts/priority.ts';
 import { type OperatorProcess, REPO, startOperator, waitFor, writeKubeconfig } from './helpers.ts';
 
 export const SV_API = 'securevote.dev/v1alpha1';
 
 export async function installCrd(cp: ControlPlane): Promise<void> {
   await cp.kubectl(['apply', '--server-side', '--field-manager=securevote-install', '-f', join(REPO, 'crds/securevote.yaml')]);
+  // What the install also holds cluster-wide: the class the database and cache pods name (refused without it).
+  await cp.kubectl(['apply', '--server-side', '--force-conflicts', '--field-manager=securevote-install', '-f', '-'], { input: JSON.stringify(dataPriorityClass()) });
   await cp.kubectl(['wait', '--for=condition=Established', 'crd/securevotes.securevote.dev', 'crd/securevotebackups.securevote.dev', '--timeout=60s']);
 }
 
@@ -94,12 +97,12 @@ export const sampleYaml = (): string => readFileSync(join(REPO, 'samples/securev
 
 /**
  * The operator as its own ServiceAccount: the install manifests minus the
- * CRD (installCrd put it there) and the Deployment (no image runs here), then
+ * CRD and the PriorityClass (installCrd put them there) and the Deployment (no image runs here), then
  * the operator from its sources with that account's token, one replica.
  */
 export async function startOperatorAsInstalled(cp: ControlPlane, dir: string, name: string, env: Record<string, string> = {}): Promise<OperatorProcess> {
   const chart = new OperatorInstall(new App(), 'install', { includeCrd: false });
-  const objects = chart.toJson().filter((o: { kind: string }) => o.kind !== 'Deployment' && o.kind !== 'PodDisruptionBudget');
+  const objects = chart.toJson().filter((o: { kind: string }) => o.kind !== 'Deployment' && o.kind !== 'PodDisruptionBudget' && o.kind !== 'PriorityClass');
   await cp.kubectl(['apply', '--server-side', '-f', '-'], { input: JSON.stringify({ apiVersion: 'v1', kind: 'List', items: objects }) });
   const kc = await cp.serviceAccountKubeConfig(OPERATOR_NAMESPACE, OPERATOR_NAME);
   return startOperator({ kubeconfigPath: writeKubeconfig(kc, join(dir, `${name}.kubeconfig`)), dir, name, env: { LEADER_ELECT: 'false', ...env } });

@@ -16,10 +16,11 @@ const find = (objs: Obj[], kind: string): Obj => objs.find((o) => o.kind === kin
 describe('operator install manifests', () => {
   const objs = synth();
 
-  it('holds the CRDs, a restricted namespace, the ServiceAccount, RBAC and the Deployment', () => {
+  it('holds the CRDs, the database and cache PriorityClass, a restricted namespace, the ServiceAccount, RBAC and the Deployment', () => {
     expect(objs.map((o) => o.kind)).toEqual([
       'CustomResourceDefinition',
       'CustomResourceDefinition',
+      'PriorityClass',
       'Namespace',
       'ServiceAccount',
       'ClusterRole',

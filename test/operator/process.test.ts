@@ -35,10 +35,10 @@ beforeAll(async () => {
   await installCrd(cp);
   await createBigNode(cp);
   await createVolumes(cp, 40);
-  // The install manifests minus the CRD (already there) and the Deployment (no image to run here).
+  // The install manifests minus the CRD and the PriorityClass (already there) and the Deployment (no image to run here).
   const app = new App();
   const chart = new OperatorInstall(app, 'install', { includeCrd: false });
-  const objects = chart.toJson().filter((o: { kind: string }) => o.kind !== 'Deployment' && o.kind !== 'PodDisruptionBudget');
+  const objects = chart.toJson().filter((o: { kind: string }) => o.kind !== 'Deployment' && o.kind !== 'PodDisruptionBudget' && o.kind !== 'PriorityClass');
   await cp.kubectl(['apply', '--server-side', '-f', '-'], { input: JSON.stringify({ apiVersion: 'v1', kind: 'List', items: objects }) });
   api = new Api(cp);
 });
