@@ -12,13 +12,13 @@ import { configHashAnnotations, PORT_NAMES } from './workload.ts';
 import {
   containerSecurityContext,
   finishPodTemplate,
-  setDataPriority,
   emptyDir,
   podSecurityContext,
   probes,
   quantity,
   secretFiles,
   secretPath,
+  setDataPriority,
   setResources,
   uidOf,
 } from './pod.ts';

@@ -10,11 +10,11 @@ import type { ApiObjectProps } from 'cdk8s';
 /** Above the default (0) that the replicas run at; far below the system classes (2,000,000,000). */
 export const DATA_PRIORITY = { name: 'securevote-data', value: 1000 } as const;
 
-export function dataPriorityClass(labels: Readonly<Record<string, string>> = {}): ApiObjectProps {
+export function dataPriorityClass(): ApiObjectProps {
   return {
     apiVersion: 'scheduling.k8s.io/v1',
     kind: 'PriorityClass',
-    metadata: { name: DATA_PRIORITY.name, labels: { 'app.kubernetes.io/part-of': 'securevote', ...labels } },
+    metadata: { name: DATA_PRIORITY.name, labels: { 'app.kubernetes.io/part-of': 'securevote' } },
     value: DATA_PRIORITY.value,
     globalDefault: false,
     preemptionPolicy: 'PreemptLowerPriority',

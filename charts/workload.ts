@@ -4,6 +4,7 @@
  * others wait on, and a PodDisruptionBudget when there is more than one pod.
  */
 import { createHash } from 'node:crypto';
+import { Duration, JsonPatch } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
 import { Construct } from 'constructs';
 import { objectLabels, podLabels, selectorLabels } from './labels.ts';
@@ -11,7 +12,6 @@ import type { StackContext } from './names.ts';
 import { addPatchAfterL1, containerSecurityContext, finishPodTemplate, podSecurityContext, setGracefulShutdown, setResources, uidOf, waitContainer } from './pod.ts';
 import { PORTS, START_ORDER, type Component, type StackWorkload } from './rules.ts';
 import { DEFAULT_CPU_TARGET_PERCENT, type AutoscalingSpec, type ResourcesSpec } from './spec.ts';
-import { Duration, JsonPatch } from 'cdk8s';
 
 export interface HardenedDeploymentOptions {
   readonly component: Component;
@@ -74,7 +74,7 @@ export function hardenedDeployment(scope: Construct, ctx: StackContext, o: Harde
  * (pod-template-hash), so a rollout's new pods spread too. Always rendered,
  * whatever the replica count, so scaling never changes the pod template.
  */
-export function spreadOverNodes(ctx: StackContext, component: Component): unknown[] {
+function spreadOverNodes(ctx: StackContext, component: Component): unknown[] {
   return [
     {
       maxSkew: 1,
