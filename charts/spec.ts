@@ -166,7 +166,6 @@ const replicas = (c: Component) =>
 
 /** The components whose pods may be scaled on CPU use (stateless, behind a Service). */
 export const AUTOSCALED = ['backend', 'frontend'] as const satisfies readonly Component[];
-export type AutoscaledComponent = (typeof AUTOSCALED)[number];
 
 /** CPU use, in percent of its request, that an autoscaled component's pods are scaled to keep. */
 export const DEFAULT_CPU_TARGET_PERCENT = 70;
