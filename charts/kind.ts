@@ -20,6 +20,12 @@ export const ENTRY_NODE_PORT = 30080;
 export interface KindClusterOptions {
   /** Publish ENTRY_NODE_PORT on 127.0.0.1:<hostPort> of the machine running kind. */
   readonly entryHostPort?: number;
+  /**
+   * Nodes in all (default 1): the control plane and nodes - 1 workers, each
+   * kubelet configured alike. The caller makes the control plane schedulable
+   * (kind taints it once there are workers): every node takes pods.
+   */
+  readonly nodes?: number;
 }
 
 export function kindClusterConfig(name = 'securevote', opts: KindClusterOptions = {}): Record<string, unknown> {
@@ -41,6 +47,7 @@ export function kindClusterConfig(name = 'securevote', opts: KindClusterOptions 
           ? { extraPortMappings: [{ containerPort: ENTRY_NODE_PORT, hostPort: opts.entryHostPort, listenAddress: '127.0.0.1', protocol: 'TCP' }] }
           : {}),
       },
+      ...Array.from({ length: Math.max(0, (opts.nodes ?? 1) - 1) }, () => ({ role: 'worker', kubeadmConfigPatches: [kubelet] })),
     ],
   };
 }

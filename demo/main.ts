@@ -74,7 +74,8 @@ async function onKind(kubectl: string): Promise<void> {
   if (!exists) {
     if (await listening(DEMO.port)) throw new Error(`127.0.0.1:${DEMO.port} is taken by something else; free it, or DEMO_PORT=<port> make demo`);
     const cfg = join(DEMO.work, 'kind-cluster.yaml');
-    writeFileSync(cfg, kindClusterYaml(DEMO.cluster, { entryHostPort: DEMO.port }));
+    if (!Number.isInteger(DEMO.nodes) || DEMO.nodes < 1 || DEMO.nodes > 5) throw new Error(`NODES must be a whole number from 1 to 5, got ${process.env.NODES}`);
+    writeFileSync(cfg, kindClusterYaml(DEMO.cluster, { entryHostPort: DEMO.port, nodes: DEMO.nodes }));
     await step(`kind cluster ${DEMO.cluster} (the node image is built here when missing)`, () =>
       sh(join(REPO, 'scripts/kind-cluster.sh'), ['up', DEMO.cluster], { ...process.env, KIND: kind, KIND_CONFIG: cfg }));
   } else {

@@ -14,6 +14,8 @@ export const DEMO = {
   /** The vote page on http://127.0.0.1:<port>/. */
   port: Number(process.env.DEMO_PORT ?? 8080),
   namespace: process.env.DEMO_NAMESPACE ?? 'securevote-demo',
+  /** Nodes of a new cluster (NODES=3: the control plane and two workers, all schedulable). */
+  nodes: Number(process.env.NODES ?? 1),
   /** The SecureVote applied (named securevote): the sample, or your own. */
   sample: process.env.DEMO_SAMPLE ?? join(REPO, 'samples/securevote.yaml'),
   work,

@@ -14,10 +14,12 @@
 # image runs; whatever kubectl a machine has on PATH is never used.
 # Node image: KIND_NODE_IMAGE / SECUREVOTE_KIND_NODE_IMAGE, else kindest/node:<v>
 # when the engine has it, else securevote/kind-node:<v> (scripts/kind-image.sh).
-# Config: KIND_CONFIG, else dist/kind/cluster.yaml (make synth: the seed's log rotation), plus,
-# on a cgroup v1 host, the kubelet's failCgroupV1: false, written to
-# $WORK/kind/cluster-<name>.yaml. Needs a Docker engine that runs privileged
-# containers (make kind-up starts one: scripts/docker-engine.sh up --privileged).
+# Config: KIND_CONFIG, else dist/kind/cluster.yaml (make synth: the seed's log rotation), plus
+# workers up to NODES nodes (default 1; all schedulable) and, on a cgroup v1
+# host, the kubelet's failCgroupV1: false, written to $WORK/kind/cluster-<name>.yaml.
+# The kubeconfig: kind's ($KUBECONFIG, else ~/.kube/config), context kind-<name>.
+# Needs a Docker engine that runs privileged containers (make kind-up starts
+# one: scripts/docker-engine.sh up --privileged).
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -49,20 +51,31 @@ config() { # <name> -> path of the kind config to use
   local out=$work/cluster-$1.yaml
   mkdir -p "$work"
   cp "${KIND_CONFIG:-$root/dist/kind/cluster.yaml}" "$out.tmp"
-  if [[ ! -f /sys/fs/cgroup/cgroup.controllers ]]; then
-    # cgroup v1: Kubernetes 1.35 refuses it by default; say so explicitly here.
-    (cd "$root" && node -e '
-      const fs = require("node:fs"); const YAML = require("yaml");
-      const [file] = process.argv.slice(1);
-      const doc = YAML.parseDocument(fs.readFileSync(file, "utf8"));
-      for (const n of doc.get("nodes").items) {
+  # NODES=n: workers up to n nodes, each kubelet configured as the first node's.
+  # cgroup v1: Kubernetes 1.35 refuses it by default; say so explicitly here.
+  local v1=no; [[ -f /sys/fs/cgroup/cgroup.controllers ]] || v1=yes
+  (cd "$root" && node -e '
+    const fs = require("node:fs"); const YAML = require("yaml");
+    const [file, nodes, v1] = process.argv.slice(1);
+    const doc = YAML.parseDocument(fs.readFileSync(file, "utf8"));
+    const list = doc.get("nodes");
+    const first = list.items[0];
+    for (let i = list.items.length; i < Number(nodes); i++) {
+      const worker = doc.createNode({ role: "worker" });
+      const patches = first.get("kubeadmConfigPatches");
+      if (patches) worker.set("kubeadmConfigPatches", patches.clone());
+      list.add(worker);
+    }
+    if (v1 === "yes") {
+      for (const n of list.items) {
         const patches = n.get("kubeadmConfigPatches") ?? doc.createNode([]);
         patches.add("kind: KubeletConfiguration\nfailCgroupV1: false\n");
         n.set("kubeadmConfigPatches", patches);
       }
-      fs.writeFileSync(file, "# dist/kind/cluster.yaml, plus failCgroupV1: false (this host is on cgroup v1)\n" + doc.toString());
-    ' "$out.tmp")
-  fi
+      doc.commentBefore = " plus failCgroupV1: false (this host is on cgroup v1)";
+    }
+    fs.writeFileSync(file, doc.toString());
+  ' "$out.tmp" "${NODES:-1}" "$v1")
   mv "$out.tmp" "$out"
   echo "$out"
 }
@@ -76,9 +89,17 @@ case $cmd in
     echo "kind-cluster: creating $name from $image ($cfg)" >&2
     start=$SECONDS
     "$kind" create cluster --name "$name" --config "$cfg" --image "$image" --wait 300s
-    # One node: a second CoreDNS replica adds no availability, only 100m of CPU
-    # requests, which a 2-core machine needs for the stack.
-    "$kubectl" --context "kind-$name" -n kube-system scale deployment coredns --replicas=1
+    k=("$kubectl" --context "kind-$name")
+    if [[ $("${k[@]}" get nodes -o name | wc -l) == 1 ]]; then
+      # One node: a second CoreDNS replica adds no availability, only 100m of CPU
+      # requests, which a 2-core machine needs for the stack.
+      "${k[@]}" -n kube-system scale deployment coredns --replicas=1
+    else
+      # Several: every node takes pods, the control plane's too (kind taints it
+      # once there are workers), so three nodes are three places to spread to.
+      "${k[@]}" taint nodes -l node-role.kubernetes.io/control-plane node-role.kubernetes.io/control-plane:NoSchedule-
+      "${k[@]}" wait --for=condition=Ready nodes --all --timeout=180s
+    fi
     echo "kind-cluster: $name Ready in $((SECONDS - start))s" >&2 ;;
   down)
     kind=$(kind_bin)
@@ -90,5 +111,5 @@ case $cmd in
     if [[ -n ${KIND_NODE_IMAGE:-${SECUREVOTE_KIND_NODE_IMAGE:-}} ]]; then echo "${KIND_NODE_IMAGE:-$SECUREVOTE_KIND_NODE_IMAGE}"
     elif docker image inspect "kindest/node:$k8s_version" >/dev/null 2>&1; then echo "kindest/node:$k8s_version"
     else echo "${SECUREVOTE_KIND_NODE_IMAGE_NAME:-securevote/kind-node:$k8s_version}"; fi ;;
-  *) sed -n '2,19p' "$0" >&2; exit 2 ;;
+  *) sed -n '2,22p' "$0" >&2; exit 2 ;;
 esac

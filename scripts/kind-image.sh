@@ -146,8 +146,11 @@ for image in "${required_images[@]}"; do component "$image"; done
 
 # -- 3. the node's base --------------------------------------------------------
 step "node base image (images/kind-node/Dockerfile)"
-node_hash=$(inputs "$here/Dockerfile" "$here/default-cni.yaml" "$work/default-storage.yaml" "$root/scripts/docker-runc-wrapper" \
-  "$here/files/usr/local/bin/securevote-node-entrypoint" "$0" <(printf '%s\n' "${required_images[@]}"))
+# The base: what its Dockerfile installs. The node: the base, the manifests and
+# every component image by content (a rebuilt component rebuilds the node only).
+base_hash=$(inputs "$here/Dockerfile" "$root/scripts/docker-runc-wrapper" "$here/files/usr/local/bin/securevote-node-entrypoint")
+node_hash=$(inputs <(echo "$base_hash") "$here/default-cni.yaml" "$work/default-storage.yaml" "$0" \
+  <(for i in "${required_images[@]}"; do printf '%s %s\n' "$i" "$(docker image inspect -f '{{ .Id }}' "$i")"; done))
 node_base=securevote/kind-node-base:$k8s_version
 if cached_image "$NODE_IMAGE" "$node_hash"; then
   done_ node "cached $NODE_IMAGE"
@@ -155,7 +158,7 @@ if cached_image "$NODE_IMAGE" "$node_hash"; then
   echo "$NODE_IMAGE"
   exit 0
 fi
-if cached_image "$node_base" "$node_hash"; then
+if cached_image "$node_base" "$base_hash"; then
   done_ node-base cached
 else
   ctx=$work/ctx-node
@@ -165,7 +168,7 @@ else
   cp "$root/scripts/docker-runc-wrapper" "$ctx/securevote-runc"
   cp "${bin[kubelet]}" "${bin[kubeadm]}" "${bin[kubectl]}" "${bin[crictl]}" "$ctx/bin/"
   dbuild -f "$here/Dockerfile" --build-arg "BASE=$BASE" \
-    --label "securevote.kind.inputs=$node_hash" -t "$node_base" "$ctx"
+    --label "securevote.kind.inputs=$base_hash" -t "$node_base" "$ctx"
   rm -rf "$ctx"
   done_ node-base built
 fi
