@@ -94,6 +94,12 @@ export const CLUSTER_RULES: readonly ExplainedRule[] = [
   },
   {
     apiGroups: [''],
+    resources: ['nodes'],
+    verbs: ['get'],
+    why: "the node under a claim whose pod can't be scheduled, by name: status says when that node is cordoned",
+  },
+  {
+    apiGroups: [''],
     resources: ['events'],
     verbs: ['create'],
     why: 'an Event on the resource per condition change',

@@ -18,7 +18,7 @@ import { CONTROLLER } from './metrics.ts';
 import { credentialsName, readVoterKey, reconcileCredentials, voterKeyName } from './secret.ts';
 import { failBackup, reconcileBackups, resolveRestore } from './backups.ts';
 import { planRollout } from './rollout.ts';
-import { type Observation, Reason, computeStatus, diagnose, jobState, statusChanged, transitions, urlOf, workloadDetails, workloadState } from './status.ts';
+import { type Observation, Reason, SELECTED_NODE_ANNOTATION, computeStatus, diagnose, diagnoseCordoned, jobState, statusChanged, transitions, urlOf, workloadDetails, workloadState } from './status.ts';
 
 export type Action =
   | { readonly type: 'requeue'; readonly afterMs: number }
@@ -67,7 +67,7 @@ export function observe(ctx: Context, sv: KObject, desired: readonly KObject[]):
     generation: sv.metadata.generation ?? 0,
     components: components as Observation['components'],
     url: urlOf(proxyService, proxyName, sv.metadata.namespace ?? 'default'),
-    diagnoses: diagnoseInstance(ctx, sv, desired),
+    diagnoses: diagnoseInstance(ctx, sv, desired).diagnoses,
     operatorVersion: PROJECT_VERSION,
   };
   return migration ? { ...out, migration } : out;
@@ -79,9 +79,9 @@ export function observe(ctx: Context, sv: KObject, desired: readonly KObject[]):
  * ReplicaSets → their pods; StatefulSet and Job → their pods; the
  * StatefulSet's claims by name (`<template>-<set>-<ordinal>`).
  */
-function diagnoseInstance(ctx: Context, sv: KObject, desired: readonly KObject[]): Observation['diagnoses'] {
+function diagnoseInstance(ctx: Context, sv: KObject, desired: readonly KObject[]): { diagnoses: Observation['diagnoses']; claims: KObject[] } {
   const ns = sv.metadata.namespace;
-  if (!ns) return {};
+  if (!ns) return { diagnoses: {}, claims: [] };
   const pods: KObject[] = [];
   const claims: KObject[] = [];
   const podsOf = (uid: string | undefined): KObject[] => (uid ? ctx.cache.listOwned('v1', 'Pod', ns, uid) : []);
@@ -104,7 +104,26 @@ function diagnoseInstance(ctx: Context, sv: KObject, desired: readonly KObject[]
       }
     }
   }
-  return diagnose(pods, claims);
+  return { diagnoses: diagnose(pods, claims), claims };
+}
+
+/**
+ * A component whose pod can't be scheduled, with a claim on a cordoned node:
+ * says so first (the scheduler's message only counts nodes). One GET per
+ * such claim's node, and only while the pod waits.
+ */
+async function explainCordoned(ctx: Context, sv: KObject, desired: readonly KObject[], diagnoses: Observation['diagnoses']): Promise<Observation['diagnoses']> {
+  const stuck = Object.entries(diagnoses ?? {}).filter(([, list]) => list.some((d) => d.reason === Reason.Unschedulable)).map(([c]) => c);
+  if (stuck.length === 0) return diagnoses;
+  const out = { ...diagnoses };
+  for (const pvc of diagnoseInstance(ctx, sv, desired).claims) {
+    const c = componentOf(pvc);
+    const node = pvc.metadata.annotations?.[SELECTED_NODE_ANNOTATION];
+    if (!c || !node || !stuck.includes(c)) continue;
+    const d = diagnoseCordoned(pvc, await ctx.kube.get({ apiVersion: 'v1', kind: 'Node', name: node }));
+    if (d) out[c] = [d, ...(out[c] ?? [])];
+  }
+  return out;
 }
 
 /** Write the status if it changed, and an Event per condition change. */
@@ -191,7 +210,8 @@ export async function reconcile(sv: KObject, ctx: Context): Promise<Action> {
   if (monitoring.applied.length > 0 || monitoring.deleted.length > 0) {
     ctx.log.info({ key: keyOf(ns, sv.metadata.name), applied: monitoring.applied, deleted: monitoring.deleted }, 'monitoring objects written');
   }
-  const observed = observe(ctx, sv, plan.effective);
+  const seen = observe(ctx, sv, plan.effective);
+  const observed = { ...seen, diagnoses: await explainCordoned(ctx, sv, plan.effective, seen.diagnoses) };
   // A file that no longer matches its backup fails that backup for everyone (retention, other restores).
   const refusal = observed.diagnoses?.database?.find((d) => d.reason === Reason.RestoreRefused && d.message.includes('failed verification'));
   if (restore && refusal) await failBackup(ctx, ns, restore.backup, refusal.message.replace(/^pod [^:]+: /, ''));

@@ -29,6 +29,8 @@ export const Reason = {
   WaitingForDependencies: 'WaitingForDependencies',
   // Ready=False, from what the pods and claims show:
   Unschedulable: 'Unschedulable',
+  /** Unschedulable, and why: its volume lives on a node that is cordoned (a drain). */
+  NodeCordoned: 'NodeCordoned',
   ClaimPending: 'ClaimPending',
   ImagePullFailed: 'ImagePullFailed',
   CrashLooping: 'CrashLooping',
@@ -206,6 +208,7 @@ function condition(
 
 /** Worst first: the reason the Ready condition takes when several show. */
 const DIAGNOSIS_ORDER: readonly Reason[] = [
+  Reason.NodeCordoned,
   Reason.ClaimPending,
   Reason.Unschedulable,
   Reason.ImagePullFailed,
@@ -413,6 +416,26 @@ export function diagnoseClaim(pvc: KObject): Diagnosis | undefined {
   return {
     reason: Reason.ClaimPending,
     message: `claim ${pvc.metadata.name} ${phase ?? 'Pending'} (storage class ${sc ? `"${sc}"` : 'default'}; ${who})`,
+  };
+}
+
+/** Where the scheduler placed a claim's volume (local volumes stay on that node). */
+export const SELECTED_NODE_ANNOTATION = 'volume.kubernetes.io/selected-node';
+
+/**
+ * A claim whose pod can't be scheduled because the node holding its volume
+ * is cordoned (`node`: that Node, as read). Draining that node evicts the
+ * pod, which then waits for the uncordon: no other node has the data.
+ */
+export function diagnoseCordoned(pvc: KObject, node: KObject | undefined): Diagnosis | undefined {
+  const name = pvc.metadata.annotations?.[SELECTED_NODE_ANNOTATION];
+  if (!name) return undefined;
+  const claim = pvc.metadata.name;
+  if (!node) return { reason: Reason.NodeCordoned, message: `claim ${claim}'s volume is on node ${name}, which is gone: the data can't move with the pod` };
+  if (!(node.spec as { unschedulable?: boolean } | undefined)?.unschedulable) return undefined;
+  return {
+    reason: Reason.NodeCordoned,
+    message: `claim ${claim}'s volume is on node ${name}, which is cordoned: the pod waits there until it is uncordoned (kubectl uncordon ${name})`,
   };
 }
 

@@ -28,8 +28,8 @@ const pick = (o: unknown, keys: readonly string[]): Obj | undefined => {
 
 /** The labels the operator reads: the component (diagnoses) and the instance (the owning SecureVote's key). */
 const LABELS = ['app.kubernetes.io/component', 'app.kubernetes.io/instance', 'app.kubernetes.io/part-of', INSTANCE_LABEL];
-/** The one annotation read (a pending claim's provisioner). */
-const ANNOTATIONS = ['volume.kubernetes.io/storage-provisioner'];
+/** The annotations read: a pending claim's provisioner, and the node a claim's volume lives on. */
+const ANNOTATIONS = ['volume.kubernetes.io/storage-provisioner', 'volume.kubernetes.io/selected-node'];
 
 function containerStatus(c: unknown): Obj {
   const s = (c ?? {}) as { name?: string; image?: string; restartCount?: number; state?: Obj; lastState?: { terminated?: unknown } };

@@ -60,6 +60,8 @@ describe('operator install manifests', () => {
     expect(verbsOf('securevote.dev', 'securevotebackups/status')).toEqual(['patch']);
     expect(verbsOf('securevote.dev', 'securevotebackups/finalizers')).toEqual(['update']);
     expect(verbsOf('', 'events')).toEqual(['create']);
+    // Nodes: one read by name (the node under a claim whose pod waits), never listed.
+    expect(verbsOf('', 'nodes')).toEqual(['get']);
     // The Prometheus Operator's kinds: by name (no informer: the CRDs may be absent).
     for (const k of MONITORING_KINDS) expect(verbsOf(k.group, k.plural), k.kind).toEqual(['create', 'delete', 'get', 'patch']);
     // Nothing else: pods and claims read-only (above), no leases cluster-wide, no update.
@@ -70,6 +72,7 @@ describe('operator install manifests', () => {
         ...MONITORING_KINDS.map((k) => k.plural),
         CREDENTIALS_KIND.plural,
         'events',
+        'nodes',
         'securevotes',
         'securevotes/finalizers',
         'securevotes/status',

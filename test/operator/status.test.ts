@@ -9,6 +9,7 @@ import {
   computeStatus,
   diagnose,
   diagnoseClaim,
+  diagnoseCordoned,
   diagnosePod,
   jobState,
   statusChanged,
@@ -277,6 +278,23 @@ describe('diagnosing pods and claims', () => {
       'claim c Pending (storage class default; waiting for provisioner rancher.io/local-path)',
     );
     expect(diagnoseClaim(claim('c', { phase: 'Bound' }))).toBeUndefined();
+  });
+
+  it("a claim on a cordoned node (its node drained): names the node and what brings the pod back; the Ready reason", () => {
+    const bound = claim('data-sv-database-0', { phase: 'Bound' }, {}, { 'volume.kubernetes.io/selected-node': 'kind-worker' });
+    const node = (unschedulable: boolean): KObject => ({ apiVersion: 'v1', kind: 'Node', metadata: { name: 'kind-worker' }, spec: unschedulable ? { unschedulable } : {} });
+    const said = diagnoseCordoned(bound, node(true));
+    expect(said).toEqual({
+      reason: Reason.NodeCordoned,
+      message: "claim data-sv-database-0's volume is on node kind-worker, which is cordoned: the pod waits there until it is uncordoned (kubectl uncordon kind-worker)",
+    });
+    expect(diagnoseCordoned(bound, node(false))).toBeUndefined();
+    expect(diagnoseCordoned(claim('c', { phase: 'Bound' }), node(true)), 'no node named on the claim').toBeUndefined();
+    expect(diagnoseCordoned(bound, undefined)?.message).toBe("claim data-sv-database-0's volume is on node kind-worker, which is gone: the data can't move with the pod");
+    // Worse than the scheduler's own words beside it: the Ready condition's reason.
+    const unschedulable = diagnosePod(pod('sv-database-0', 'database', { phase: 'Pending', conditions: [{ type: 'PodScheduled', status: 'False', reason: 'Unschedulable', message: '0/3 nodes are available' }] }));
+    const s = computeStatus(undefined, { ...new Obs().all(1).one('database', 0, 1).migration('done').build(), diagnoses: { database: [said!, ...unschedulable] } }, T0);
+    expect(s.conditions?.find((c) => c.type === 'Ready')).toMatchObject({ status: 'False', reason: Reason.NodeCordoned });
   });
 
   it('a running healthy pod says nothing', () => {
