@@ -19,7 +19,7 @@
 import { expect, it } from 'vitest';
 import { runLoad } from '../../load/load.ts';
 import { VOTER_COOKIE } from '../../../app/backend/voter.ts';
-import { checkStored, checkStoredOk, describeScenario, figures, patchSpec, secureVote, underLoad, votesOfRecord, waitReady, type Stack } from './stack.ts';
+import { checkStored, checkStoredOk, claimNode, describeScenario, figures, patchSpec, secureVote, underLoad, votesOfRecord, waitReady, type Stack } from './stack.ts';
 import { SCENARIO_SECUREVOTE } from './stack-spec.ts';
 
 interface BackupStatus { phase?: string; verified?: boolean; votes?: number; size?: number; sha256?: string; file?: string; claim?: string; message?: string; completedAt?: string }
@@ -54,7 +54,7 @@ async function voteCount(s: Stack): Promise<number> {
 
 /** The files on a backup claim, read on the node (local-path keeps a claim in a directory named for it). */
 async function filesOnClaim(s: Stack, claim: string): Promise<string[]> {
-  const out = await s.onNode(`for d in /var/local-path-provisioner/*_${s.namespace}_${claim}; do ls -1 "$d/${SV}"; done`);
+  const out = await s.onNode(`for d in /var/local-path-provisioner/*_${s.namespace}_${claim}; do ls -1 "$d/${SV}"; done`, await claimNode(s, claim));
   return out.split('\n').filter(Boolean).sort();
 }
 
@@ -221,6 +221,7 @@ describeScenario('backups and restores', (stack) => {
         `f=$(ls -d /var/local-path-provisioner/*_${s.namespace}_${status.claim})/${status.file}; ` +
           `n=$(($(stat -c %s "$f") / 2)); b=$(dd if="$f" bs=1 skip=$n count=1 2>/dev/null | od -An -tu1 | tr -d ' '); ` +
           `printf "\\\\$(printf %o $((b ^ 255)))" | dd of="$f" bs=1 seek=$n count=1 conv=notrunc 2>/dev/null`,
+        await claimNode(s, status.claim ?? ''),
       );
       // A second instance (the scenario's small CPU requests: the node is full), from that backup.
       const doc = { ...SCENARIO_SECUREVOTE, metadata: { name: 'from-corrupt' }, spec: { ...SCENARIO_SECUREVOTE.spec, restore: { backup: 'securevote-to-corrupt' } } };

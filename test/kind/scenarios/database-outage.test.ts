@@ -5,29 +5,7 @@
 // Retry-After (never a 502 or a timeout), and votes flow again within 30 s of
 // the new database pod being Ready. No acknowledged vote is lost.
 import { expect, it } from 'vitest';
-import { describeScenario, figures, podsOf, underLoad, waitReady, type Stack } from './stack.ts';
-
-interface Probe { at: number; vote: number; retryAfter: string | null; page: number; results: number }
-
-/** One vote (a new voter), the page and the results, each answer's status; 0 for no answer within 5 s. */
-async function probe(url: string): Promise<Probe> {
-  const status = async (path: string, init?: RequestInit): Promise<{ status: number; retryAfter: string | null }> => {
-    try {
-      const r = await fetch(`${url}${path}`, { ...init, signal: AbortSignal.timeout(5_000) });
-      await r.arrayBuffer();
-      return { status: r.status, retryAfter: r.headers.get('retry-after') };
-    } catch {
-      return { status: 0, retryAfter: null };
-    }
-  };
-  const at = Date.now();
-  const [vote, page, results] = await Promise.all([
-    status('/api/vote', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ optionId: 'cats' }) }),
-    status('/'),
-    status('/api/results'),
-  ]);
-  return { at, vote: vote.status, retryAfter: vote.retryAfter, page: page.status, results: results.status };
-}
+import { describeScenario, figures, podsOf, probe, underLoad, waitReady, type Probe, type Stack } from './stack.ts';
 
 /** When the database pod that replaced `oldUid` first reported Ready (ms since the epoch). */
 async function databaseReadyAt(s: Stack, oldUid: string, timeoutMs: number): Promise<number> {

@@ -5,7 +5,7 @@
 // monitoring namespace still can't reach a metrics port; every dashboard
 // query returns data; and the alerts fire under their fault, for real: the
 // cache pod gone (a warning, votes keep succeeding), the database pod gone
-// (critical), each kept away by a cordoned node for as long as it takes, then
+// (critical), each kept away by cordoned nodes for as long as it takes, then
 // resolved once back; votes failing for real (a CHECK refusing their rows):
 // the critical vote-errors alert pending, then firing. Runs last
 // (vitest.config.ts): monitoring stays on.
@@ -13,22 +13,16 @@ import { beforeAll, expect, it } from 'vitest';
 import { MAIN_CONTAINER } from '../../../charts/alerts.ts';
 import { COMPONENTS, DATABASE, METRICS } from '../../../charts/rules.ts';
 import { alerts, query, targets, waitAlerts, waitPrometheus, type Alert } from '../monitoring-stack.ts';
-import { describeScenario, figures, patchSpec, podsOf, underLoad, waitCondition, waitReady, type Stack } from './stack.ts';
+import { connectFrom, describeScenario, figures, patchSpec, podsOf, underLoad, waitCondition, waitReady, type Stack } from './stack.ts';
 
 const INSTANCE = 'securevote';
-
-// Connects to host:port from inside a pod: 'open', or why not (a dropped SYN times out).
-const PROBE = `const s = require('node:net').connect({ host: process.argv[1], port: Number(process.argv[2]), timeout: 4000 });
-s.on('connect', () => { console.log('open'); process.exit(0); });
-s.on('timeout', () => { console.log('timeout'); process.exit(0); });
-s.on('error', (e) => { console.log(e.code ?? e.message); process.exit(0); });`;
 
 const firing = (name: string, component: string) => (as: Alert[]): boolean =>
   as.some((a) => a.labels['alertname'] === name && a.labels['securevote'] === INSTANCE && a.labels['component'] === component && a.state === 'firing');
 const gone = (name: string) => (as: Alert[]): boolean => !as.some((a) => a.labels['alertname'] === name && a.labels['securevote'] === INSTANCE);
 
-async function node(s: Stack): Promise<string> {
-  return s.kubectl(['get', 'nodes', '-o', 'jsonpath={.items[0].metadata.name}']);
+async function nodes(s: Stack): Promise<string[]> {
+  return (await s.kubectl(['get', 'nodes', '-o', 'name'])).split('\n').filter(Boolean);
 }
 
 /** A statement as the app's role, over the database pod's socket. */
@@ -39,19 +33,19 @@ async function psql(s: Stack, sql: string): Promise<void> {
     '-h', '/var/run/postgresql', '-U', DATABASE.user, '-d', DATABASE.name, '-c', sql]);
 }
 
-/** Deletes a component's pod with the node cordoned (no pod comes back), until `fired` says so; then uncordons. Returns ms from delete to fired. */
+/** Deletes a component's pod with every node cordoned (no pod comes back), until `fired` says so; then uncordons. Returns ms from delete to fired. */
 async function awayUntil(s: Stack, component: 'database' | 'cache', fired: () => Promise<unknown>): Promise<number> {
-  const n = await node(s);
+  const n = await nodes(s);
   const [pod] = await podsOf(s, component);
   if (!pod) throw new Error(`no ${component} pod`);
-  await s.kubectl(['cordon', n]);
+  await s.kubectl(['cordon', ...n]);
   try {
     const at = Date.now();
     await s.kubectl(['-n', s.namespace, 'delete', 'pod', pod.name, '--wait=false']);
     await fired();
     return Date.now() - at;
   } finally {
-    await s.kubectl(['uncordon', n]);
+    await s.kubectl(['uncordon', ...n]);
   }
 }
 
@@ -91,7 +85,7 @@ describeScenario('monitoring on a real Prometheus, under load', (stack) => {
     const ip = async (c: 'database' | 'cache' | 'proxy'): Promise<string> =>
       s.kubectl(['-n', s.namespace, 'get', 'pods', '-l', `app.kubernetes.io/instance=${INSTANCE},app.kubernetes.io/component=${c}`, '-o', 'jsonpath={.items[0].status.podIP}']);
     const probe = async (c: 'database' | 'cache' | 'proxy'): Promise<string> =>
-      s.kubectl(['-n', s.namespace, 'exec', backend!.name, '-c', 'backend', '--', 'node', '-e', PROBE, await ip(c), String(METRICS.ports[c])], { timeoutMs: 30_000 });
+      connectFrom(s, { namespace: s.namespace, pod: backend!.name, container: 'backend' }, await ip(c), METRICS.ports[c]);
     // The exporters listen (Prometheus scrapes them); the policy refuses or drops this pod's connections.
     const seen = { database: await probe('database'), cache: await probe('cache'), proxy: await probe('proxy') };
     expect(Object.values(seen).filter((v) => v === 'open'), JSON.stringify(seen)).toEqual([]);

@@ -19,10 +19,11 @@ interface PodStatus {
   metadata: { uid: string };
 }
 
-const pod = (podName: string, memoryLimit: string, script: string): string => JSON.stringify({
+// On the control plane's node, where s.onNode reads the kubelet's files.
+const pod = (node: string, podName: string, memoryLimit: string, script: string): string => JSON.stringify({
   apiVersion: 'v1', kind: 'Pod', metadata: { name: podName, namespace: NAMESPACE },
   spec: {
-    restartPolicy: 'Always', terminationGracePeriodSeconds: 1,
+    restartPolicy: 'Always', terminationGracePeriodSeconds: 1, nodeSelector: { 'kubernetes.io/hostname': node },
     containers: [{
       name: 'main', image: SHELL_IMAGE, imagePullPolicy: 'Never', command: ['bash', '-c', script],
       resources: { requests: { cpu: '0', memory: memoryLimit }, limits: { memory: memoryLimit } },
@@ -57,7 +58,7 @@ describeScenario('the node, under a real kubelet', (stack) => {
 
   it('OOM-kills a container over its memory limit and the kubelet restarts it', async () => {
     // bash holds a 64 MiB string: twice the 32 MiB limit.
-    await kubectl(['apply', '-f', '-'], pod('oom', '32Mi', 'x=$(head -c 67108864 /dev/zero | tr "\\0" a); sleep 3600'));
+    await kubectl(['apply', '-f', '-'], pod(s.controlPlane, 'oom', '32Mi', 'x=$(head -c 67108864 /dev/zero | tr "\\0" a); sleep 3600'));
     const status = await until('an OOMKilled restart', 120_000, async () => {
       const p = JSON.parse(await kubectl(['-n', NAMESPACE, 'get', 'pod', 'oom', '-o', 'json'])) as PodStatus;
       const c = p.status.containerStatuses?.[0];
@@ -71,7 +72,7 @@ describeScenario('the node, under a real kubelet', (stack) => {
     // 40 MiB at about 2 MiB/s: four times the size limit, slow enough for
     // the kubelet's checks (every 10 s) to rotate as it goes.
     const total = 40;
-    await kubectl(['apply', '-f', '-'], pod('chatty', '64Mi',
+    await kubectl(['apply', '-f', '-'], pod(s.controlPlane, 'chatty', '64Mi',
       `for i in $(seq 1 ${total * 2}); do head -c ${MiB / 2} /dev/zero | tr "\\0" x | fold -w 1023; sleep 0.25; done; echo done; sleep 3600`));
     const uid = await until('the pod running', 60_000, async () => {
       const p = JSON.parse(await kubectl(['-n', NAMESPACE, 'get', 'pod', 'chatty', '-o', 'json'])) as PodStatus;

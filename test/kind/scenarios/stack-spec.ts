@@ -6,6 +6,13 @@ import { COMPONENTS, RESOURCES } from '../../../charts/rules.ts';
 
 const SCENARIO_CPU_REQUEST = '50m';
 
+/**
+ * Nodes in the scenarios' cluster, every one schedulable: the control plane
+ * and two workers, so that replicas spread, a drain has somewhere to move
+ * them, and the database's node can be drained while two others serve.
+ */
+export const SCENARIO_NODES = 3;
+
 export const SCENARIO_SECUREVOTE = {
   apiVersion: 'securevote.dev/v1alpha1',
   kind: 'SecureVote',

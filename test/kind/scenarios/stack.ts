@@ -19,8 +19,10 @@ export interface Stack {
   /** The proxy's entry on 127.0.0.1 (a NodePort kind maps). */
   readonly url: string;
   kubectl(args: string[], opts?: { timeoutMs?: number; input?: string }): Promise<string>;
-  /** A shell command on the cluster's node (its container), as root. */
-  onNode(script: string): Promise<string>;
+  /** A shell command on one of the cluster's nodes (its container), as root; default the control plane's. */
+  onNode(script: string, node?: string): Promise<string>;
+  /** The control plane's node: where kind maps the entry's NodePort. */
+  readonly controlPlane: string;
 }
 
 /**
@@ -43,9 +45,17 @@ export function describeScenario(title: string, body: (stack: () => Stack) => vo
       if (opts.input !== undefined) p.child.stdin?.end(opts.input);
       return (await p).stdout.trim();
     },
-    onNode: async (script) => (await run('docker', ['exec', `${c.name}-control-plane`, 'sh', '-c', script], { timeout: 60_000 })).stdout.trim(),
+    controlPlane: `${c.name}-control-plane`,
+    onNode: async (script, node = `${c.name}-control-plane`) => (await run('docker', ['exec', node, 'sh', '-c', script], { timeout: 60_000 })).stdout.trim(),
   };
   describe(title, () => body(() => stack));
+}
+
+/** The node a local-path claim's volume lives on (the scheduler wrote it on the claim when it placed its first pod). */
+export async function claimNode(s: Stack, claim: string): Promise<string> {
+  const node = await s.kubectl(['-n', s.namespace, 'get', 'pvc', claim, '-o', 'jsonpath={.metadata.annotations.volume\\.kubernetes\\.io/selected-node}']);
+  if (!node) throw new Error(`claim ${claim} names no node`);
+  return node;
 }
 
 /** The scenarios' SecureVote (SCENARIO_SECUREVOTE), and its kubectl name. */
@@ -97,13 +107,17 @@ export async function waitReady(s: Stack, timeoutMs = 300_000): Promise<Conditio
   }
 }
 
-export interface PodIdentity { name: string; uid: string; restarts: number; image: string }
+export interface PodIdentity { name: string; uid: string; restarts: number; image: string; node: string; ip: string; ready: boolean }
 
 /** The pods of one component of the scenarios' SecureVote, with what says whether they were replaced or restarted. */
 export async function podsOf(s: Stack, component: Component): Promise<PodIdentity[]> {
   const selector = `app.kubernetes.io/instance=${INSTANCE},app.kubernetes.io/component=${component}`;
   const list = JSON.parse(await s.kubectl(['-n', s.namespace, 'get', 'pods', '-l', selector, '-o', 'json'])) as {
-    items: { metadata: { name: string; uid: string; deletionTimestamp?: string }; spec: { containers: { image: string }[] }; status: { containerStatuses?: { restartCount: number }[] } }[];
+    items: {
+      metadata: { name: string; uid: string; deletionTimestamp?: string };
+      spec: { containers: { image: string }[]; nodeName?: string };
+      status: { containerStatuses?: { restartCount: number }[]; podIP?: string; conditions?: { type: string; status: string }[] };
+    }[];
   };
   return list.items
     .filter((p) => !p.metadata.deletionTimestamp)
@@ -112,6 +126,9 @@ export async function podsOf(s: Stack, component: Component): Promise<PodIdentit
       uid: p.metadata.uid,
       restarts: (p.status.containerStatuses ?? []).reduce((n, c) => n + c.restartCount, 0),
       image: p.spec.containers[0]?.image ?? '',
+      node: p.spec.nodeName ?? '',
+      ip: p.status.podIP ?? '',
+      ready: p.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false,
     }));
 }
 
@@ -191,6 +208,41 @@ export async function underLoad<T>(
   const result = await load;
   if (ranOut) throw new Error(`the load ended (${result.attempted} votes in ${result.durationMs} ms) before the scenario did: raise maxVotes or maxDurationMs`);
   return { value, load: result, stored: await checkStored(s, result.acknowledged) };
+}
+
+// Connects to host:port from inside a pod: 'open', or why not (a dropped SYN times out).
+const CONNECT = `const s = require('node:net').connect({ host: process.argv[1], port: Number(process.argv[2]), timeout: 4000 });
+s.on('connect', () => { console.log('open'); process.exit(0); });
+s.on('timeout', () => { console.log('timeout'); process.exit(0); });
+s.on('error', (e) => { console.log(e.code ?? e.message); process.exit(0); });`;
+
+/** A TCP connect from inside a pod whose image has Node (the backend's): 'open', 'timeout', or the error code. */
+export async function connectFrom(s: Stack, from: { namespace: string; pod: string; container?: string }, host: string, port: number): Promise<string> {
+  const c = from.container ? ['-c', from.container] : [];
+  return s.kubectl(['-n', from.namespace, 'exec', from.pod, ...c, '--', 'node', '-e', CONNECT, host, String(port)], { timeoutMs: 30_000 });
+}
+
+/** What a voter meets at one moment: a vote, the page, the results. */
+export interface Probe { at: number; vote: number; retryAfter: string | null; page: number; results: number }
+
+/** One vote (a new voter), the page and the results, each answer's status; 0 for no answer within 5 s. */
+export async function probe(url: string): Promise<Probe> {
+  const status = async (path: string, init?: RequestInit): Promise<{ status: number; retryAfter: string | null }> => {
+    try {
+      const r = await fetch(`${url}${path}`, { ...init, signal: AbortSignal.timeout(5_000) });
+      await r.arrayBuffer();
+      return { status: r.status, retryAfter: r.headers.get('retry-after') };
+    } catch {
+      return { status: 0, retryAfter: null };
+    }
+  };
+  const at = Date.now();
+  const [vote, page, results] = await Promise.all([
+    status('/api/vote', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ optionId: 'cats' }) }),
+    status('/'),
+    status('/api/results'),
+  ]);
+  return { at, vote: vote.status, retryAfter: vote.retryAfter, page: page.status, results: results.status };
 }
 
 /** One line for a scenario's figures (the test log, BENCHMARKS.md). */

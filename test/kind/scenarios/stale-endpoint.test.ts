@@ -1,6 +1,7 @@
 // A pod gone before kube-proxy has dropped it from a Service's rules (a
 // kube-proxy behind on a busy node: paused here, for real, with SIGSTOP).
-// New connections are still sent to the dead pod's address; on the node they
+// New connections enter on the control plane's node (kind maps the NodePort
+// there) and are still sent to the dead pod's address; on the pod's node they
 // must fail at once (that address is unreachable there), so the voter's retry
 // finds a live pod once kube-proxy catches up. Before the node had that route
 // they followed its default route off the node, and whatever answered there
@@ -14,9 +15,9 @@ describeScenario('a proxy pod gone while kube-proxy still routes to it', (stack)
     await waitReady(s);
     const [old] = await podsOf(s, 'proxy');
     expect(old, 'a proxy pod runs').toBeDefined();
-    const ip = await s.kubectl(['-n', s.namespace, 'get', 'pod', old!.name, '-o', 'jsonpath={.status.podIP}']);
-    // The route that keeps a dead pod's address on the node, as the CNI writes it.
-    expect(await s.onNode('ip route show type unreachable')).toMatch(/^unreachable 10\.244\.0\.0\/16/m);
+    const [ip, node] = (await s.kubectl(['-n', s.namespace, 'get', 'pod', old!.name, '-o', 'jsonpath={.status.podIP} {.spec.nodeName}'])).split(' ');
+    // The route that keeps a dead pod's address on its node, as the CNI writes it (the node's pod range).
+    expect(await s.onNode('ip route show type unreachable', node)).toMatch(/^unreachable 10\.244\.\d+\.0\/24/m);
     let resumed = false;
     const resume = async (): Promise<void> => {
       if (!resumed) await s.onNode('pkill -CONT -x kube-proxy');
