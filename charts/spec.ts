@@ -169,6 +169,8 @@ export const AUTOSCALED = ['backend', 'frontend'] as const satisfies readonly Co
 
 /** CPU use, in percent of its request, that an autoscaled component's pods are scaled to keep. */
 export const DEFAULT_CPU_TARGET_PERCENT = 70;
+/** How long lower use must last before an autoscaled component loses a pod (the autoscaler's own default). */
+export const DEFAULT_SCALE_DOWN_STABILIZATION_SECONDS = 300;
 
 export const autoscalingRule = (c: Component): SpecRule => ({
   path: `spec.${c}.autoscaling`,
@@ -190,9 +192,17 @@ const autoscaling = (c: Component) =>
             description: `Average CPU use of the ${c}'s pods, in percent of their CPU request, that the autoscaler keeps them at. Default: ${DEFAULT_CPU_TARGET_PERCENT}.`,
           }),
         ),
+        scaleDownStabilizationSeconds: Type.Optional(
+          Type.Integer({
+            minimum: 0,
+            maximum: 3600,
+            default: DEFAULT_SCALE_DOWN_STABILIZATION_SECONDS,
+            description: `How long the ${c}'s CPU use must stay lower before a pod is removed (the highest count wanted over this window wins). Default: ${DEFAULT_SCALE_DOWN_STABILIZATION_SECONDS}.`,
+          }),
+        ),
       },
       {
-        description: `Scale the ${c} on CPU use with a HorizontalPodAutoscaler (it needs the cluster's metrics API, e.g. metrics-server). While set, spec.${c}.replicas is ignored and the operator no longer writes the Deployment's replicas; scaling down removes one pod a minute, each drained as in a rollout.`,
+        description: `Scale the ${c} on CPU use with a HorizontalPodAutoscaler (it needs the cluster's metrics API, e.g. metrics-server). While set, spec.${c}.replicas is ignored and the operator no longer writes the Deployment's replicas; scaling down waits scaleDownStabilizationSeconds, then removes one pod a minute, each drained as in a rollout.`,
         additionalProperties: false,
         'x-kubernetes-validations': celOf([autoscalingRule(c)]),
       },

@@ -11,7 +11,7 @@ import { objectLabels, podLabels, selectorLabels } from './labels.ts';
 import type { StackContext } from './names.ts';
 import { addPatchAfterL1, containerSecurityContext, finishPodTemplate, podSecurityContext, setGracefulShutdown, setResources, uidOf, waitContainer } from './pod.ts';
 import { PORTS, START_ORDER, type Component, type StackWorkload } from './rules.ts';
-import { DEFAULT_CPU_TARGET_PERCENT, type AutoscalingSpec, type ResourcesSpec } from './spec.ts';
+import { DEFAULT_CPU_TARGET_PERCENT, DEFAULT_SCALE_DOWN_STABILIZATION_SECONDS, type AutoscalingSpec, type ResourcesSpec } from './spec.ts';
 
 export interface HardenedDeploymentOptions {
   readonly component: Component;
@@ -162,7 +162,7 @@ export function mostPods(spec: { readonly replicas: number; readonly autoscaling
  * A HorizontalPodAutoscaler on CPU use (autoscaling/v2). The Deployment then
  * renders no replicas (cdk8s-plus leaves them to the autoscaler), so the
  * operator never writes them back. Scaling up follows load at once; scaling
- * down waits five minutes of lower use and removes one pod a minute, each
+ * down waits for lower use to last (five minutes unless the spec says) and removes one pod a minute, each
  * drained like a rollout's (preStop pause, then the app's drain).
  */
 export function autoscaler(scope: Construct, ctx: StackContext, component: Component, target: kplus.Deployment, a: AutoscalingSpec): void {
@@ -173,7 +173,7 @@ export function autoscaler(scope: Construct, ctx: StackContext, component: Compo
     maxReplicas: a.maxReplicas,
     metrics: [kplus.Metric.resourceCpu(kplus.MetricTarget.averageUtilization(a.targetCPUUtilizationPercentage ?? DEFAULT_CPU_TARGET_PERCENT))],
     scaleDown: {
-      stabilizationWindow: Duration.minutes(5),
+      stabilizationWindow: Duration.seconds(a.scaleDownStabilizationSeconds ?? DEFAULT_SCALE_DOWN_STABILIZATION_SECONDS),
       policies: [{ replicas: kplus.Replicas.absolute(1), duration: Duration.minutes(1) }],
     },
   });

@@ -505,7 +505,7 @@ export interface SecureVoteSpecBackend {
   readonly replicas?: number;
 
   /**
-   * Scale the backend on CPU use with a HorizontalPodAutoscaler (it needs the cluster's metrics API, e.g. metrics-server). While set, spec.backend.replicas is ignored and the operator no longer writes the Deployment's replicas; scaling down removes one pod a minute, each drained as in a rollout.
+   * Scale the backend on CPU use with a HorizontalPodAutoscaler (it needs the cluster's metrics API, e.g. metrics-server). While set, spec.backend.replicas is ignored and the operator no longer writes the Deployment's replicas; scaling down waits scaleDownStabilizationSeconds, then removes one pod a minute, each drained as in a rollout.
    *
    * @schema SecureVoteSpecBackend#autoscaling
    */
@@ -557,7 +557,7 @@ export interface SecureVoteSpecFrontend {
   readonly replicas?: number;
 
   /**
-   * Scale the frontend on CPU use with a HorizontalPodAutoscaler (it needs the cluster's metrics API, e.g. metrics-server). While set, spec.frontend.replicas is ignored and the operator no longer writes the Deployment's replicas; scaling down removes one pod a minute, each drained as in a rollout.
+   * Scale the frontend on CPU use with a HorizontalPodAutoscaler (it needs the cluster's metrics API, e.g. metrics-server). While set, spec.frontend.replicas is ignored and the operator no longer writes the Deployment's replicas; scaling down waits scaleDownStabilizationSeconds, then removes one pod a minute, each drained as in a rollout.
    *
    * @schema SecureVoteSpecFrontend#autoscaling
    */
@@ -801,7 +801,7 @@ export function toJson_SecureVoteSpecCacheResources(obj: SecureVoteSpecCacheReso
 /* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
 
 /**
- * Scale the backend on CPU use with a HorizontalPodAutoscaler (it needs the cluster's metrics API, e.g. metrics-server). While set, spec.backend.replicas is ignored and the operator no longer writes the Deployment's replicas; scaling down removes one pod a minute, each drained as in a rollout.
+ * Scale the backend on CPU use with a HorizontalPodAutoscaler (it needs the cluster's metrics API, e.g. metrics-server). While set, spec.backend.replicas is ignored and the operator no longer writes the Deployment's replicas; scaling down waits scaleDownStabilizationSeconds, then removes one pod a minute, each drained as in a rollout.
  *
  * @schema SecureVoteSpecBackendAutoscaling
  */
@@ -826,6 +826,13 @@ export interface SecureVoteSpecBackendAutoscaling {
    * @schema SecureVoteSpecBackendAutoscaling#targetCPUUtilizationPercentage
    */
   readonly targetCpuUtilizationPercentage?: number;
+
+  /**
+   * How long the backend's CPU use must stay lower before a pod is removed (the highest count wanted over this window wins). Default: 300.
+   *
+   * @schema SecureVoteSpecBackendAutoscaling#scaleDownStabilizationSeconds
+   */
+  readonly scaleDownStabilizationSeconds?: number;
 }
 
 /**
@@ -838,6 +845,7 @@ export function toJson_SecureVoteSpecBackendAutoscaling(obj: SecureVoteSpecBacke
     'minReplicas': obj.minReplicas,
     'maxReplicas': obj.maxReplicas,
     'targetCPUUtilizationPercentage': obj.targetCpuUtilizationPercentage,
+    'scaleDownStabilizationSeconds': obj.scaleDownStabilizationSeconds,
   };
   // filter undefined values
   return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
@@ -881,7 +889,7 @@ export function toJson_SecureVoteSpecBackendResources(obj: SecureVoteSpecBackend
 /* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
 
 /**
- * Scale the frontend on CPU use with a HorizontalPodAutoscaler (it needs the cluster's metrics API, e.g. metrics-server). While set, spec.frontend.replicas is ignored and the operator no longer writes the Deployment's replicas; scaling down removes one pod a minute, each drained as in a rollout.
+ * Scale the frontend on CPU use with a HorizontalPodAutoscaler (it needs the cluster's metrics API, e.g. metrics-server). While set, spec.frontend.replicas is ignored and the operator no longer writes the Deployment's replicas; scaling down waits scaleDownStabilizationSeconds, then removes one pod a minute, each drained as in a rollout.
  *
  * @schema SecureVoteSpecFrontendAutoscaling
  */
@@ -906,6 +914,13 @@ export interface SecureVoteSpecFrontendAutoscaling {
    * @schema SecureVoteSpecFrontendAutoscaling#targetCPUUtilizationPercentage
    */
   readonly targetCpuUtilizationPercentage?: number;
+
+  /**
+   * How long the frontend's CPU use must stay lower before a pod is removed (the highest count wanted over this window wins). Default: 300.
+   *
+   * @schema SecureVoteSpecFrontendAutoscaling#scaleDownStabilizationSeconds
+   */
+  readonly scaleDownStabilizationSeconds?: number;
 }
 
 /**
@@ -918,6 +933,7 @@ export function toJson_SecureVoteSpecFrontendAutoscaling(obj: SecureVoteSpecFron
     'minReplicas': obj.minReplicas,
     'maxReplicas': obj.maxReplicas,
     'targetCPUUtilizationPercentage': obj.targetCpuUtilizationPercentage,
+    'scaleDownStabilizationSeconds': obj.scaleDownStabilizationSeconds,
   };
   // filter undefined values
   return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});

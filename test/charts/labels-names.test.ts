@@ -118,6 +118,12 @@ describe('autoscaling', () => {
     // The others keep their replicas.
     expect(find(auto, 'Deployment', `${NAME}-frontend`)['spec'].replicas).toBe(1);
   });
+
+  it('scaleDownStabilizationSeconds: how long lower use must last before a pod goes; still one pod a minute', () => {
+    const auto = render({ frontend: { autoscaling: { minReplicas: 1, maxReplicas: 2, scaleDownStabilizationSeconds: 20 } } });
+    const down = ofKind(auto, 'HorizontalPodAutoscaler')[0]!['spec'].behavior.scaleDown;
+    expect(down).toMatchObject({ stabilizationWindowSeconds: 20, policies: [{ type: 'Pods', value: 1, periodSeconds: 60 }] });
+  });
 });
 
 describe('names', () => {

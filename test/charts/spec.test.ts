@@ -50,9 +50,11 @@ describe('parseSpec', () => {
     expect(input).toEqual({ backend: { replicas: 2 } });
   });
 
-  it('leaves autoscaling off unless asked, and defaults its CPU target when it is on', () => {
+  it('leaves autoscaling off unless asked, and defaults its CPU target and scale-down wait (the autoscaler\'s own 5 minutes) when it is on', () => {
     expect(ok({}).backend.autoscaling).toBeUndefined();
-    expect(ok({ backend: { autoscaling: { minReplicas: 2, maxReplicas: 6 } } }).backend.autoscaling).toEqual({ minReplicas: 2, maxReplicas: 6, targetCPUUtilizationPercentage: 70 });
+    expect(ok({ backend: { autoscaling: { minReplicas: 2, maxReplicas: 6 } } }).backend.autoscaling).toEqual({
+      minReplicas: 2, maxReplicas: 6, targetCPUUtilizationPercentage: 70, scaleDownStabilizationSeconds: 300,
+    });
   });
 
   it('accepts integer quantities (cpu: 1)', () => {
