@@ -39,6 +39,7 @@ crictl_version=$(required "$kmods/cri-tools/go.mod" sigs.k8s.io/cri-tools)
 coredns_version=$(required "$kmods/coredns/go.mod" github.com/coredns/coredns)
 lpp_version=$(required "$kmods/local-path-provisioner/go.mod" github.com/rancher/local-path-provisioner)
 kube_router_version=$(required "$kmods/kube-router/go.mod" github.com/cloudnativelabs/kube-router/v2)
+metrics_server_version=$(required "$kmods/metrics-server/go.mod" sigs.k8s.io/metrics-server)
 # The exporters image's commands (images/exporters/go/*) and the monitoring
 # stack the kind tests run (images/monitoring/go/*).
 emods="$root/images/exporters/go"
@@ -62,6 +63,7 @@ spec() { # <binary> -> sets moddir pkg dir
     coredns) moddir=$kmods/coredns pkg=github.com/coredns/coredns dir="$cache/coredns-$coredns_version" ;;
     local-path-provisioner) moddir=$kmods/local-path-provisioner pkg=github.com/rancher/local-path-provisioner dir="$cache/local-path-provisioner-$lpp_version" ;;
     kube-router) moddir=$kmods/kube-router pkg=github.com/cloudnativelabs/kube-router/v2/cmd/kube-router dir="$cache/kube-router-$kube_router_version" ;;
+    metrics-server) moddir=$kmods/metrics-server pkg=sigs.k8s.io/metrics-server/cmd/metrics-server dir="$cache/metrics-server-$metrics_server_version" ;;
     postgres_exporter) moddir=$emods/postgres-exporter pkg=github.com/prometheus-community/postgres_exporter/cmd/postgres_exporter dir="$cache/postgres_exporter-$pg_exporter_version" ;;
     redis_exporter) moddir=$emods/redis-exporter pkg=github.com/oliver006/redis_exporter dir="$cache/redis_exporter-$redis_exporter_version" ;;
     nginx-prometheus-exporter) moddir=$emods/nginx-exporter pkg=github.com/nginx/nginx-prometheus-exporter dir="$cache/nginx-prometheus-exporter-$nginx_exporter_version" ;;

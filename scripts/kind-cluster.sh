@@ -100,6 +100,11 @@ case $cmd in
       "${k[@]}" taint nodes -l node-role.kubernetes.io/control-plane node-role.kubernetes.io/control-plane:NoSchedule-
       "${k[@]}" wait --for=condition=Ready nodes --all --timeout=180s
     fi
+    # The resource metrics API (kubectl top, autoscalers), when the node image carries it (ours does).
+    if docker exec "$name-control-plane" test -f /kind/manifests/metrics-server.yaml; then
+      docker exec "$name-control-plane" kubectl --kubeconfig=/etc/kubernetes/admin.conf apply -f /kind/manifests/metrics-server.yaml >/dev/null
+      echo "kind-cluster: metrics-server installed" >&2
+    fi
     echo "kind-cluster: $name Ready in $((SECONDS - start))s" >&2 ;;
   down)
     kind=$(kind_bin)

@@ -34,6 +34,7 @@ k8s_version=$(required "$root/test/controlplane/go.mod" k8s.io/kubernetes)
 kind_version=$(required "$here/go/kind/go.mod" sigs.k8s.io/kind)
 NODE_IMAGE=${SECUREVOTE_KIND_NODE_IMAGE_NAME:-securevote/kind-node:$k8s_version}
 CNI_IMAGE=securevote/kind-cni:$k8s_version
+METRICS_SERVER_IMAGE=registry.k8s.io/metrics-server/metrics-server:$(required "$here/go/metrics-server/go.mod" sigs.k8s.io/metrics-server)
 
 total=$SECONDS
 step_start=0
@@ -41,7 +42,7 @@ step() { step_start=$SECONDS; printf '==> kind-image: %s\n' "$*" >&2; }
 done_() { printf '==> kind-image: %-40s %s in %ds\n' "$1" "$2" $((SECONDS - step_start)) >&2; }
 
 # -- 1. binaries ---------------------------------------------------------------
-BINS=(kubelet kubeadm kubectl kube-proxy kube-apiserver kube-controller-manager kube-scheduler etcd kind crictl coredns local-path-provisioner kube-router)
+BINS=(kubelet kubeadm kubectl kube-proxy kube-apiserver kube-controller-manager kube-scheduler etcd kind crictl coredns local-path-provisioner kube-router metrics-server)
 pause_dir=$cache/pause-$k8s_version
 if [[ "${1:-}" == --missing ]]; then
   for b in "${BINS[@]}"; do [[ -x "$("$build" --path "$b")" ]] || echo "$b"; done
@@ -84,7 +85,7 @@ mapfile -t required_images < <("${bin[kubeadm]}" config images list --kubernetes
 kind_dir=$(module_dir "$here/go/kind" sigs.k8s.io/kind "$kind_version")
 sandbox=$(awk -F'"' '/sandbox_image/ { print $2 }' "$kind_dir/images/base/files/etc/containerd/config.toml")
 [[ " ${required_images[*]} " == *" $sandbox "* ]] || required_images+=("$sandbox")
-required_images+=("$CNI_IMAGE")
+required_images+=("$CNI_IMAGE" "$METRICS_SERVER_IMAGE")
 # kind's default storage (local-path-provisioner), its manifest and image
 # names from the kind module (pkg/build/nodeimage/const_storage.go).
 storage_go=$kind_dir/pkg/build/nodeimage/const_storage.go
@@ -118,7 +119,7 @@ component() { # image
   local image=$1 name file files=() extra=() ctx hash
   name=${image##*/}; name=${name%%:*}
   case $name in
-    kube-apiserver | kube-controller-manager | kube-scheduler | etcd | local-path-provisioner)
+    kube-apiserver | kube-controller-manager | kube-scheduler | etcd | local-path-provisioner | metrics-server)
       file=Dockerfile; files=("${bin[$name]}"); extra=(--build-arg "BIN=$name") ;;
     kube-proxy) file=Dockerfile.kube-proxy; files=("${bin[kube-proxy]}" "$here/components/iptables-select") ;;
     coredns) file=Dockerfile.coredns; files=("${bin[coredns]}") ;;
@@ -149,7 +150,7 @@ step "node base image (images/kind-node/Dockerfile)"
 # The base: what its Dockerfile installs. The node: the base, the manifests and
 # every component image by content (a rebuilt component rebuilds the node only).
 base_hash=$(inputs "$here/Dockerfile" "$root/scripts/docker-runc-wrapper" "$here/files/usr/local/bin/securevote-node-entrypoint")
-node_hash=$(inputs <(echo "$base_hash") "$here/default-cni.yaml" "$work/default-storage.yaml" "$0" \
+node_hash=$(inputs <(echo "$base_hash") "$here/default-cni.yaml" "$here/metrics-server.yaml" "$work/default-storage.yaml" "$0" \
   <(for i in "${required_images[@]}"; do printf '%s %s\n' "$i" "$(docker image inspect -f '{{ .Id }}' "$i")"; done))
 node_base=securevote/kind-node-base:$k8s_version
 if cached_image "$NODE_IMAGE" "$node_hash"; then
@@ -182,6 +183,7 @@ in_node() { docker exec -i "$id" "$@"; }
 echo -n "$k8s_version" | in_node sh -c 'cat > /kind/version'
 sed "s|__CNI_IMAGE__|docker.io/$CNI_IMAGE|" "$here/default-cni.yaml" | in_node sh -c 'mkdir -p /kind/manifests && cat > /kind/manifests/default-cni.yaml'
 in_node sh -c 'cat > /kind/manifests/default-storage.yaml' <"$work/default-storage.yaml"
+sed "s|__METRICS_SERVER_IMAGE__|$METRICS_SERVER_IMAGE|" "$here/metrics-server.yaml" | in_node sh -c 'cat > /kind/manifests/metrics-server.yaml'
 docker save -o "$work/images.tar" "${required_images[@]}"
 in_node bash -c 'nohup containerd >/dev/null 2>&1 &'
 in_node bash -c 'for i in $(seq 1 30); do ctr version >/dev/null 2>&1 && exit 0; sleep 1; done; echo "containerd did not start" >&2; exit 1'
