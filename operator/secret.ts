@@ -127,6 +127,13 @@ export async function reconcileCredentials(ctx: Context, want: CredentialsWanted
   }
   if (live.metadata.labels?.[INSTANCE_LABEL] !== want.instance) return 'not-ours';
   const current = live.metadata.ownerReferences ?? [];
+  // Owned by a deleted namesake (re-created before the garbage collector got
+  // there), or being deleted: it goes, with the volume it opened. Adopted,
+  // it would initialize a new volume with a password about to vanish; wait
+  // for it to go, then make new ones.
+  if (live.metadata.deletionTimestamp || current.some((r) => isSecureVoteRef(r) && r.uid !== want.owner.uid)) {
+    throw new ReconcileError(ErrorClass.Conflict, `Secret/${name} belongs to a deleted SecureVote of this name: waiting for the garbage collector to remove it`, { status: 409 });
+  }
   const wanted = wantedOwners(current, want.owner, want.retain);
   if (canonicalJson(current) === canonicalJson(wanted)) return 'unchanged';
   try {

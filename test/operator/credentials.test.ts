@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ControlPlane, startControlPlane } from '../fixtures/controlplane.ts';
 import type { KObject } from '../../operator/context.ts';
+import { INSTANCE_LABEL } from '../../operator/desired.ts';
 import { Api, createNamespace, createVolumes, installCrd, startOperatorAsInstalled, svYaml } from './cluster.ts';
 import { makeRawKubeApi } from '../../operator/kube.ts';
 import { HttpMethod } from '@kubernetes/client-node';
@@ -166,3 +167,41 @@ describe('credentials follow the data', () => {
     }, 180_000);
   }
 });
+
+describe('a namesake re-created before the collector took the old credentials', () => {
+  it('is not given them: the operator waits until they are gone, creates nothing meanwhile, then makes new ones', async () => {
+    const ns = 'cred-namesake';
+    const name = 'sv';
+    await createNamespace(cp, ns);
+    // What a deleted namesake leaves while the collector is behind: its credentials, owned by
+    // its uid, held here by a finalizer so the moment lasts until the test lets it go.
+    await cp.kubectl(['create', '-f', '-'], {
+      input: JSON.stringify({
+        apiVersion: 'v1', kind: 'Secret',
+        metadata: {
+          name: `${name}-credentials`, namespace: ns, finalizers: ['securevote.test/hold'],
+          labels: { [INSTANCE_LABEL]: name },
+          ownerReferences: [{ apiVersion: 'securevote.dev/v1alpha1', kind: 'SecureVote', name, uid: '00000000-0000-4000-8000-000000000000' }],
+        },
+        stringData: { 'database-password': 'stale-db', 'redis-password': 'stale-redis', 'cookie-secret': 'stale-cookie-secret-0123456789' },
+      }),
+    });
+    const stale = await secret(ns, `${name}-credentials`);
+    await cp.kubectl(['apply', '-n', ns, '-f', '-'], { input: svYaml(name, spec(false)) });
+    // The collector marks the stale Secret deleted (its owner is gone); the finalizer keeps it.
+    await waitFor('the stale credentials marked for deletion', async () => (await secret(ns, `${name}-credentials`))?.metadata.deletionTimestamp !== undefined);
+    await new Promise((r) => setTimeout(r, 3_000));
+    const held = await secret(ns, `${name}-credentials`);
+    expect(svOwners(held), 'the stale credentials adopted').toEqual(['00000000-0000-4000-8000-000000000000']);
+    expect(await api.get('apps/v1', 'StatefulSet', ns, `${name}-database`), 'a database started on the stale password').toBeUndefined();
+    expect(op.logs()).toMatch(/belongs to a deleted SecureVote of this name/);
+
+    await cp.kubectl(['-n', ns, 'patch', 'secret', `${name}-credentials`, '--type=json', '-p', '[{"op":"remove","path":"/metadata/finalizers"}]']);
+    const sv = await applyAndSettle(ns, name, spec(false), 1);
+    const fresh = await secret(ns, `${name}-credentials`);
+    expect(fresh?.metadata.uid).not.toBe(stale?.metadata.uid);
+    expect(svOwners(fresh)).toEqual([sv.metadata.uid]);
+    expect(await api.get('apps/v1', 'StatefulSet', ns, `${name}-database`)).toBeDefined();
+  }, 120_000);
+});
+
