@@ -114,6 +114,15 @@ export async function reconcileCredentials(ctx: Context, want: CredentialsWanted
   }
   if (!live) {
     if (!want.create) return 'absent';
+    // Pods of a deleted namesake still going: a kubelet that holds the old
+    // Secret for them can hand its data to our new pods on that node (seen:
+    // a database initialized with the old password, backends with the new).
+    // New credentials wait until those pods are gone.
+    const going = ctx.cache.list({ apiVersion: 'v1', kind: 'Pod' }, want.namespace)
+      .filter((p) => p.metadata.deletionTimestamp && p.metadata.labels?.['app.kubernetes.io/instance'] === want.instance);
+    if (going.length > 0) {
+      throw new ReconcileError(ErrorClass.Conflict, `${going.length} pod(s) of a deleted SecureVote of this name still terminating: new credentials wait for them`, { status: 409 });
+    }
     const secret = credentialsSecret(want.namespace, want.instance, want.labels, want.retain ? undefined : want.owner, await want.voterKey?.());
     try {
       await ctx.kube.create(secret);
