@@ -36,6 +36,8 @@ export interface LoadOptions {
   retryBudgetMs?: number;
   /** Retry-After is honoured up to this long; without one, 250 ms doubling (default 5 s). */
   maxRetryWaitMs?: number;
+  /** Each voter waits this long after each vote (default 0): a light, steady load. */
+  pauseMs?: number;
 }
 
 export interface Ack {
@@ -213,6 +215,7 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
         }
         if (outcome !== '201') failures[outcome] = (failures[outcome] ?? 0) + 1;
         done++;
+        if (opts.pauseMs) await new Promise((r) => setTimeout(r, opts.pauseMs));
       }
     }
 

@@ -88,3 +88,30 @@ export function compareWithRecord(acks: readonly Ack[], record: ReadonlyMap<stri
     wrongOption: acks.filter((a) => record.has(a.voterId) && record.get(a.voterId) !== a.optionId).map((a) => a.voterId),
   };
 }
+
+/** Acknowledged votes against a record of votes (voter id → option). */
+export interface StoredCheck {
+  /** Acknowledged votes with no row. */
+  missing: number;
+  /** Acknowledged votes whose row names another option. */
+  wrongOption: number;
+  /** Voters acknowledged more than once by the load (a vote counted twice). */
+  acknowledgedTwice: number;
+}
+
+/** What storedOnce returns when every acknowledged vote is stored exactly once. */
+export const STORED_ONCE: StoredCheck = { missing: 0, wrongOption: 0, acknowledgedTwice: 0 };
+
+/** Every acknowledged vote in the record exactly once: its row (the voter id is the key), with its option, acknowledged once. */
+export function storedOnce(acks: readonly Ack[], record: ReadonlyMap<string, string>): StoredCheck {
+  const seen = new Set<string>();
+  const out = { missing: 0, wrongOption: 0, acknowledgedTwice: 0 };
+  for (const a of acks) {
+    if (seen.has(a.voterId)) out.acknowledgedTwice++;
+    seen.add(a.voterId);
+    const option = record.get(a.voterId);
+    if (option === undefined) out.missing++;
+    else if (option !== a.optionId) out.wrongOption++;
+  }
+  return out;
+}

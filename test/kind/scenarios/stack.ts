@@ -8,7 +8,7 @@ import { promisify } from 'node:util';
 import { describe, inject, it } from 'vitest';
 import type { Component } from '../../../charts/rules.ts';
 import { runLoad, type Ack, type LoadResult } from '../../load/load.ts';
-import { votesInClusterDatabase } from '../../load/votes-in-postgres.ts';
+import { STORED_ONCE, storedOnce, votesInClusterDatabase, type StoredCheck } from '../../load/votes-in-postgres.ts';
 
 const run = promisify(execFile);
 
@@ -137,33 +137,13 @@ export async function votesOfRecord(s: Stack): Promise<Map<string, string>> {
   return votesInClusterDatabase((args) => s.kubectl(args, { timeoutMs: 60_000 }), s.namespace);
 }
 
-export interface StoredCheck {
-  /** Acknowledged votes with no row. */
-  missing: number;
-  /** Acknowledged votes whose row names another option. */
-  wrongOption: number;
-  /** Voters acknowledged more than once by the load (a vote counted twice). */
-  acknowledgedTwice: number;
-}
-
+export type { StoredCheck };
 /** What checkStored returns when every acknowledged vote is stored exactly once. */
-export const checkStoredOk: StoredCheck = { missing: 0, wrongOption: 0, acknowledgedTwice: 0 };
+export const checkStoredOk: StoredCheck = STORED_ONCE;
 
-/** Every acknowledged vote is in PostgreSQL exactly once: its row (the voter id is the key), with its option, acknowledged once. */
+/** Every acknowledged vote is in PostgreSQL exactly once (storedOnce against the database's rows). */
 export async function checkStored(s: Stack, acks: readonly Ack[]): Promise<StoredCheck> {
-  const record = await votesOfRecord(s);
-  const seen = new Set<string>();
-  let acknowledgedTwice = 0;
-  let missing = 0;
-  let wrongOption = 0;
-  for (const a of acks) {
-    if (seen.has(a.voterId)) acknowledgedTwice++;
-    seen.add(a.voterId);
-    const option = record.get(a.voterId);
-    if (option === undefined) missing++;
-    else if (option !== a.optionId) wrongOption++;
-  }
-  return { missing, wrongOption, acknowledgedTwice };
+  return storedOnce(acks, await votesOfRecord(s));
 }
 
 export interface UnderLoad<T> {
@@ -183,13 +163,14 @@ export const SEED_PARALLEL = 30;
 export async function underLoad<T>(
   s: Stack,
   scenario: () => Promise<T>,
-  opts: { maxVotes?: number; maxDurationMs?: number; tailMs?: number; leadMs?: number } = {},
+  opts: { maxVotes?: number; maxDurationMs?: number; tailMs?: number; leadMs?: number; parallel?: number; pauseMs?: number } = {},
 ): Promise<UnderLoad<T>> {
   const stop = new AbortController();
   const load = runLoad({
     url: s.url,
     votes: opts.maxVotes ?? 200_000,
-    parallel: SEED_PARALLEL,
+    parallel: opts.parallel ?? SEED_PARALLEL,
+    ...(opts.pauseMs ? { pauseMs: opts.pauseMs } : {}),
     maxDurationMs: opts.maxDurationMs ?? 600_000,
     progress: false,
     signal: stop.signal,
