@@ -3,9 +3,10 @@
 # here when none answers): kind and its node image are built here when none
 # can be had. First `make demo` from scratch (test/containers/kind.test.ts, a
 # cluster of its own), then the day-two scenarios and the node's limits
-# (test/kind/scenarios), which share one cluster.
-# Extra arguments go to vitest; a reporter's --outputFile.json=F becomes F and
-# F with -scenarios before .json.
+# (test/kind/scenarios), which share one cluster, then the multi-node ones
+# (test/kind/nodes: drains, chaos) on a cluster of three nodes.
+# Extra arguments go to vitest; a reporter's --outputFile.json=F becomes F, F
+# with -scenarios and F with -nodes before .json.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 exec scripts/docker-engine.sh run --privileged -- bash -c '
@@ -20,4 +21,7 @@ exec scripts/docker-engine.sh run --privileged -- bash -c '
   scenario_args=()
   for a in "$@"; do scenario_args+=("${a/%.json/-scenarios.json}"); done
   vitest run --config test/kind/scenarios/vitest.config.ts "${scenario_args[@]}" || rc=$?
+  node_args=()
+  for a in "$@"; do node_args+=("${a/%.json/-nodes.json}"); done
+  vitest run --config test/kind/nodes/vitest.config.ts "${node_args[@]}" || rc=$?
   exit $rc' _ "$@"

@@ -6,19 +6,12 @@
 // bound there, so its pod waits for the uncordon) refuses votes with 503 and
 // Retry-After, loses none, keeps the page up, has status name the cordoned
 // node, and takes votes again within 30 s of the uncordon.
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { afterAll, expect, it } from 'vitest';
-import { parse } from 'yaml';
-import type { Component } from '../../../charts/rules.ts';
 import { KIND_IMAGES } from '../../fixtures/containers-kind.ts';
-import { REPO } from '../../fixtures/docker-engine.ts';
-import { checkStoredOk, connectFrom, describeScenario, figures, patchSpec, podsOf, probe, secureVote, underLoad, waitReady, type Probe, type Stack } from './stack.ts';
+import { DEFAULT_REPLICAS, REPLICATED, haReplicas } from '../scenarios/stack-spec.ts';
+import { checkStoredOk, connectFrom, describeScenario, figures, patchSpec, podsOf, probe, secureVote, underLoad, waitReady, type Probe, type Stack } from '../scenarios/stack.ts';
 
-const REPLICATED = ['backend', 'frontend', 'proxy'] as const satisfies readonly Component[];
-/** The HA sample's replica counts. */
-const HA = parse(readFileSync(join(REPO, 'samples/securevote-ha.yaml'), 'utf8')) as { spec: Record<string, { replicas?: number }> };
-const haReplicas = Object.fromEntries(REPLICATED.map((c) => [c, { replicas: HA.spec[c]?.replicas ?? 1 }]));
+const HA = haReplicas();
 
 const PROBE_NAMESPACE = 'drain-probe';
 const BACKEND_IMAGE = KIND_IMAGES.find((i) => i.includes('/backend:')) ?? 'securevote/backend';
@@ -55,7 +48,7 @@ describeScenario('three nodes: spread, NetworkPolicies across nodes, drains unde
   afterAll(async () => {
     const s = stack();
     await s.kubectl(['uncordon', ...(await nodes(s))]).catch(() => undefined);
-    await patchSpec(s, Object.fromEntries(REPLICATED.map((c) => [c, { replicas: null }])));
+    await patchSpec(s, DEFAULT_REPLICAS);
     await waitReady(s);
   }, 400_000);
 
@@ -64,13 +57,13 @@ describeScenario('three nodes: spread, NetworkPolicies across nodes, drains unde
     await waitReady(s);
     expect((await nodes(s)).length, 'schedulable nodes').toBe(3);
     const r = await underLoad(s, async () => {
-      await patchSpec(s, haReplicas);
+      await patchSpec(s, HA);
       await waitReady(s);
       return Object.fromEntries(await Promise.all(REPLICATED.map(async (c) => [c, (await podsOf(s, c)).map((p) => p.node)] as const)));
     });
     console.log(`${figures('scale to the HA sample', r.load)}; placement ${JSON.stringify(r.value)}`);
     for (const c of REPLICATED) {
-      expect(r.value[c]?.length, `${c} pods`).toBe(haReplicas[c]?.replicas);
+      expect(r.value[c]?.length, `${c} pods`).toBe(HA[c].replicas);
       expect(new Set(r.value[c]).size, `${c} on distinct nodes: ${r.value[c]?.join(', ')}`).toBe(r.value[c]?.length);
     }
     expect(r.load.failures).toEqual({});

@@ -1,5 +1,5 @@
-// One kind cluster of three nodes for every day-two scenario file (vitest
-// globalSetup): the PREVIOUS release's operator installed (scripts/previous-release.sh builds it
+// One kind cluster for every day-two scenario file (vitest globalSetup;
+// the multi-node ones have theirs: ../nodes/): the PREVIOUS release's operator installed (scripts/previous-release.sh builds it
 // from its commit), its SecureVote Ready, this release's images loaded beside
 // its own, the proxy reached on 127.0.0.1 through a NodePort that kind maps
 // (so the proxy itself can roll under load), and a Prometheus with its
@@ -17,7 +17,7 @@ import type { TestProject } from 'vitest/node';
 import { KIND_IMAGES, kindReadiness, startKind, type KindStack } from '../../fixtures/containers-kind.ts';
 import { REPO } from '../../fixtures/docker-engine.ts';
 import { installMonitoring, monitoringImages, type MonitoringImages } from '../monitoring-stack.ts';
-import { BROKEN_MIGRATION_SUFFIX, NEXT_SUFFIX, SCENARIO_NODES, SCENARIO_SECUREVOTE } from './stack-spec.ts';
+import { BROKEN_MIGRATION_SUFFIX, NEXT_SUFFIX, SCENARIO_SECUREVOTE } from './stack-spec.ts';
 
 const run = promisify(execFile);
 
@@ -89,7 +89,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
     const previous = UPGRADE ? await previousRelease() : undefined;
     manifests = previous?.manifests;
     stack = await startKind(pre, undefined, {
-      suffix: 'scenarios', secureVote: SCENARIO_SECUREVOTE, entry: 'node-port', nodes: SCENARIO_NODES, ...(previous ? { operator: previous } : {}),
+      suffix: 'scenarios', secureVote: SCENARIO_SECUREVOTE, entry: 'node-port', ...(previous ? { operator: previous } : {}),
     });
     try {
       const monitoring = await scenarioImages(pre.kind, stack.name);

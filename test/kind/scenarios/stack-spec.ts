@@ -2,16 +2,11 @@
 // CPU requests (limits stay the seed's), so that on the 2-core kind node
 // three backends, a surge pod and the migration Job fit beside the control
 // plane; the seed's own requests already take the node's last millicore.
+import { readFileSync } from 'node:fs';
+import { parse } from 'yaml';
 import { COMPONENTS, RESOURCES } from '../../../charts/rules.ts';
 
 const SCENARIO_CPU_REQUEST = '50m';
-
-/**
- * Nodes in the scenarios' cluster, every one schedulable: the control plane
- * and two workers, so that replicas spread, a drain has somewhere to move
- * them, and the database's node can be drained while two others serve.
- */
-export const SCENARIO_NODES = 3;
 
 export const SCENARIO_SECUREVOTE = {
   apiVersion: 'securevote.dev/v1alpha1',
@@ -26,3 +21,15 @@ export const SCENARIO_SECUREVOTE = {
 export const NEXT_SUFFIX = '-next';
 /** Appended to the backend image's name: an image whose schema migration exits 1. */
 export const BROKEN_MIGRATION_SUFFIX = '-broken-migration';
+
+/** The components with several pods in the HA sample. */
+export const REPLICATED = ['backend', 'frontend', 'proxy'] as const;
+
+/** A spec patch giving each replicated component the HA sample's replicas (samples/securevote-ha.yaml). */
+export function haReplicas(): Record<(typeof REPLICATED)[number], { replicas: number }> {
+  const ha = parse(readFileSync(new URL('../../../samples/securevote-ha.yaml', import.meta.url), 'utf8')) as { spec: Record<string, { replicas?: number }> };
+  return Object.fromEntries(REPLICATED.map((c) => [c, { replicas: ha.spec[c]?.replicas ?? 1 }])) as Record<(typeof REPLICATED)[number], { replicas: number }>;
+}
+
+/** A spec patch giving the replicas back to the scenarios' SecureVote (its defaults). */
+export const DEFAULT_REPLICAS = Object.fromEntries(REPLICATED.map((c) => [c, { replicas: null }]));
