@@ -132,7 +132,9 @@ component() { # image
   # The binaries' cache paths carry their versions; our own files count by content.
   local f own=()
   for f in "${files[@]}"; do [[ $f == "$cache"/* ]] || own+=("$f"); done
-  hash=$(inputs "$here/components/$file" "${own[@]}" <(printf '%s\n' "${files[@]#"$cache"}"))
+  # Paths without the cache's or the checkout's prefix: a fresh clone elsewhere hashes alike.
+  local rel=("${files[@]#"$cache"}"); rel=("${rel[@]#"$root"}")
+  hash=$(inputs "$here/components/$file" "${own[@]}" <(printf '%s\n' "${rel[@]}"))
   if cached_image "$image" "$hash"; then done_ "$name" cached; return 0; fi
   ctx=$work/ctx-$name
   rm -rf "$ctx"; mkdir -p "$ctx"
