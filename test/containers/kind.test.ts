@@ -9,7 +9,9 @@
 // lost), every pod within the seed's limits, each component started after the
 // ones it waits for (from the pods' events), and NetworkPolicies that let
 // through only the seed's edges (kube-router's policy engine on our node
-// image; kindnetd's on kind's own). Skips with one line (the reason
+// image; kindnetd's on kind's own), a Service address no Service holds
+// answered as unreachable on the node (never routed off it), and `kubectl
+// top` for every component (the metrics API autoscalers read). Skips with one line (the reason
 // and the command to run) where kind, kubectl or a node image is missing: on
 // the build machine no kind node image can be pulled (scripts/kind-image.sh builds one).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -48,6 +50,14 @@ const PROBE = `const s = require('node:net').connect({ host: process.argv[1], po
 s.on('connect', () => { console.log('open'); process.exit(0); });
 s.on('timeout', () => { console.log('timeout'); process.exit(0); });
 s.on('error', (e) => { console.log(e.code ?? e.message); process.exit(0); });`;
+
+/** The highest host address of an IPv4 range ("10.96.0.0/16" -> "10.96.255.254"). */
+function lastAddress(cidr: string): string {
+  const [ip = '', bits] = cidr.split('/');
+  const n = ip.split('.').reduce((a, o) => a * 256 + Number(o), 0);
+  const last = n + 2 ** (32 - Number(bits)) - 2;
+  return [24, 16, 8, 0].map((s) => Math.floor(last / 2 ** s) % 256).join('.');
+}
 
 interface PodList {
   items: {
@@ -177,6 +187,12 @@ if (!pre.ok) {
         'outsider → backend': await probe(other, 'outsider', 'backend'),
         'stack-namespace stranger → database': await probe(s.namespace, 'outsider', 'database'),
       };
+      // A Service address no Service holds: kube-proxy has no rule for it, and
+      // the node answers that it is unreachable rather than route it off the cluster.
+      const range = JSON.parse(await s.kubectl(['get', 'servicecidrs', 'kubernetes', '-o', 'json'])) as { spec: { cidrs: string[] } };
+      const unused = lastAddress(range.spec.cidrs.find((c) => !c.includes(':')) ?? '');
+      expect(await s.kubectl(['get', 'ipaddresses', unused, '--ignore-not-found', '-o', 'name'])).toBe('');
+      const unserved = await s.kubectl(['-n', other, 'exec', 'outsider', '--', 'node', '-e', PROBE, unused, '443'], { timeoutMs: 30_000 });
       const open = Object.fromEntries(Object.entries(seen).map(([k, v]) => [k, v === 'open']));
       expect(open, JSON.stringify(seen)).toEqual({
         'backend → database (an edge)': true,
@@ -188,6 +204,7 @@ if (!pre.ok) {
         'outsider → backend': false,
         'stack-namespace stranger → database': false,
       });
+      expect(unserved, `${unused}:443`).toBe('ENETUNREACH');
       await s.kubectl(['-n', s.namespace, 'delete', 'pod', 'outsider', '--wait=false']);
       await s.kubectl(['delete', 'namespace', other, '--wait=false']);
     }, 300_000);
@@ -247,6 +264,20 @@ if (!pre.ok) {
       }
       expect(r.output).toContain('healthy: every component has a ready pod');
     });
+
+    it('kubectl top shows each component\'s CPU and memory (the metrics API an autoscaler reads)', async () => {
+      const s = live();
+      const prefix = (c: Component) => `${childNames('securevote').service(c)}-`;
+      let out = '';
+      for (const until = Date.now() + 120_000; Date.now() < until; await new Promise((r) => setTimeout(r, 3_000))) {
+        out = await s.kubectl(['-n', s.namespace, 'top', 'pods', '-l', 'app.kubernetes.io/component', '--no-headers']).catch((e: Error) => e.message);
+        if (COMPONENTS.every((c) => out.split('\n').some((l) => l.startsWith(prefix(c))))) break;
+      }
+      for (const c of COMPONENTS) {
+        const row = out.split('\n').find((l) => l.startsWith(prefix(c)));
+        expect(row, `${c} in:\n${out}`).toMatch(/\s\d+m\s+\d+Mi\s*$/);
+      }
+    }, 150_000);
 
     it('a second make demo changes nothing that runs (no object\'s resourceVersion moves)', async () => {
       const s = live();
