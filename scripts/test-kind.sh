@@ -4,7 +4,7 @@
 # can be had. First `make demo` from scratch (test/containers/kind.test.ts, a
 # cluster of its own), then the day-two scenarios and the node's limits
 # (test/kind/scenarios), which share one cluster, then the multi-node ones
-# (test/kind/nodes: drains, chaos) on a cluster of three nodes.
+# (test/kind/nodes: autoscaling, drains, chaos) on a cluster of three nodes.
 # Extra arguments go to vitest; a reporter's --outputFile.json=F becomes F, F
 # with -scenarios and F with -nodes before .json.
 set -euo pipefail

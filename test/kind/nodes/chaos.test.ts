@@ -24,6 +24,8 @@ describeScenario('chaos: a random pod killed every 20 s under load', (stack) => 
     const failed = Object.entries(r.load.failures).map(([k, v]) => `${k}:${v}`).join(' ') || 'none';
     console.log(`chaos 60 s: ${r.load.attempted} attempted, availability ${availability(r.load).toFixed(3)}%, failed ${failed}; kills ${JSON.stringify(r.kills)}; peaks ${JSON.stringify(r.peaks)} (${r.samples} samples)`);
     expect(r.kills.length).toBe(2);
+    // The usage figures come from the metrics API (kubectl top's): it answered with the stack's pods.
+    expect(Object.keys(r.peaks).length, `${r.samples} samples`).toBeGreaterThan(0);
     expect(availability(r.load)).toBeGreaterThan(99);
     for (const k of r.kills) expect(k.recoveredMs, `${k.pod} Ready again`).not.toBeNull();
     for (const k of r.kills) expect(k.recoveredMs ?? Infinity, `${k.pod} Ready again`).toBeLessThan(30_000);

@@ -6,7 +6,7 @@
 // rollout. No failed vote on the way up or down; every acknowledged vote is
 // stored once.
 import { afterAll, expect, it } from 'vitest';
-import { checkStoredOk, describeScenario, figures, patchSpec, podsOf, underLoad, waitReady, type Stack } from './stack.ts';
+import { checkStoredOk, describeScenario, figures, patchSpec, podsOf, underLoad, waitReady, type Stack } from '../scenarios/stack.ts';
 
 const AUTOSCALING = { minReplicas: 1, maxReplicas: 2, targetCPUUtilizationPercentage: 100, scaleDownStabilizationSeconds: 15 };
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
