@@ -1,8 +1,8 @@
 // `make bench-chaos`: the seed's success metrics on a three-node kind cluster
 // built here, the HA sample applied as it ships: five minutes of the seed's
 // load (30 voters, each vote a new voter) through the proxy while, every
-// 30 s, a random non-database pod's main process is SIGKILLed
-// (test/kind/chaos.ts). Reports availability (goal: above 99%), each kill's
+// 30 s, a random non-database pod is killed: its main process SIGKILLed and
+// the pod replaced (test/kind/chaos.ts). Reports availability (goal: above 99%), each kill's
 // recovery (goal: under 30 s), each component's peak CPU (goal: under 80%
 // of its limit) and memory (goal: under its limit) from metrics-server, and
 // acknowledged votes missing from PostgreSQL (goal: none). Writes

@@ -14,7 +14,7 @@ bench-app: deps ## Vote app: pgbench and nginx ceilings vs votes and /api/result
 	BENCH_SECONDS=$(BENCH_SECONDS) BENCH_ROUNDS=$(BENCH_ROUNDS) node bench/app.ts
 
 .PHONY: bench-chaos
-bench-chaos: deps images ## Chaos on three kind nodes: the HA sample, 5 min of the seed's load, a random pod SIGKILLed every 30 s (availability, recovery, CPU and memory against limits, votes lost)
+bench-chaos: deps images ## Chaos on three kind nodes: the HA sample, 5 min of the seed's load, a random pod killed and replaced every 30 s (availability, recovery, CPU and memory against limits, votes lost)
 	$(DOCKER_ENGINE) run --privileged -- bash -c 'export KIND=$$(scripts/kind-cluster.sh kind) SECUREVOTE_KIND_NODE_IMAGE=$$(scripts/kind-cluster.sh image); node bench/chaos.ts'
 
 .PHONY: bench-backup

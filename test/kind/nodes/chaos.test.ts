@@ -1,7 +1,7 @@
 // The seed's success metrics, for one minute (bench/chaos.ts runs five): the
 // HA sample's replicas over three nodes under the seed's load while, every
-// 20 s, a random non-database pod's main process is SIGKILLed and the
-// kubelet restarts it. Availability above 99%, every kill recovered in under
+// 20 s, a random non-database pod's main process is SIGKILLed and the pod
+// replaced. Availability above 99%, every kill recovered in under
 // 30 s, every acknowledged vote stored once. CPU and memory against the
 // limits are the benchmark's figures (printed here, not asserted).
 import { afterAll, expect, it } from 'vitest';
