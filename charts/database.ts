@@ -53,6 +53,15 @@ const PGDATA = `${DATA_MOUNT}/pgdata`;
 export const BACKEND_PODS_AT_MOST = MAX_REPLICAS + Math.ceil(MAX_REPLICAS * 0.25) + Math.floor(MAX_REPLICAS * 0.25);
 
 /**
+ * On the database's StatefulSet: the backend replicas its connection budget
+ * was sized for. The operator reads it when a new release's rendering of the
+ * database waits (operator/rollout.ts): a backend asked to grow past it rolls
+ * the database first. Releases before it sized the budget for the backend's
+ * replicas of the day and wrote no such annotation.
+ */
+export const SIZED_FOR_BACKEND_ANNOTATION = 'securevote.dev/sized-for-backend-replicas';
+
+/**
  * PostgreSQL's connection budget, sized for the allowed maximum rather than
  * the spec's replicas: scaling the backend must touch the backend only. If it
  * followed spec.backend.replicas, the database's config (and its pod
@@ -140,7 +149,7 @@ export class Database extends Construct {
 
     const socket = emptyDir(this, 'run', 'run', 8, true);
     this.statefulSet = new kplus.StatefulSet(this, 'statefulset', {
-      metadata: { name: ctx.names.service('database'), labels },
+      metadata: { name: ctx.names.service('database'), labels, annotations: { [SIZED_FOR_BACKEND_ANNOTATION]: String(MAX_REPLICAS) } },
       service: this.service,
       replicas: spec.replicas,
       select: false,

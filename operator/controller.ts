@@ -226,6 +226,7 @@ export async function reconcile(sv: KObject, ctx: Context): Promise<Action> {
       ...(plan.migrationJob ? { migrationJob: plan.migrationJob } : {}),
       held: plan.held,
       pending: plan.pending,
+      restarting: plan.restarting,
     },
     ctx.now(),
   );

@@ -27,6 +27,7 @@ import type { KObject, ObjectRef } from './context.ts';
 import { withHash } from './diff.ts';
 import { quantityValue } from '../charts/quantity.ts';
 import { canonicalJson } from './diff.ts';
+import { SIZED_FOR_BACKEND_ANNOTATION } from '../charts/database.ts';
 import { SPEC_HASH_ANNOTATION, TEMPLATE_HASH_ANNOTATION } from './desired.ts';
 import { type Held, type MigrationObservation, type Observation, jobFailure, jobState, workloadState } from './status.ts';
 
@@ -80,6 +81,29 @@ export function specChanged(desired: KObject, live: KObject): boolean {
   return specKnobs(desired) !== specKnobs(live);
 }
 
+/** The most backend replicas a set of objects asks for: the autoscaler's maximum, else the Deployment's replicas. */
+function backendCeiling(objects: readonly (KObject | undefined)[]): number {
+  const ofBackend = objects.filter((o): o is KObject => o !== undefined && componentOf(o) === 'backend');
+  const hpa = ofBackend.find((o) => o.kind === 'HorizontalPodAutoscaler')?.spec as { maxReplicas?: number } | undefined;
+  if (hpa?.maxReplicas !== undefined) return hpa.maxReplicas;
+  return (ofBackend.find((o) => o.kind === 'Deployment')?.spec as { replicas?: number } | undefined)?.replicas ?? 1;
+}
+
+/**
+ * Why a waiting database rendering must roll now: the backend is asked to
+ * grow past the replicas the running PostgreSQL's connection budget serves
+ * (SIZED_FOR_BACKEND_ANNOTATION; a release that did not write it sized the
+ * budget for the backend it ran, so its live replicas are the measure).
+ * Otherwise the new pods would meet "too many clients".
+ */
+function budgetShortfall(desired: readonly KObject[], live: (ref: ObjectRef) => KObject | undefined, database: KObject): string | undefined {
+  const want = backendCeiling(desired);
+  const recorded = Number(database.metadata.annotations?.[SIZED_FOR_BACKEND_ANNOTATION]);
+  const serves = Number.isInteger(recorded) && recorded > 0 ? recorded : backendCeiling(desired.filter(isWorkload).map((d) => live(refOf(d))));
+  if (want <= serves) return undefined;
+  return `restarting the database for its new connection budget: the running one serves ${serves} backend replica${serves === 1 ? '' : 's'}, spec.backend asks for up to ${want}`;
+}
+
 export const MIGRATION_RETRY = { firstMs: 30_000, maxMs: 5 * 60_000 } as const;
 
 /** The wait before re-creating a migration Job that failed `attempts` times before. */
@@ -104,6 +128,8 @@ export interface RolloutPlan {
   readonly held: Held[];
   /** Components whose new pod template waits for their own spec to change (RESTART_ONLY_ON_SPEC_CHANGE). */
   readonly pending: Held[];
+  /** Components of RESTART_ONLY_ON_SPEC_CHANGE rolled for another reason than their spec, and why. */
+  readonly restarting: Held[];
   readonly migration?: Observation['migration'];
   readonly migrationJob?: MigrationObservation;
   /** A failed migration Job whose backoff ran out: delete it (it is re-created next). */
@@ -144,6 +170,7 @@ export function planRollout(input: RolloutInput): RolloutPlan {
   const replace = new Map<KObject, KObject>();
   const held: Held[] = [];
   const pending: Held[] = [];
+  const restarting: Held[] = [];
   const done = new Map<Component, boolean>();
   let migration: Observation['migration'];
   let migrationJob: MigrationObservation | undefined;
@@ -208,7 +235,10 @@ export function planRollout(input: RolloutInput): RolloutPlan {
     const want = withLiveClaims(d, l);
     if (want !== d) replace.set(d, want);
     const changed = l !== undefined && l.metadata.annotations?.[TEMPLATE_HASH_ANNOTATION] !== d.metadata.annotations?.[TEMPLATE_HASH_ANNOTATION];
-    if (changed && l && RESTART_ONLY_ON_SPEC_CHANGE.includes(c) && !specChanged(d, l)) {
+    const waits = changed && l !== undefined && RESTART_ONLY_ON_SPEC_CHANGE.includes(c) && !specChanged(d, l);
+    const shortfall = waits && c === 'database' ? budgetShortfall(desired, live, l) : undefined;
+    if (shortfall) restarting.push({ component: c, message: shortfall });
+    if (waits && l && !shortfall) {
       // The live workload stays as it is, and is what status measures.
       skip.add(d);
       replace.set(d, l);
@@ -239,6 +269,7 @@ export function planRollout(input: RolloutInput): RolloutPlan {
     effective,
     held,
     pending,
+    restarting,
     ...(migration !== undefined ? { migration } : {}),
     ...(migrationJob ? { migrationJob } : {}),
     ...(deleteJob ? { deleteJob } : {}),

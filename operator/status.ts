@@ -114,6 +114,8 @@ export interface Observation {
   readonly held?: readonly Held[];
   /** Workloads kept as they are until their own spec changes (operator/rollout.ts). */
   readonly pending?: readonly Held[];
+  /** Such workloads rolled now for another reason (operator/rollout.ts), and why. */
+  readonly restarting?: readonly Held[];
   /** Why components aren't ready, from their pods and claims. */
   readonly diagnoses?: Partial<Record<Component | 'migration', readonly Diagnosis[]>>;
   /** The operator's version (status.operatorVersion). */
@@ -224,6 +226,7 @@ export function computeStatus(prev: SecureVoteStatus | undefined, obs: Observati
   const rolling: string[] = [];
   const found: Diagnosis[] = [];
   const held = new Map((obs.held ?? []).map((h) => [h.component, h]));
+  const restarting = new Map((obs.restarting ?? []).map((h) => [h.component, h]));
   for (const c of COMPONENTS) {
     const w = obs.components[c];
     const waiting = obs.pending?.find((p) => p.component === c);
@@ -240,6 +243,7 @@ export function computeStatus(prev: SecureVoteStatus | undefined, obs: Observati
     }
     if (held.has(c)) rolling.push(held.get(c)!.message);
     else if (!w) rolling.push(`creating ${c}`);
+    else if (restarting.has(c)) rolling.push(restarting.get(c)!.message);
     else if (!w.rolledOut) rolling.push(`rolling out ${c}: ${Math.min(w.updated ?? 0, w.desired)} of ${w.desired} updated, ${w.ready} ready`);
   }
   const allReady = notReady.length === 0;

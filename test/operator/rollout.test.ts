@@ -6,7 +6,7 @@
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { migrationHash } from '../../charts/migration.ts';
-import { DEFAULT_IMAGES, type SecureVoteStatus } from '../../charts/spec.ts';
+import { DEFAULT_IMAGES, MAX_REPLICAS, type SecureVoteStatus } from '../../charts/spec.ts';
 import { WriteMemo } from '../../operator/apply.ts';
 import { type Context, type KObject, type KubeApi, type ObjectCache, type ObjectRef, defaultConfig } from '../../operator/context.ts';
 import { reconcile } from '../../operator/controller.ts';
@@ -384,6 +384,38 @@ describe('an operator upgrade alone never restarts PostgreSQL or Redis', () => {
     expect(main.resources.limits).toMatchObject({ memory: '640Mi', 'ephemeral-storage': expect.any(String) });
     expect(f.status().components?.database?.pendingTemplate).toBeUndefined();
   });
+
+  /** A release that sized PostgreSQL's connections for the backend's replicas of the day, and recorded nothing of it. */
+  const budgetOfTheDay = (f: Fixture): void => {
+    olderRelease(f, DB, true);
+    delete f.world.get(DB)!.metadata.annotations!['securevote.dev/sized-for-backend-replicas'];
+  };
+
+  for (const [what, backend, want] of [
+    ['scaled past it', { replicas: 3 }, 3],
+    ['autoscaled past it', { autoscaling: { minReplicas: 1, maxReplicas: 4 } }, 4],
+    ['changed but not grown', { replicas: 1, resources: { limits: { memory: '1Gi' } } }, undefined],
+  ] as const) {
+    const rolls = want !== undefined;
+    it(`a database sized for the backend of the day: a backend ${what} ${rolls ? 'rolls the database first, saying why' : 'leaves it pending'}`, async () => {
+      const f = await new Fixture().steady();
+      budgetOfTheDay(f);
+      expect(applied(await f.reconcile())).toEqual([]);
+      f.spec({ backend });
+      const calls = applied(await f.reconcile());
+      expect(calls.includes('apply StatefulSet/demo-database')).toBe(rolls);
+      if (rolls) {
+        expect(f.status().components?.database?.pendingTemplate).toBeUndefined();
+        expect(f.cond('Progressing')?.message).toContain(
+          `restarting the database for its new connection budget: the running one serves 1 backend replica, spec.backend asks for up to ${want}`,
+        );
+        // The new rendering records what it serves: the next scale needs no restart.
+        expect(f.world.get(DB)!.metadata.annotations?.['securevote.dev/sized-for-backend-replicas']).toBe(String(MAX_REPLICAS));
+      } else {
+        expect(f.status().components?.database?.pendingTemplate).toMatch(/waits for the next change of spec\.database/);
+      }
+    });
+  }
 
   it('scaling the backend leaves a pending database rendering pending', async () => {
     const f = await new Fixture().steady();

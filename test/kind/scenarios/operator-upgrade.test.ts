@@ -5,6 +5,11 @@
 // The stack ends Ready with this release's images and the status names this
 // operator's version; no vote fails; every component whose image did not
 // change keeps its pods (PostgreSQL its pod UID and restart count).
+// Then the user's first scale-up of the backend past what the previous
+// release sized PostgreSQL's connections for (its backend replicas of the
+// day): the database restarts first, once, and the status says why; votes
+// meanwhile get 503 with Retry-After only, none lost; and the next scale
+// keeps the database's pod.
 import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -16,7 +21,7 @@ import { OPERATOR_NAMESPACE } from '../../../charts/operator-install.ts';
 import { COMPONENTS, type Component } from '../../../charts/rules.ts';
 import { DEFAULT_IMAGES } from '../../../charts/spec.ts';
 import { REPO } from '../../fixtures/docker-engine.ts';
-import { checkStoredOk, describeScenario, figures, podsOf, secureVote, underLoad, waitReady, type PodIdentity, type Stack } from './stack.ts';
+import { checkStoredOk, describeScenario, figures, patchSpec, podsOf, secureVote, underLoad, waitReady, type PodIdentity, type Stack } from './stack.ts';
 
 const run = promisify(execFile);
 
@@ -64,4 +69,34 @@ describeScenario('upgrading the operator from the previous release under load', 
     // This release's images differ from the previous one's somewhere, or the test proved nothing.
     expect(COMPONENTS.some((c) => before[c].some((p) => p.image !== DEFAULT_IMAGES[c]))).toBe(true);
   }, 1_500_000);
+
+  it('grows the backend past the previous release\'s connection budget by restarting the database once, saying why, with only 503s and nothing lost', async () => {
+    const s = stack();
+    await waitReady(s);
+    const [db] = await podsOf(s, 'database');
+    if (!db) throw new Error('no database pod');
+    const r = await underLoad(s, async () => {
+      await patchSpec(s, { backend: { replicas: 3 } });
+      await waitReady(s);
+    });
+    console.log(figures('backend 1 → 3 after the upgrade', r.load));
+    const [restarted] = await podsOf(s, 'database');
+    expect(restarted?.uid, 'the database pod was replaced').not.toBe(db.uid);
+    expect((await podsOf(s, 'backend')).filter((p) => p.ready).length).toBe(3);
+    const events = await s.kubectl(['-n', s.namespace, 'get', 'events', '--field-selector', 'involvedObject.kind=SecureVote,involvedObject.name=securevote',
+      '-o', 'jsonpath={range .items[*]}{.message}{"\\n"}{end}']);
+    expect(events).toContain('restarting the database for its new connection budget: the running one serves 1 backend replica, spec.backend asks for up to 3');
+    // The database was down for its restart: a vote was refused the designed way or not at all.
+    expect(Object.keys(r.load.failures).filter((k) => k !== '503'), 'failures other than 503').toEqual([]);
+    expect(r.stored).toEqual(checkStoredOk);
+
+    // Now sized for the most replicas the spec allows: scaling keeps the database's pod.
+    const back = await underLoad(s, async () => {
+      await patchSpec(s, { backend: { replicas: 1 } });
+      await waitReady(s);
+    });
+    expect((await podsOf(s, 'database')).map((p) => p.uid)).toEqual([restarted?.uid]);
+    expect(back.load.failures).toEqual({});
+    expect(back.stored).toEqual(checkStoredOk);
+  }, 900_000);
 });
