@@ -12,7 +12,8 @@
 // (charts/operator-install.ts OPERATOR_ENV), so a cache that
 // outgrows it shows here as garbage-collection time or a crash, not only as
 // a bigger number. BENCH_OPERATOR_NODE_OPTIONS adds Node options (e.g.
-// --heapsnapshot-signal=SIGUSR2 to look inside). Bounded: each phase has a
+// --heapsnapshot-signal=SIGUSR2 to look inside), and MALLOC_* variables in
+// its environment reach the operator. Bounded: each phase has a
 // deadline.
 //
 // The periodic resync is the install's (5 min) unless --resync-s says
@@ -66,6 +67,8 @@ try {
       RESYNC_SECONDS: String(resyncS),
       ...OPERATOR_ENV,
       NODE_OPTIONS: [OPERATOR_ENV.NODE_OPTIONS.replace(/--max-old-space-size=\d+/, `--max-old-space-size=${heapMb}`), process.env.BENCH_OPERATOR_NODE_OPTIONS ?? ''].join(' ').trim(),
+      // glibc's tunables from the caller's environment (MALLOC_ARENA_MAX=4 …): what a malloc setting is worth.
+      ...Object.fromEntries(Object.entries(process.env).filter((e): e is [string, string] => e[0].startsWith('MALLOC_') && e[1] !== undefined)),
     },
   });
   console.log(JSON.stringify({ operatorPid: op.pid, logFile: op.logFile }));

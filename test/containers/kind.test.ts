@@ -10,7 +10,8 @@
 // ones it waits for (from the pods' events), and NetworkPolicies that let
 // through only the seed's edges (kube-router's policy engine on our node
 // image; kindnetd's on kind's own), a Service address no Service holds
-// answered as unreachable on the node (never routed off it), and `kubectl
+// answered as unreachable on the node (never routed off it), 60 connects at
+// once to a pod address no pod holds each refused (no SYN left waiting), and `kubectl
 // top` for every component (the metrics API autoscalers read). Skips with one line (the reason
 // and the command to run) where kind, kubectl or a node image is missing: on
 // the build machine no kind node image can be pulled (scripts/kind-image.sh builds one).
@@ -50,6 +51,16 @@ const PROBE = `const s = require('node:net').connect({ host: process.argv[1], po
 s.on('connect', () => { console.log('open'); process.exit(0); });
 s.on('timeout', () => { console.log('timeout'); process.exit(0); });
 s.on('error', (e) => { console.log(e.code ?? e.message); process.exit(0); });`;
+
+// Opens n connections to host:port at once from inside a pod and prints how
+// they ended, counted: {"ECONNREFUSED":60}, {"timeout":55,"EHOSTUNREACH":5}.
+const BURST = `const net = require('node:net');
+const [host, port, n] = process.argv.slice(1); const out = {}; let left = Number(n);
+for (let i = 0; i < Number(n); i++) {
+  const s = net.connect({ host, port: Number(port), timeout: 4000 }); let done = false;
+  const end = (k) => { if (done) return; done = true; s.destroy(); out[k] = (out[k] ?? 0) + 1; if (--left === 0) console.log(JSON.stringify(out)); };
+  s.on('connect', () => end('open')); s.on('timeout', () => end('timeout')); s.on('error', (e) => end(e.code ?? e.message));
+}`;
 
 /** The highest host address of an IPv4 range ("10.96.0.0/16" -> "10.96.255.254"). */
 function lastAddress(cidr: string): string {
@@ -205,6 +216,15 @@ if (!pre.ok) {
         'stack-namespace stranger → database': false,
       });
       expect(unserved, `${unused}:443`).toBe('ENETUNREACH');
+      // A pod address no pod holds (a gone pod kube-proxy still names): every
+      // connect refused at once, however many arrive together. Answered by the
+      // routing error's ICMP alone, the kernel's limit (about one a second to
+      // each source) left most of them to wait out their SYN retransmits.
+      const podRange = await s.kubectl(['get', 'nodes', '-o', 'jsonpath={.items[0].spec.podCIDR}']);
+      const gone = lastAddress(podRange);
+      expect((await s.kubectl(['get', 'pods', '-A', '-o', 'jsonpath={..podIP}'])).split(' ')).not.toContain(gone);
+      const burst = await s.kubectl(['-n', other, 'exec', 'outsider', '--', 'node', '-e', BURST, gone, String(PORTS.proxy), '60'], { timeoutMs: 30_000 });
+      expect(JSON.parse(burst), `60 connects to ${gone}:${PORTS.proxy}`).toEqual({ ECONNREFUSED: 60 });
       await s.kubectl(['-n', s.namespace, 'delete', 'pod', 'outsider', '--wait=false']);
       await s.kubectl(['delete', 'namespace', other, '--wait=false']);
     }, 300_000);

@@ -1,9 +1,9 @@
 // The seed's `load_test.sh URL VOTES PARALLEL`, in TypeScript: VOTES votes,
 // PARALLEL at a time, each from a new voter (no cookie is ever sent back), to
-// the one URL given. Like the page, each vote carries an Idempotency-Key and
-// is retried with it after an ambiguous failure (502/503/504, timeout,
-// network error), honouring Retry-After, a bounded number of times within a
-// bounded time: a retry of a vote that did commit is recognised by the
+// the one URL given. Like the page (app/frontend/public/app.js), each vote
+// carries an Idempotency-Key and is retried with it after an ambiguous
+// failure (502/503/504, timeout, network error), 3 times, waiting Retry-After
+// (up to 10 s) or else 1, 2, 4 s, within a bounded time: a retry of a vote that did commit is recognised by the
 // backend, so a scenario can demand zero failed votes. Importable (runLoad) for the container and cluster tests;
 // a CLI: node test/load/load.ts URL VOTES PARALLEL
 import { writeFileSync } from 'node:fs';
@@ -34,7 +34,7 @@ export interface LoadOptions {
   retries?: number;
   /** A vote is not retried once this long has passed since its first try (default 20 s). */
   retryBudgetMs?: number;
-  /** Retry-After is honoured up to this long; without one, 250 ms doubling (default 5 s). */
+  /** Retry-After is honoured up to this long; without one, 1 s doubling (default 10 s: the page's). */
   maxRetryWaitMs?: number;
   /** Each voter waits this long after each vote (default 0): a light, steady load. */
   pauseMs?: number;
@@ -144,7 +144,7 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
     const retriesMax = opts.retries ?? 3;
     checkInt('retries', retriesMax, 0, 20);
     const retryBudgetMs = opts.retryBudgetMs ?? 20_000;
-    const maxRetryWaitMs = opts.maxRetryWaitMs ?? 5_000;
+    const maxRetryWaitMs = opts.maxRetryWaitMs ?? 10_000;
     const voteRequest = (optionId: string, key: string): Buffer =>
       requestBytes('POST', base.host, '/api/vote', { 'Content-Type': 'application/json', Accept: 'application/json', 'Idempotency-Key': key }, JSON.stringify({ optionId }));
     const failures: Record<string, number> = {};
@@ -207,7 +207,7 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
             outcome = (err as NodeJS.ErrnoException).code === 'ETIMEDOUT_LOAD' ? 'timeout' : 'network';
           }
           // Ambiguous: the vote may have committed. Retry with the same key while the bounds allow.
-          wait = Math.min(wait ?? 250 * 2 ** attempt, maxRetryWaitMs);
+          wait = Math.min(wait ?? 1_000 * 2 ** attempt, maxRetryWaitMs);
           const now = performance.now();
           if (attempt >= retriesMax || now + wait - t0 > retryBudgetMs || now + wait > deadline + retryBudgetMs || opts.signal?.aborted) break;
           retries[outcome] = (retries[outcome] ?? 0) + 1;

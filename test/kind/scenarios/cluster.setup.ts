@@ -27,6 +27,9 @@ const run = promisify(execFile);
  */
 export const UPGRADE = process.env.SECUREVOTE_UPGRADE_SCENARIO !== 'no';
 
+/** Nodes of the scenarios' cluster: one (SECUREVOTE_SCENARIO_NODES=3 runs them on three, as ../nodes/ does). */
+const NODES = Number(process.env.SECUREVOTE_SCENARIO_NODES ?? '1');
+
 /** What the previous release ran: every image scripts/previous-release.sh builds. */
 const PREVIOUS_RELEASE_IMAGES = ['postgres', 'redis', 'backend', 'frontend', 'proxy', 'operator'];
 
@@ -89,7 +92,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
     const previous = UPGRADE ? await previousRelease() : undefined;
     manifests = previous?.manifests;
     stack = await startKind(pre, undefined, {
-      suffix: 'scenarios', secureVote: SCENARIO_SECUREVOTE, entry: 'node-port', ...(previous ? { operator: previous } : {}),
+      suffix: 'scenarios', secureVote: SCENARIO_SECUREVOTE, entry: 'node-port', nodes: NODES, ...(previous ? { operator: previous } : {}),
     });
     try {
       const monitoring = await scenarioImages(pre.kind, stack.name);

@@ -2,8 +2,11 @@
 // kube-proxy behind on a busy node: paused here, for real, with SIGSTOP).
 // New connections enter on the control plane's node (kind maps the NodePort
 // there) and are still sent to the dead pod's address; on the pod's node they
-// must fail at once (that address is unreachable there), so the voter's retry
-// finds a live pod once kube-proxy catches up. Before the node had that route
+// must fail at once (the CNI answers an address no pod holds with a TCP
+// reset), so the voter's retry (1, 2, 4 s later, as the page retries) finds a
+// live pod once kube-proxy catches up. Answered by the routing error's ICMP
+// alone, which the kernel sends about once a second to each source, most
+// connections from another node waited out their SYN retransmits instead. Before the node had that route
 // they followed its default route off the node, and whatever answered there
 // (this machine's egress proxy: "403 resolve_deny") answered votes.
 import { expect, it } from 'vitest';
