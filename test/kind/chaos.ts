@@ -10,7 +10,7 @@
 // Measured: availability (acknowledged / attempted), each kill's time until
 // its component has as many Ready pods as before, every component's peak CPU
 // and memory from the metrics API against its limits, and the acknowledged
-// votes missing from PostgreSQL. Used by scenarios/chaos.test.ts (one minute) and
+// votes missing from PostgreSQL. Used by nodes/chaos.test.ts (one minute) and
 // bench/chaos.ts (five).
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
