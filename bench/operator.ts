@@ -81,7 +81,7 @@ try {
   const diff = (a: Record<string, number>, b: Record<string, number>): Record<string, number> =>
     Object.fromEntries(Object.entries(b).map(([k, v]) => [k, v - (a[k] ?? 0)]).filter(([, v]) => (v as number) > 0));
   const sum = (r: Record<string, number>, writesOnly = false): number =>
-    Object.entries(r).filter(([k]) => !writesOnly || k !== 'get').reduce((a, [, v]) => a + v, 0);
+    Object.entries(r).filter(([k]) => !writesOnly || (k !== 'get' && k !== 'list')).reduce((a, [, v]) => a + v, 0);
   /**
    * Resources settled: Ready and no longer Progressing (the migration Job
    * done), each condition at the current generation, as the scenario tests

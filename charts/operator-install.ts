@@ -7,7 +7,7 @@
  */
 import { ApiObject, Chart, Include } from 'cdk8s';
 import type { Construct } from 'constructs';
-import { CREDENTIALS_KIND, MONITORING_KINDS, OWNED_KINDS } from '../operator/owned-kinds.ts';
+import { CREDENTIALS_KIND, MONITORING_KINDS, OWNED_KINDS, POD_KIND } from '../operator/owned-kinds.ts';
 import { runbookUrl } from './alerts.ts';
 import { IMAGE_TAG, SECUREVOTE_API } from './spec.ts';
 import { SECUREVOTE_BACKUP_API } from './backup-spec.ts';
@@ -84,8 +84,14 @@ export const CLUSTER_RULES: readonly ExplainedRule[] = [
   ...groupKinds(OWNED_KINDS.filter((k) => k.readOnly)).map((r) => ({
     ...r,
     verbs: ['list', 'watch'],
-    why: 'read only (label-selected informers): status says why a component is not ready; never written or pruned',
+    why: 'read only (label-selected informers): status says why the database is not ready; never written or pruned',
   })),
+  {
+    apiGroups: [POD_KIND.group],
+    resources: [POD_KIND.plural],
+    verbs: ['list'],
+    why: "listed by an instance's labels (or a backup Job's) in its namespace, only while a component is not ready: status says why; never watched, cached or written",
+  },
   {
     apiGroups: [''],
     resources: ['persistentvolumeclaims'],

@@ -23,6 +23,7 @@ import type { Context, KObject, ObjectRef } from './context.ts';
 import { MANAGED_BY, instanceLabels } from './desired.ts';
 import { ErrorClass, ReconcileError, classify, isAlreadyExists, isNotFound } from './errors.ts';
 import { saveVoterKey } from './secret.ts';
+import { POD_KIND } from './owned-kinds.ts';
 
 export const BACKUP_KIND = { apiVersion: SECUREVOTE_BACKUP_API.apiVersion, kind: SECUREVOTE_BACKUP_API.kind } as const;
 
@@ -279,8 +280,14 @@ interface ScriptResult {
 }
 
 /** The backup container's last words: charts/backup.sh writes one JSON object there. */
-function resultOf(ctx: Context, job: KObject): ScriptResult | undefined {
-  const pods = ctx.cache.listOwned('v1', 'Pod', job.metadata.namespace ?? '', job.metadata.uid ?? '');
+async function resultOf(ctx: Context, job: KObject): Promise<ScriptResult | undefined> {
+  // Pods are not cached (owned-kinds.ts POD_KIND): the Job's own, by the label the Job controller gives them.
+  let pods: KObject[];
+  try {
+    pods = await ctx.kube.list(POD_KIND, job.metadata.namespace ?? '', `batch.kubernetes.io/controller-uid=${job.metadata.uid ?? ''}`);
+  } catch (err) {
+    throw classify(err, `list the pods of Job/${job.metadata.name}`);
+  }
   for (const pod of pods) {
     const statuses = (pod.status as { containerStatuses?: Array<{ name?: string; state?: { terminated?: { message?: string } } }> } | undefined)?.containerStatuses ?? [];
     const said = statuses.find((c) => c.name === 'backup')?.state?.terminated?.message;
@@ -302,7 +309,7 @@ async function collectBackup(ctx: Context, b: Backup): Promise<void> {
   const complete = conditions.some((c) => c.type === 'Complete' && c.status === 'True');
   const failedCondition = conditions.find((c) => c.type === 'Failed' && c.status === 'True');
   if (!complete && !failedCondition) return;
-  const r = resultOf(ctx, job);
+  const r = await resultOf(ctx, job);
   const base = { job: ref.name, claim: b.status?.claim ?? '' };
   if (complete && r?.verified === true && r.file && r.sha256 && r.checksum) {
     await writeStatus(ctx, b, {

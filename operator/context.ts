@@ -57,6 +57,8 @@ export interface KubeApi {
   delete(ref: ObjectRef, uid?: string): Promise<void>;
   /** GET; undefined when it is not there. */
   get(ref: ObjectRef): Promise<KObject | undefined>;
+  /** LIST in one namespace by label selector: read when needed, never cached (pods: owned-kinds.ts POD_KIND). */
+  list(kind: { apiVersion: string; kind: string }, namespace: string, labelSelector: string): Promise<KObject[]>;
   /** Server-side apply of the status subresource. */
   applyStatus(ref: ObjectRef, status: Record<string, unknown>): Promise<KObject>;
   /** JSON Patch (for finalizers: with a `test` op first). */

@@ -9,7 +9,7 @@ import { COMPONENTS, PUBLIC_ENTRY, type Component } from '../charts/rules.ts';
 import { applyChildren, idOf, pruneChildren, refOf } from './apply.ts';
 import type { Context, KObject } from './context.ts';
 import { canonicalJson } from './diff.ts';
-import { instanceOfReadOnly, isMonitoringKind } from './owned-kinds.ts';
+import { POD_KIND, instanceLabelSelector, instanceOfReadOnly, isMonitoringKind } from './owned-kinds.ts';
 import { reconcileMonitoring } from './monitoring.ts';
 import { INSTANCE_LABEL, WRITABLE_KINDS, instanceLabels, ownerReferenceOf } from './desired.ts';
 import { ErrorClass, ReconcileError, classify, isNotFound } from './errors.ts';
@@ -41,12 +41,17 @@ function componentOf(obj: KObject): Component | 'migration' | undefined {
   return undefined;
 }
 
-/** Read the children's state from the cache. */
-export function observe(ctx: Context, sv: KObject, desired: readonly KObject[]): Omit<Observation, 'failure'> {
+/**
+ * Read the children's state from the cache; while a workload is short of
+ * ready or rolled out, or the migration isn't done, also the instance's
+ * pods (one list: they are not cached, owned-kinds.ts POD_KIND) to say why.
+ */
+export async function observe(ctx: Context, sv: KObject, desired: readonly KObject[]): Promise<Omit<Observation, 'failure'>> {
   const components: Partial<Record<Component, ReturnType<typeof workloadState>>> = {};
   let migration: Observation['migration'];
   let proxyService: KObject | undefined;
   let proxyName = `${sv.metadata.name}-${PUBLIC_ENTRY}`;
+  let settled = true;
   for (const d of desired) {
     const c = componentOf(d);
     if (!c) continue;
@@ -55,9 +60,11 @@ export function observe(ctx: Context, sv: KObject, desired: readonly KObject[]):
         const live = ctx.cache.get(refOf(d));
         const w = workloadState(live, d);
         if (w) components[c] = { ...w, ...workloadDetails(live) };
+        if (!w?.rolledOut) settled = false;
       }
     } else if (d.kind === 'Job') {
       migration = jobState(ctx.cache.get(refOf(d)));
+      if (migration !== 'done') settled = false;
     } else if (d.kind === 'Service' && c === PUBLIC_ENTRY && !(d.spec as { clusterIP?: string } | undefined)?.clusterIP) {
       proxyName = d.metadata.name;
       proxyService = ctx.cache.get(refOf(d));
@@ -67,41 +74,38 @@ export function observe(ctx: Context, sv: KObject, desired: readonly KObject[]):
     generation: sv.metadata.generation ?? 0,
     components: components as Observation['components'],
     url: urlOf(proxyService, proxyName, sv.metadata.namespace ?? 'default'),
-    diagnoses: diagnoseInstance(ctx, sv, desired).diagnoses,
+    diagnoses: await explainCordoned(ctx, await diagnoseInstance(ctx, sv, desired, !settled)),
     operatorVersion: PROJECT_VERSION,
   };
   return migration ? { ...out, migration } : out;
 }
 
 /**
- * The instance's pods and claims (read-only informers), diagnosed per
- * component. Found through the cache's owner index: Deployment → its
- * ReplicaSets → their pods; StatefulSet and Job → their pods; the
- * StatefulSet's claims by name (`<template>-<set>-<ordinal>`).
+ * Why components aren't ready: the database's claims (cached, found by name:
+ * `<template>-<set>-<ordinal>`) and, when `withPods`, the instance's pods
+ * (listed by its labels), diagnosed per component label.
  */
-function diagnoseInstance(ctx: Context, sv: KObject, desired: readonly KObject[]): { diagnoses: Observation['diagnoses']; claims: KObject[] } {
+async function diagnoseInstance(ctx: Context, sv: KObject, desired: readonly KObject[], withPods: boolean): Promise<{ diagnoses: Observation['diagnoses']; claims: KObject[] }> {
   const ns = sv.metadata.namespace;
   if (!ns) return { diagnoses: {}, claims: [] };
-  const pods: KObject[] = [];
   const claims: KObject[] = [];
-  const podsOf = (uid: string | undefined): KObject[] => (uid ? ctx.cache.listOwned('v1', 'Pod', ns, uid) : []);
   for (const d of desired) {
-    if (d.kind !== 'Deployment' && d.kind !== 'StatefulSet' && d.kind !== 'Job') continue;
+    if (d.kind !== 'StatefulSet') continue;
     const live = ctx.cache.get(refOf(d));
-    if (!live?.metadata.uid) continue;
-    if (d.kind === 'Deployment') {
-      for (const rs of ctx.cache.listOwned('apps/v1', 'ReplicaSet', ns, live.metadata.uid)) pods.push(...podsOf(rs.metadata.uid));
-    } else {
-      pods.push(...podsOf(live.metadata.uid));
-    }
-    if (d.kind === 'StatefulSet') {
-      const spec = live.spec as { replicas?: number; volumeClaimTemplates?: Array<{ metadata?: { name?: string } }> } | undefined;
-      for (const t of spec?.volumeClaimTemplates ?? []) {
-        for (let i = 0; i < (spec?.replicas ?? 1); i++) {
-          const pvc = ctx.cache.get({ apiVersion: 'v1', kind: 'PersistentVolumeClaim', namespace: ns, name: `${t.metadata?.name ?? 'data'}-${live.metadata.name}-${i}` });
-          if (pvc) claims.push(pvc);
-        }
+    const spec = live?.spec as { replicas?: number; volumeClaimTemplates?: Array<{ metadata?: { name?: string } }> } | undefined;
+    for (const t of spec?.volumeClaimTemplates ?? []) {
+      for (let i = 0; i < (spec?.replicas ?? 1); i++) {
+        const pvc = ctx.cache.get({ apiVersion: 'v1', kind: 'PersistentVolumeClaim', namespace: ns, name: `${t.metadata?.name ?? 'data'}-${live?.metadata.name}-${i}` });
+        if (pvc) claims.push(pvc);
       }
+    }
+  }
+  let pods: KObject[] = [];
+  if (withPods) {
+    try {
+      pods = await ctx.kube.list(POD_KIND, ns, instanceLabelSelector(sv.metadata.name));
+    } catch (err) {
+      throw classify(err, `list the pods of ${sv.metadata.name}`);
     }
   }
   return { diagnoses: diagnose(pods, claims), claims };
@@ -112,11 +116,12 @@ function diagnoseInstance(ctx: Context, sv: KObject, desired: readonly KObject[]
  * says so first (the scheduler's message only counts nodes). One GET per
  * such claim's node, and only while the pod waits.
  */
-async function explainCordoned(ctx: Context, sv: KObject, desired: readonly KObject[], diagnoses: Observation['diagnoses']): Promise<Observation['diagnoses']> {
+async function explainCordoned(ctx: Context, found: { diagnoses: Observation['diagnoses']; claims: KObject[] }): Promise<Observation['diagnoses']> {
+  const { diagnoses, claims } = found;
   const stuck = Object.entries(diagnoses ?? {}).filter(([, list]) => list.some((d) => d.reason === Reason.Unschedulable)).map(([c]) => c);
   if (stuck.length === 0) return diagnoses;
   const out = { ...diagnoses };
-  for (const pvc of diagnoseInstance(ctx, sv, desired).claims) {
+  for (const pvc of claims) {
     const c = componentOf(pvc);
     const node = pvc.metadata.annotations?.[SELECTED_NODE_ANNOTATION];
     if (!c || !node || !stuck.includes(c)) continue;
@@ -210,8 +215,7 @@ export async function reconcile(sv: KObject, ctx: Context): Promise<Action> {
   if (monitoring.applied.length > 0 || monitoring.deleted.length > 0) {
     ctx.log.info({ key: keyOf(ns, sv.metadata.name), applied: monitoring.applied, deleted: monitoring.deleted }, 'monitoring objects written');
   }
-  const seen = observe(ctx, sv, plan.effective);
-  const observed = { ...seen, diagnoses: await explainCordoned(ctx, sv, plan.effective, seen.diagnoses) };
+  const observed = await observe(ctx, sv, plan.effective);
   // A file that no longer matches its backup fails that backup for everyone (retention, other restores).
   const refusal = observed.diagnoses?.database?.find((d) => d.reason === Reason.RestoreRefused && d.message.includes('failed verification'));
   if (restore && refusal) await failBackup(ctx, ns, restore.backup, refusal.message.replace(/^pod [^:]+: /, ''));
@@ -264,7 +268,7 @@ export async function errorPolicy(sv: KObject, err: ReconcileError, ctx: Context
       if (parsed.ok) {
         const desired = ctx.desired.get(sv, parsed.spec, resolveRestore(ctx, sv, parsed.spec)).filter((o) => !isMonitoringKind(o.apiVersion, o.kind));
         const plan = planRollout({ desired, live: (r) => ctx.cache.get(r), previous: (sv.status as SecureVoteStatus | undefined)?.migration, now: ctx.now() });
-        base = { ...observe(ctx, sv, plan.effective), held: plan.held, pending: plan.pending, ...(plan.migrationJob ? { migrationJob: plan.migrationJob } : {}) };
+        base = { ...(await observe(ctx, sv, plan.effective)), held: plan.held, pending: plan.pending, ...(plan.migrationJob ? { migrationJob: plan.migrationJob } : {}) };
       }
     } catch {
       // Can't render: report the failure without component counts.
@@ -299,7 +303,7 @@ export class Controller {
     );
     if (ref) return keyOf(obj.metadata.namespace, ref.name);
     // A labelled child whose owner reference was removed (by hand) still maps
-    // to its resource; pods, ReplicaSets and claims map by the stack's own labels.
+    // to its resource; claims map by the stack's own labels.
     const instance = obj.metadata.labels?.[INSTANCE_LABEL] ?? instanceOfReadOnly(obj.metadata.labels);
     return instance ? keyOf(obj.metadata.namespace, instance) : undefined;
   }

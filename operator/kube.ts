@@ -102,7 +102,8 @@ export class RawKubeApi extends KubernetesObjectApi {
   }
 
   /**
-   * A raw JSON list (for the informers), read in pages of `pageSize` so that
+   * A raw JSON list (for the informers; in one namespace when given: the
+   * reconcile's pods), read in pages of `pageSize` so that
    * each request fits its deadline and `each` (the cache's shrink) sees every
    * item as its page arrives, before the next is read. A continue token that
    * expires midway (410) starts the list over, as client-go's pager does.
@@ -113,8 +114,9 @@ export class RawKubeApi extends KubernetesObjectApi {
     labelSelector?: string,
     each?: (obj: KObject) => void,
     pageSize = 500,
+    namespace?: string,
   ): Promise<{ items: KObject[]; metadata: { resourceVersion?: string } }> {
-    const path = await this.pathOf({ apiVersion, kind }, 'list');
+    const path = await this.pathOf({ apiVersion, kind, namespace }, 'list');
     for (let restarts = 0; ; restarts++) {
       const items: KObject[] = [];
       let token: string | undefined;
@@ -152,7 +154,7 @@ export function makeRawKubeApi(kc: KubeConfig, opts: { timeoutMs?: number; fence
   return api;
 }
 
-export type Verb = 'apply' | 'create' | 'delete' | 'get' | 'apply-status' | 'json-patch';
+export type Verb = 'apply' | 'create' | 'delete' | 'get' | 'list' | 'apply-status' | 'json-patch';
 
 export class KubeClient implements KubeApi {
   private readonly raw: RawKubeApi;
@@ -204,6 +206,11 @@ export class KubeClient implements KubeApi {
       if (err instanceof ApiException && err.code === 404) return undefined;
       throw err;
     }
+  }
+
+  async list(kind: { apiVersion: string; kind: string }, namespace: string, labelSelector: string): Promise<KObject[]> {
+    this.onRequest('list');
+    return (await this.raw.listRaw(kind.apiVersion, kind.kind, labelSelector, undefined, 500, namespace)).items;
   }
 
   async applyStatus(ref: ObjectRef, status: Record<string, unknown>): Promise<KObject> {

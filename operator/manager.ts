@@ -21,7 +21,7 @@ import { trimReadOnly } from './trim.ts';
 import { BACKUP_KIND, keysOfBackup } from './backups.ts';
 import { packChild, unpack } from './packed.ts';
 
-/** Pods, ReplicaSets, claims: trimmed to what is read of them (trim.ts). */
+/** Claims: trimmed to what is read of them (trim.ts). */
 const READ_ONLY_STORE: ObjectStore = { shrink: trimReadOnly, expand: (o) => o };
 /** The children we write: whole, compressed (packed.ts). */
 const OWNED_STORE: ObjectStore = { shrink: packChild, expand: unpack };

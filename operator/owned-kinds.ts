@@ -1,22 +1,20 @@
 // The kinds the operator owns or watches: one list for the informers,
 // pruning, the render check and the install chart's RBAC.
+import { instanceSelector } from '../charts/labels.ts';
 
 /**
- * The kinds the operator creates and owns, then two it only reads. The
+ * The kinds the operator creates and owns, then one it only reads. The
  * informers watch them all (label-selected, cluster-wide), RBAC grants
  * them, pruning looks at the owned ones; a test fails when the stack renders
  * a kind that isn't here or is read-only.
  *
- * Read-only (`readOnly: true`): pods and persistent volume claims, watched
- * so that status can say why a component isn't ready (unschedulable, a
- * claim no provisioner binds, an image that can't be pulled, a crash loop),
- * and the ReplicaSets between a Deployment and its pods (the reconcile finds
- * a workload's pods by their controller references: Deployment →
- * ReplicaSet → Pod, StatefulSet → Pod, Job → Pod; the database's claims by
- * their names). All are selected by the pod and claim
- * templates' own labels (app.kubernetes.io/part-of and instance, there since
- * the first release, so watching them changes no pod template). Never
- * written, never pruned: RBAC grants list and watch only.
+ * Read-only (`readOnly: true`): the database's persistent volume claims,
+ * watched so that status can say why the database isn't ready (a claim no
+ * provisioner binds, a volume on a cordoned node), found by their names
+ * (`<template>-<set>-<ordinal>`) and selected by the claim template's own
+ * labels (app.kubernetes.io/part-of and instance, there since the first
+ * release). Never written, never pruned: RBAC grants list and watch only.
+ * Pods are not cached: see POD_KIND.
  */
 export const OWNED_KINDS = [
   { apiVersion: 'v1', kind: 'ConfigMap', plural: 'configmaps', group: '', readOnly: false },
@@ -27,10 +25,23 @@ export const OWNED_KINDS = [
   { apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', plural: 'networkpolicies', group: 'networking.k8s.io', readOnly: false },
   { apiVersion: 'policy/v1', kind: 'PodDisruptionBudget', plural: 'poddisruptionbudgets', group: 'policy', readOnly: false },
   { apiVersion: 'autoscaling/v2', kind: 'HorizontalPodAutoscaler', plural: 'horizontalpodautoscalers', group: 'autoscaling', readOnly: false },
-  { apiVersion: 'apps/v1', kind: 'ReplicaSet', plural: 'replicasets', group: 'apps', readOnly: true },
-  { apiVersion: 'v1', kind: 'Pod', plural: 'pods', group: '', readOnly: true },
   { apiVersion: 'v1', kind: 'PersistentVolumeClaim', plural: 'persistentvolumeclaims', group: '', readOnly: true },
 ] as const;
+
+/**
+ * Pods: listed on demand, never watched or cached. A stack has ~8 pods
+ * (and their ReplicaSets) for ~25 children of its own; cached, they were the
+ * largest share of the operator's memory, yet only a component that is not
+ * ready needs them (status says why: unschedulable, an image that can't be
+ * pulled, a crash loop, a refused restore). So a reconcile that finds a
+ * workload short of ready, or the migration not done, lists the instance's
+ * pods by its labels in its namespace (one request); a settled instance
+ * reads none. The workloads' own status changes wake the reconcile, and a
+ * stack not yet ready is requeued every few seconds, so no pod event is
+ * needed. Also read: a backup Job's pod (its result), a deleted namesake's
+ * pods still terminating (before new credentials).
+ */
+export const POD_KIND = { apiVersion: 'v1', kind: 'Pod', plural: 'pods', group: '' } as const;
 
 /**
  * The Prometheus Operator's kinds (charts/monitoring.ts): written only where
@@ -66,11 +77,16 @@ export function isMonitoringKind(apiVersion: string, kind: string): boolean {
 }
 
 /**
- * How the read-only kinds are selected: the stack's own labels, which every
- * pod, ReplicaSet and claim of an instance has carried since the first
+ * How the read-only kinds (and pods) are selected: the stack's own labels,
+ * which every pod and claim of an instance has carried since the first
  * release (charts/labels.ts instanceSelector).
  */
 export const READ_ONLY_SELECTOR = 'app.kubernetes.io/part-of=securevote,app.kubernetes.io/instance';
+
+/** One instance's pods and claims, by those labels, as a label selector. */
+export function instanceLabelSelector(instance: string): string {
+  return Object.entries(instanceSelector({ name: instance, version: '', managedBy: '' })).map(([k, v]) => `${k}=${v}`).join(',');
+}
 
 /** The instance a read-only object belongs to, by those labels. */
 export function instanceOfReadOnly(labels: Record<string, string> | undefined): string | undefined {

@@ -20,6 +20,7 @@ import { SECUREVOTE_API } from '../charts/spec.ts';
 import { INSTANCE_LABEL } from './desired.ts';
 import { canonicalJson } from './diff.ts';
 import { ErrorClass, ReconcileError, classify, httpStatus, isAlreadyExists } from './errors.ts';
+import { POD_KIND, instanceLabelSelector } from './owned-kinds.ts';
 
 /** The app's keys (runtime contract, from the charts' rules) plus a spare random value. */
 export const SECRET_KEYS = [APP_KEYS.databasePassword, APP_KEYS.redisPassword, APP_KEYS.cookieSecret, 'random'] as const;
@@ -118,8 +119,12 @@ export async function reconcileCredentials(ctx: Context, want: CredentialsWanted
     // Secret for them can hand its data to our new pods on that node (seen:
     // a database initialized with the old password, backends with the new).
     // New credentials wait until those pods are gone.
-    const going = ctx.cache.list({ apiVersion: 'v1', kind: 'Pod' }, want.namespace)
-      .filter((p) => p.metadata.deletionTimestamp && p.metadata.labels?.['app.kubernetes.io/instance'] === want.instance);
+    let going: KObject[];
+    try {
+      going = (await ctx.kube.list(POD_KIND, want.namespace, instanceLabelSelector(want.instance))).filter((p) => p.metadata.deletionTimestamp);
+    } catch (err) {
+      throw classify(err, `list the pods of ${want.instance}`);
+    }
     if (going.length > 0) {
       throw new ReconcileError(ErrorClass.Conflict, `${going.length} pod(s) of a deleted SecureVote of this name still terminating: new credentials wait for them`, { status: 409 });
     }

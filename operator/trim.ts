@@ -1,19 +1,16 @@
-// What the informers' cache keeps of the kinds the operator only reads
-// (owned-kinds.ts READ_ONLY_KINDS): pods, their ReplicaSets and the database's
-// claims. They are most of what it watches (a stack has ~8 pods and ~6
-// ReplicaSets for ~25 children of its own), a pod arrives as ~8 KB of JSON,
-// and the reconcile reads only its identity, its owner and why it isn't
-// running (status.ts diagnosePod / diagnoseClaim, controller.ts
-// diagnoseInstance). The kinds it writes are cached whole (less
-// managedFields), compressed (packed.ts): drift detection compares their
-// specs. client-go offers
-// the same as an informer's transform (controller-runtime's cache
-// DefaultTransform strips managedFields the same way).
+// What the informers' cache keeps of the kind the operator only reads
+// (owned-kinds.ts READ_ONLY_KINDS): the database's claims. The reconcile
+// reads only their identity, labels, phase and where their volume is
+// (status.ts diagnoseClaim / diagnoseCordoned); the rest (managedFields,
+// the spec's resources and selectors) is dropped as each arrives, as
+// controller-runtime's cache DefaultTransform strips managedFields. The kinds
+// it writes are cached whole (less managedFields), compressed (packed.ts):
+// drift detection compares their specs.
 //
 // The trim is in place: client-node's informer keeps the very object it
 // hands to its event handlers. A field read from a read-only object must be
-// kept here first; trim.test.ts checks the diagnoses of a trimmed object
-// against those of the whole one.
+// kept here first; trim.test.ts checks the diagnosis of a trimmed claim
+// against that of the whole one.
 import type { KObject } from './context.ts';
 import { INSTANCE_LABEL } from './desired.ts';
 
@@ -31,35 +28,14 @@ const LABELS = ['app.kubernetes.io/component', 'app.kubernetes.io/instance', 'ap
 /** The annotations read: a pending claim's provisioner, and the node a claim's volume lives on. */
 const ANNOTATIONS = ['volume.kubernetes.io/storage-provisioner', 'volume.kubernetes.io/selected-node'];
 
-function containerStatus(c: unknown): Obj {
-  const s = (c ?? {}) as { name?: string; image?: string; restartCount?: number; state?: Obj; lastState?: { terminated?: unknown } };
-  const out: Obj = { name: s.name, image: s.image, restartCount: s.restartCount };
-  if (s.state) out.state = s.state;
-  // The message: a restore's refusal (charts/restore.sh) says why there.
-  const last = pick(s.lastState?.terminated, ['exitCode', 'reason', 'message']);
-  if (last) out.lastState = { terminated: last };
-  return out;
-}
-
-function containers(list: unknown): Obj[] | undefined {
-  return Array.isArray(list) ? list.map((c: unknown) => pick(c, ['name', 'image']) ?? {}) : undefined;
-}
-
 function spec(kind: string, s: unknown): Obj | undefined {
   const src = (s ?? {}) as Obj;
-  if (kind === 'Pod') return pick({ containers: containers(src.containers), initContainers: containers(src.initContainers) }, ['containers', 'initContainers']);
   if (kind === 'PersistentVolumeClaim') return pick(src, ['storageClassName']);
   return undefined;
 }
 
 function status(kind: string, s: unknown): Obj | undefined {
   const src = (s ?? {}) as Obj;
-  if (kind === 'Pod') {
-    const conditions = Array.isArray(src.conditions) ? src.conditions.map((c: unknown) => pick(c, ['type', 'status', 'reason', 'message']) ?? {}) : undefined;
-    const list = (l: unknown): Obj[] | undefined => (Array.isArray(l) ? l.map(containerStatus) : undefined);
-    return pick({ phase: src.phase, conditions, containerStatuses: list(src.containerStatuses), initContainerStatuses: list(src.initContainerStatuses) },
-      ['phase', 'conditions', 'containerStatuses', 'initContainerStatuses']);
-  }
   if (kind === 'PersistentVolumeClaim') return pick(src, ['phase']);
   return undefined;
 }
@@ -85,7 +61,7 @@ export function trimReadOnly(obj: KObject, kind: string): void {
   const st = status(kind, obj.status);
   const o = obj as unknown as Obj;
   // Emptied, not deleted: a deleted property turns the object into a hash
-  // table (V8's dictionary mode), ~400 bytes more for each of 8,000 pods.
+  // table (V8's dictionary mode), a few hundred bytes more for each.
   for (const k of Object.keys(o)) if (k !== 'apiVersion' && k !== 'kind') o[k] = undefined;
   o.metadata = metadata;
   if (s) o.spec = s;

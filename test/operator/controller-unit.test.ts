@@ -80,6 +80,12 @@ class FakeKube implements KubeApi {
   async get(ref: ObjectRef): Promise<KObject | undefined> {
     return this.world.get(ref);
   }
+  /** LIST by a `k=v,k=v` selector, as the API server answers it. */
+  async list(kind: { kind: string }, namespace: string, selector: string): Promise<KObject[]> {
+    this.calls.push(`list ${kind.kind} ${selector}`);
+    const want = selector.split(',').map((p) => p.split('='));
+    return [...this.world.objects.values()].filter((o) => o.kind === kind.kind && o.metadata.namespace === namespace && want.every(([k, v]) => o.metadata.labels?.[k ?? ''] === v));
+  }
   async applyStatus(ref: ObjectRef, status: Record<string, unknown>): Promise<KObject> {
     this.calls.push(`status ${ref.name}`);
     const sv = this.world.get(ref);
@@ -147,25 +153,33 @@ class Fixture {
 describe('reconcile', () => {
   it('first pass: the credentials (create), every child (apply) but the migration Job, the status; second pass: nothing; the Job once the database is Ready', async () => {
     const f = new Fixture().withSecureVote('demo');
+    // Pods are listed (a read) only while something is not ready: before new credentials, and to say why.
+    const writes = (): string[] => f.kube.calls.filter((c) => !c.startsWith('list '));
+    const podLists = (): number => f.kube.calls.filter((c) => c.startsWith('list Pod ')).length;
     const action = await reconcile(f.sv('demo'), f.ctx);
     expect(action).toEqual(Action.requeue(defaultConfig.progressingRequeueMs));
-    expect(f.kube.calls[0]).toBe('create Secret/demo-credentials');
-    expect(f.kube.calls.filter((c) => c.startsWith('apply')).length).toBeGreaterThan(15);
+    expect(writes()[0]).toBe('create Secret/demo-credentials');
+    expect(writes().filter((c) => c.startsWith('apply')).length).toBeGreaterThan(15);
     // The Job waits for a Ready database: it must not hold CPU while it waits.
-    expect(f.kube.calls.filter((c) => c.startsWith('apply Job'))).toEqual([]);
-    expect(f.kube.calls.at(-1)).toBe('status demo');
+    expect(writes().filter((c) => c.startsWith('apply Job'))).toEqual([]);
+    expect(writes().at(-1)).toBe('status demo');
+    expect(podLists()).toBe(2);
     expect(f.sv('demo').status).toMatchObject({ phase: 'Progressing', observedGeneration: 1 });
 
     f.kube.calls.length = 0;
     await reconcile(f.sv('demo'), f.ctx);
-    expect(f.kube.calls).toEqual([]);
+    expect(writes()).toEqual([]);
+    expect(podLists()).toBe(1);
 
     f.allPodsReady();
     await reconcile(f.sv('demo'), f.ctx);
-    expect(f.kube.calls).toEqual([`apply Job/demo-migrate-${migrationHash(DEFAULT_IMAGES.backend)}`, 'status demo']);
+    expect(writes()).toEqual([`apply Job/demo-migrate-${migrationHash(DEFAULT_IMAGES.backend)}`, 'status demo']);
     expect(f.sv('demo').status).toMatchObject({ phase: 'Ready' });
     expect(f.events.seen).toContain('Normal/AllComponentsReady');
 
+    // The migration done, then settled: no request at all, not even a read.
+    f.world.get({ apiVersion: 'batch/v1', kind: 'Job', namespace: 'ns', name: `demo-migrate-${migrationHash(DEFAULT_IMAGES.backend)}` })!.status = { succeeded: 1, conditions: [{ type: 'Complete', status: 'True' }] };
+    await reconcile(f.sv('demo'), f.ctx);
     f.kube.calls.length = 0;
     const again = await reconcile(f.sv('demo'), f.ctx);
     expect(f.kube.calls).toEqual([]);

@@ -7,7 +7,7 @@ import pkg from '../../package.json' with { type: 'json' };
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { CLUSTER_RULES, LEASE_RULES, OPERATOR_ENV, OperatorInstall } from '../../charts/operator-install.ts';
-import { CREDENTIALS_KIND, MONITORING_KINDS, OWNED_KINDS } from '../../operator/owned-kinds.ts';
+import { CREDENTIALS_KIND, MONITORING_KINDS, OWNED_KINDS, POD_KIND } from '../../operator/owned-kinds.ts';
 
 type Obj = { apiVersion: string; kind: string; metadata: { name: string; namespace?: string; labels?: Record<string, string> }; [k: string]: unknown };
 const synth = (): Obj[] => new OperatorInstall(new App(), 'install').toJson() as Obj[];
@@ -50,6 +50,8 @@ describe('operator install manifests', () => {
       const extra = k.kind === 'PersistentVolumeClaim' ? ['create', 'get'] : [];
       expect(verbsOf(k.group, k.plural), k.kind).toEqual(k.readOnly ? [...extra, 'list', 'watch'] : ['create', 'delete', 'list', 'patch', 'watch']);
     }
+    // Pods: listed on demand, never watched (not cached).
+    expect(verbsOf(POD_KIND.group, POD_KIND.plural)).toEqual(['list']);
     // Secrets by name only: no list, no watch (they would read every Secret in the cluster).
     expect(verbsOf(CREDENTIALS_KIND.group, CREDENTIALS_KIND.plural)).toEqual(['create', 'delete', 'get', 'patch']);
     expect(verbsOf('securevote.dev', 'securevotes')).toEqual(['list', 'watch']);
@@ -71,6 +73,7 @@ describe('operator install manifests', () => {
         ...OWNED_KINDS.map((k) => k.plural),
         ...MONITORING_KINDS.map((k) => k.plural),
         CREDENTIALS_KIND.plural,
+        POD_KIND.plural,
         'events',
         'nodes',
         'securevotes',

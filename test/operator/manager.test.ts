@@ -67,7 +67,7 @@ class FakeCache implements TermCache {
 function base(): Omit<Context, 'cache'> {
   const never = (): Promise<never> => Promise.reject(new Error('no API in this test'));
   return {
-    kube: { apply: never, create: never, delete: never, get: never, applyStatus: never, jsonPatch: never, serves: never },
+    kube: { apply: never, create: never, delete: never, get: never, list: never, applyStatus: never, jsonPatch: never, serves: never },
     events: { publish: async () => {} },
     metrics: new Metrics(),
     log,

@@ -66,6 +66,12 @@ class FakeKube implements KubeApi {
   async get(ref: ObjectRef): Promise<KObject | undefined> {
     return this.world.get(ref);
   }
+  /** LIST by a `k=v,k=v` selector, as the API server answers it. */
+  async list(kind: { kind: string }, namespace: string, selector: string): Promise<KObject[]> {
+    this.calls.push(`list ${kind.kind} ${selector}`);
+    const want = selector.split(',').map((p) => p.split('='));
+    return [...this.world.objects.values()].filter((o) => o.kind === kind.kind && o.metadata.namespace === namespace && want.every(([k, v]) => o.metadata.labels?.[k ?? ''] === v));
+  }
   async applyStatus(ref: ObjectRef, status: Record<string, unknown>): Promise<KObject> {
     const sv = this.world.get(ref) as KObject;
     const stored = structuredClone({ ...sv, status });
@@ -119,7 +125,8 @@ class Fixture {
     this.kube.calls.length = 0;
     const action = await reconcile(this.sv(), this.ctx);
     this.lastAction = action;
-    return this.kube.calls.filter((c) => !c.startsWith('create Secret'));
+    // Writes only: the pods listed while not ready are reads.
+    return this.kube.calls.filter((c) => !c.startsWith('create Secret') && !c.startsWith('list '));
   }
   lastAction: unknown;
   /** The workload controllers rolled everything out: each workload reports its replicas updated and ready. */
@@ -313,32 +320,54 @@ describe('volume claim templates', () => {
   });
 });
 
-describe('why not ready, from the pods the workloads own', () => {
-  it('finds Deployment pods through their ReplicaSet and StatefulSet pods and claims directly', async () => {
+describe("why not ready, from the instance's pods, listed only then", () => {
+  const labels = (c: string, instance = 'demo') => ({ 'app.kubernetes.io/component': c, 'app.kubernetes.io/instance': instance, 'app.kubernetes.io/part-of': 'securevote' });
+  const lists = (f: Fixture) => f.kube.calls.filter((c) => c.startsWith('list '));
+
+  it("lists the instance's pods by its labels while components are not ready, and names each one's trouble", async () => {
     const f = await new Fixture().steady();
-    const own = (o: KObject) => [{ apiVersion: o.apiVersion, kind: o.kind, name: o.metadata.name, uid: o.metadata.uid as string, controller: true }];
     const sts = f.world.get({ apiVersion: 'apps/v1', kind: 'StatefulSet', namespace: 'ns', name: 'demo-database' })!;
     const dep = f.world.get({ apiVersion: 'apps/v1', kind: 'Deployment', namespace: 'ns', name: 'demo-frontend' })!;
     sts.status = { ...(sts.status as object), readyReplicas: 0 };
     dep.status = { ...(dep.status as object), readyReplicas: 0 };
-    const rs = f.world.put({ apiVersion: 'apps/v1', kind: 'ReplicaSet', metadata: { name: 'demo-frontend-abc', namespace: 'ns', ownerReferences: own(dep) } });
-    const labels = (c: string) => ({ 'app.kubernetes.io/component': c, 'app.kubernetes.io/instance': 'demo' });
     f.world.put({
       apiVersion: 'v1', kind: 'Pod',
-      metadata: { name: 'demo-database-0', namespace: 'ns', labels: labels('database'), ownerReferences: own(sts) },
+      metadata: { name: 'demo-database-0', namespace: 'ns', labels: labels('database') },
       status: { containerStatuses: [{ name: 'postgres', restartCount: 3, state: { waiting: { reason: 'CrashLoopBackOff' } }, lastState: { terminated: { exitCode: 1, reason: 'Error' } } }] },
     });
     f.world.put({
       apiVersion: 'v1', kind: 'Pod',
-      metadata: { name: 'demo-frontend-abc-x', namespace: 'ns', labels: labels('frontend'), ownerReferences: own(rs) },
+      metadata: { name: 'demo-frontend-abc-x', namespace: 'ns', labels: labels('frontend') },
       spec: { containers: [{ name: 'frontend', image: 'securevote/frontend:nope' }] },
       status: { containerStatuses: [{ name: 'frontend', state: { waiting: { reason: 'ErrImagePull' } } }] },
     });
+    // Another instance's pod in the namespace is not this one's trouble.
+    f.world.put({
+      apiVersion: 'v1', kind: 'Pod',
+      metadata: { name: 'other-backend-1', namespace: 'ns', labels: labels('backend', 'other') },
+      status: { containerStatuses: [{ name: 'backend', restartCount: 9, state: { waiting: { reason: 'CrashLoopBackOff' } } }] },
+    });
     f.world.put({ apiVersion: 'v1', kind: 'PersistentVolumeClaim', metadata: { name: 'data-demo-database-0', namespace: 'ns', labels: labels('database') }, spec: {}, status: { phase: 'Bound' } });
+    f.kube.calls.length = 0;
     await f.reconcile();
+    expect(lists(f)).toEqual(['list Pod app.kubernetes.io/part-of=securevote,app.kubernetes.io/instance=demo']);
     expect(f.cond('Ready')).toMatchObject({ status: 'False', reason: Reason.ImagePullFailed });
     expect(f.cond('Ready')?.message).toContain('database 0/1 (pod demo-database-0: container postgres crash-looping (last exit code 1, Error; 3 restarts))');
     expect(f.cond('Ready')?.message).toContain("frontend 0/1 (pod demo-frontend-abc-x: image securevote/frontend:nope can't be pulled (ErrImagePull))");
+    expect(f.cond('Ready')?.message).not.toContain('other-backend-1');
+  });
+
+  it('reads no pod once every workload is ready and rolled out', async () => {
+    const f = await new Fixture().steady();
+    f.world.put({
+      apiVersion: 'v1', kind: 'Pod',
+      metadata: { name: 'demo-backend-1', namespace: 'ns', labels: labels('backend') },
+      status: { containerStatuses: [{ name: 'backend', restartCount: 9, state: { waiting: { reason: 'CrashLoopBackOff' } } }] },
+    });
+    f.kube.calls.length = 0;
+    await f.reconcile();
+    expect(lists(f)).toEqual([]);
+    expect(f.cond('Ready')).toMatchObject({ status: 'True' });
   });
 });
 
