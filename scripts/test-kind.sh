@@ -2,11 +2,12 @@
 # The kind tests under a Docker engine that runs privileged containers (started
 # here when none answers): kind and its node image are built here when none
 # can be had. First `make demo` from scratch (test/containers/kind.test.ts, a
-# cluster of its own), then the day-two scenarios and the node's limits
-# (test/kind/scenarios), which share one cluster, then the multi-node ones
-# (test/kind/nodes: autoscaling, drains, chaos) on a cluster of three nodes.
-# Extra arguments go to vitest; a reporter's --outputFile.json=F becomes F, F
-# with -scenarios and F with -nodes before .json.
+# cluster of its own), then the day-two scenarios (test/kind/scenarios: the
+# upgrade, backups, outages, rollouts, the node's limits, monitoring) and the
+# multi-node ones (test/kind/nodes: spread, drains, autoscaling, chaos), all
+# on one cluster of three nodes (test/kind/vitest.config.ts).
+# Extra arguments go to vitest; a reporter's --outputFile.json=F becomes F,
+# then F with -scenarios before .json.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 exec scripts/docker-engine.sh run --privileged -- bash -c '
@@ -20,8 +21,5 @@ exec scripts/docker-engine.sh run --privileged -- bash -c '
   vitest run test/containers/kind.test.ts "$@" || rc=$?
   scenario_args=()
   for a in "$@"; do scenario_args+=("${a/%.json/-scenarios.json}"); done
-  vitest run --config test/kind/scenarios/vitest.config.ts "${scenario_args[@]}" || rc=$?
-  node_args=()
-  for a in "$@"; do node_args+=("${a/%.json/-nodes.json}"); done
-  vitest run --config test/kind/nodes/vitest.config.ts "${node_args[@]}" || rc=$?
+  vitest run --config test/kind/vitest.config.ts "${scenario_args[@]}" || rc=$?
   exit $rc' _ "$@"

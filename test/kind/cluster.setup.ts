@@ -1,12 +1,14 @@
-// One kind cluster for every day-two scenario file (vitest globalSetup;
-// the multi-node ones have theirs: ../nodes/): the PREVIOUS release's operator installed (scripts/previous-release.sh builds it
-// from its commit), its SecureVote Ready, this release's images loaded beside
-// its own, the proxy reached on 127.0.0.1 through a NodePort that kind maps
-// (so the proxy itself can roll under load), and a Prometheus with its
-// operator (../monitoring-stack.ts), idle until the monitoring scenario turns
-// the SecureVote's monitoring on. The upgrade scenario runs first
-// and installs this release's operator; the other files run after it, one
-// after another, each leaving the stack Ready.
+// One kind cluster of three schedulable nodes for every day-two scenario
+// file (vitest globalSetup), the single-node ones (scenarios/) and the
+// multi-node ones (nodes/: spread, drains, autoscaling, chaos) alike: the
+// PREVIOUS release's operator installed (scripts/previous-release.sh builds
+// it from its commit), its SecureVote Ready, this release's images loaded
+// beside its own, the proxy reached on 127.0.0.1 through a NodePort that
+// kind maps (so the proxy itself can roll under load), and a Prometheus with
+// its operator (monitoring-stack.ts), idle until the monitoring scenario
+// turns the SecureVote's monitoring on. The upgrade scenario runs first and
+// installs this release's operator; the other files run after it, one after
+// another, each leaving the stack Ready.
 // Where kind can't run, the files skip with the reason and the command.
 import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -14,10 +16,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { TestProject } from 'vitest/node';
-import { KIND_IMAGES, kindReadiness, startKind, type KindStack } from '../../fixtures/containers-kind.ts';
-import { REPO } from '../../fixtures/docker-engine.ts';
-import { installMonitoring, monitoringImages, type MonitoringImages } from '../monitoring-stack.ts';
-import { BROKEN_MIGRATION_SUFFIX, NEXT_SUFFIX, SCENARIO_SECUREVOTE } from './stack-spec.ts';
+import { KIND_IMAGES, kindReadiness, startKind, type KindStack } from '../fixtures/containers-kind.ts';
+import { REPO } from '../fixtures/docker-engine.ts';
+import { installMonitoring, monitoringImages, type MonitoringImages } from './monitoring-stack.ts';
+import { BROKEN_MIGRATION_SUFFIX, NEXT_SUFFIX, SCENARIO_SECUREVOTE } from './scenarios/stack-spec.ts';
 
 const run = promisify(execFile);
 
@@ -27,8 +29,8 @@ const run = promisify(execFile);
  */
 export const UPGRADE = process.env.SECUREVOTE_UPGRADE_SCENARIO !== 'no';
 
-/** Nodes of the scenarios' cluster: one (SECUREVOTE_SCENARIO_NODES=3 runs them on three, as ../nodes/ does). */
-const NODES = Number(process.env.SECUREVOTE_SCENARIO_NODES ?? '1');
+/** The control plane and two workers: replicas spread, a drain has somewhere to move them, the database's node can go. */
+export const NODES = 3;
 
 /** What the previous release ran: every image scripts/previous-release.sh builds. */
 const PREVIOUS_RELEASE_IMAGES = ['postgres', 'redis', 'backend', 'frontend', 'proxy', 'operator'];
