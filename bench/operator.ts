@@ -12,7 +12,8 @@
 // (charts/operator-install.ts OPERATOR_ENV), so a cache that
 // outgrows it shows here as garbage-collection time or a crash, not only as
 // a bigger number. BENCH_OPERATOR_NODE_OPTIONS adds Node options (e.g.
-// --heapsnapshot-signal=SIGUSR2 to look inside), and MALLOC_* variables in
+// --heapsnapshot-signal=SIGUSR2 to look inside), BENCH_OPERATOR_NODE_ARGS
+// V8 flags NODE_OPTIONS refuses (--optimize-for-size), and MALLOC_* variables in
 // its environment reach the operator. Bounded: each phase has a
 // deadline.
 //
@@ -61,7 +62,8 @@ try {
   // What the image runs: the bundle (images/operator/bundle.ts), not the sources.
   const bundle = join(dir, 'bundle');
   execFileSync(process.execPath, [join(REPO, 'images/operator/bundle.ts'), bundle], { cwd: REPO, stdio: 'inherit' });
-  const op = await startOperator({ kubeconfigPath: cp.kubeconfigPath, dir, name: 'bench', entry: join(bundle, 'operator.mjs'), env: {
+  const nodeArgs = (process.env.BENCH_OPERATOR_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const op = await startOperator({ kubeconfigPath: cp.kubeconfigPath, dir, name: 'bench', entry: join(bundle, 'operator.mjs'), nodeArgs, env: {
       LEADER_ELECT: 'false',
       LOG_LEVEL: 'info',
       RESYNC_SECONDS: String(resyncS),

@@ -52,11 +52,13 @@ export async function startOperator(opts: {
   env?: Record<string, string>;
   /** The module to run. @default operator/main.ts (the sources; the image runs their bundle) */
   entry?: string;
+  /** Node's own options before the module (V8 flags that NODE_OPTIONS refuses). */
+  nodeArgs?: readonly string[];
 }): Promise<OperatorProcess> {
   const port = await freePort();
   const logFile = join(opts.dir, `${opts.name}.log`);
   const out = createWriteStream(logFile);
-  const child = spawn(process.execPath, [opts.entry ?? join(REPO, 'operator/main.ts')], {
+  const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), opts.entry ?? join(REPO, 'operator/main.ts')], {
     cwd: REPO,
     env: {
       PATH: process.env.PATH ?? '',
