@@ -18,7 +18,7 @@
 // And an owner index (controller-runtime's field index on the controller
 // reference): listOwned reads an owner's objects, not its namespace's. With
 // a thousand stacks in one namespace a reconcile otherwise scans 25,000
-// children and 8,000 pods, several times over.
+// children, several times over.
 import { type Informer, type KubeConfig, type KubernetesObject, type ListPromise, makeInformer } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import type { KObject, ObjectCache, ObjectRef } from './context.ts';
@@ -183,7 +183,7 @@ export class Informers implements ObjectCache {
     return new Informers(
       specs,
       paths,
-      // Each page is shrunk as it arrives: a whole list of a thousand stacks' pods never sits in memory.
+      // Each page is shrunk as it arrives: a whole list of a thousand stacks' children never sits in memory.
       (spec) => () => raw.listRaw(spec.kind.apiVersion, spec.kind.kind, spec.labelSelector, spec.store ? (o) => spec.store?.shrink(o, spec.kind.kind) : undefined) as never,
       (path, list, labelSelector) => makeInformer<KubernetesObject>(kc, path, list, labelSelector) as CachingInformer,
       opts,
