@@ -30,9 +30,10 @@ export const OWNED_KINDS = [
 
 /**
  * Pods: listed on demand, never watched or cached. A stack has ~8 pods
- * (and their ReplicaSets) for ~25 children of its own; cached, they were the
- * largest share of the operator's memory, yet only a component that is not
- * ready needs them (status says why: unschedulable, an image that can't be
+ * (and their ReplicaSets) for ~25 children of its own; cached, they cost
+ * memory and a reconcile per pod event (BENCHMARKS.md: 8 MiB less heap at
+ * 300 resources, a fifth less CPU at 100 without them), yet only a
+ * component that is not ready needs them (status says why: unschedulable, an image that can't be
  * pulled, a crash loop, a refused restore). So a reconcile that finds a
  * workload short of ready, or the migration not done, lists the instance's
  * pods by its labels in its namespace (one request); a settled instance
