@@ -49,8 +49,9 @@ describeScenario('autoscaling the backend under load', (stack) => {
     });
     console.log(`${figures('seed load, autoscaled up', up.load)}; ${AUTOSCALING.maxReplicas} backends ready after ${up.value.ms} ms at ${up.value.utilization}% of the CPU request`);
     // Light enough that two backends' average stays well under half the
-    // target (2 → 1 needs it): 4 voters with a 200 ms pause sat near 48% and
-    // took 62 to 128 s to come down, as the average crossed 50% and back.
+    // target (what 2 → 1 needs): with 4 voters and a 200 ms pause the
+    // autoscaler last read 48%, and coming down took 62 s in one run and
+    // 128 s in another; with this load, 43 s.
     const down = await underLoad(s, () => backendsReady(s, AUTOSCALING.minReplicas, 300_000), { parallel: 2, pauseMs: 500 });
     console.log(`${figures('light load, autoscaled down', down.load)}; back to ${AUTOSCALING.minReplicas} after ${down.value.ms} ms at ${down.value.utilization}%`);
     for (const r of [up, down]) {
