@@ -143,7 +143,7 @@ export interface OperatorInstallProps {
   /** Include the CRD. @default true */
   readonly includeCrd?: boolean;
   /**
-   * Run V8 in lite mode: about a quarter less memory, about twice the CPU
+   * Run V8 in lite mode: about a quarter less memory, 50-90% more CPU
    * (operatorCommand). @default false
    */
   readonly liteMode?: boolean;
