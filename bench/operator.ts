@@ -8,13 +8,12 @@
 // exact count through a proxy is asserted in reconcile.test.ts); the
 // operator's CPU time, peak RSS (VmHWM) and the peak of its used V8 heap
 // (sampled from its /metrics at every poll); the writes sent at rest. The
-// operator runs with the heap ceiling and V8 flags its install gives it
-// (charts/operator-install.ts OPERATOR_ENV, OPERATOR_COMMAND), so a cache that
+// operator runs with the heap ceiling its install gives it
+// (charts/operator-install.ts OPERATOR_ENV), so a cache that
 // outgrows it shows here as garbage-collection time or a crash, not only as
 // a bigger number. BENCH_OPERATOR_NODE_OPTIONS adds Node options (e.g.
 // --heapsnapshot-signal=SIGUSR2 to look inside), BENCH_OPERATOR_NODE_ARGS
-// V8 flags NODE_OPTIONS refuses (--optimize-for-size; --lite-mode is the
-// install's liteMode), and MALLOC_* variables in
+// V8 flags NODE_OPTIONS refuses (--optimize-for-size), and MALLOC_* variables in
 // its environment reach the operator. Bounded: each phase has a
 // deadline.
 //
@@ -29,7 +28,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { HttpMethod } from '@kubernetes/client-node';
-import { OPERATOR_ENV, OPERATOR_NODE_FLAGS } from '../charts/operator-install.ts';
+import { OPERATOR_ENV } from '../charts/operator-install.ts';
 import { startControlPlane } from '../test/fixtures/controlplane.ts';
 import { defaultConfig } from '../operator/context.ts';
 import { machineCpuSeconds } from './machine-cpu.ts';
@@ -63,7 +62,7 @@ try {
   // What the image runs: the bundle (images/operator/bundle.ts), not the sources.
   const bundle = join(dir, 'bundle');
   execFileSync(process.execPath, [join(REPO, 'images/operator/bundle.ts'), bundle], { cwd: REPO, stdio: 'inherit' });
-  const nodeArgs = [...OPERATOR_NODE_FLAGS, ...(process.env.BENCH_OPERATOR_NODE_ARGS ?? '').split(' ').filter(Boolean)];
+  const nodeArgs = (process.env.BENCH_OPERATOR_NODE_ARGS ?? '').split(' ').filter(Boolean);
   const op = await startOperator({ kubeconfigPath: cp.kubeconfigPath, dir, name: 'bench', entry: join(bundle, 'operator.mjs'), nodeArgs, env: {
       LEADER_ELECT: 'false',
       LOG_LEVEL: 'info',

@@ -1,8 +1,6 @@
 /**
  * `make operator-manifests`: synthesizes the operator's install manifests
  * into dist/operator/ (apart from charts/main.ts's dist/ output for the stack).
- * OPERATOR_IMAGE names another image; OPERATOR_LITE_MODE=true runs V8 in
- * lite mode (less memory, more CPU: operatorCommand).
  */
 import { App } from 'cdk8s';
 import { OperatorInstall, OperatorMonitoring } from './operator-install.ts';
@@ -11,7 +9,6 @@ const outdir = process.env.OPERATOR_DIST ?? 'dist/operator';
 const app = new App({ outdir, outputFileExtension: '.yaml' });
 new OperatorInstall(app, 'securevote-operator', {
   ...(process.env.OPERATOR_IMAGE ? { image: process.env.OPERATOR_IMAGE } : {}),
-  ...(process.env.OPERATOR_LITE_MODE === 'true' ? { liteMode: true } : {}),
 });
 app.synth();
 // Apart: applied only where the cluster serves monitoring.coreos.com/v1 (make deploy asks first).

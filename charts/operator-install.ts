@@ -142,11 +142,6 @@ export interface OperatorInstallProps {
   readonly replicas?: number;
   /** Include the CRD. @default true */
   readonly includeCrd?: boolean;
-  /**
-   * Run V8 in lite mode: about a quarter less memory, 50-90% more CPU
-   * (operatorCommand). @default false
-   */
-  readonly liteMode?: boolean;
 }
 
 export const OPERATOR_NAME = 'securevote-operator';
@@ -164,24 +159,6 @@ export const OPERATOR_ENV = {
   NODE_OPTIONS: '--max-old-space-size=192 --max-semi-space-size=1',
   MALLOC_ARENA_MAX: '2',
 } as const;
-
-/**
- * How the container starts the operator. `liteMode` runs V8 in lite mode
- * (`--lite-mode`: no compiler beyond the interpreter, sizes over speed):
- * about a quarter less memory, 141 MiB at 1,000 resources, for about 50-90%
- * more CPU per request, so under the 500m limit a large bring-up goes at
- * that limit's pace (BENCHMARKS.md, with what turning off only the
- * optimizing compiler measured: as costly in CPU at 1,000, half the saving).
- * A V8 flag: NODE_OPTIONS refuses it, so it goes on the command line. The
- * image's CMD repeats the default; the benchmark starts the operator with
- * the same flags.
- */
-export function operatorCommand(opts: { readonly liteMode?: boolean } = {}): string[] {
-  return ['node', ...(opts.liteMode ? ['--lite-mode'] : []), 'operator.mjs'];
-}
-export const OPERATOR_COMMAND: readonly string[] = operatorCommand();
-/** The V8 flags in OPERATOR_COMMAND, for whoever starts the bundle another way. */
-export const OPERATOR_NODE_FLAGS = OPERATOR_COMMAND.slice(1, -1);
 export const OPERATOR_NAMESPACE = 'securevote-system';
 export const HEALTH_PORT = 8081;
 
@@ -289,7 +266,6 @@ export class OperatorInstall extends Chart {
                 name: 'operator',
                 image,
                 imagePullPolicy: 'IfNotPresent',
-                command: operatorCommand({ liteMode: props.liteMode ?? false }),
                 env: [
                   { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
                   { name: 'POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },

@@ -8,7 +8,7 @@ OPERATOR_DIST ?= dist/operator
 OPERATOR_KUBECTL = $$(scripts/controlplane-build.sh --path kubectl)
 
 .PHONY: operator-manifests
-operator-manifests: deps ## Synthesize the operator's install manifests into dist/operator/ (cdk8s; OPERATOR_LITE_MODE=true: V8 lite mode, less memory for more CPU)
+operator-manifests: deps ## Synthesize the operator's install manifests into dist/operator/ (cdk8s)
 	OPERATOR_DIST=$(OPERATOR_DIST) tsx charts/operator-install-main.ts
 	@ls $(OPERATOR_DIST) $(OPERATOR_DIST)-monitoring
 

@@ -6,7 +6,7 @@ import { App } from 'cdk8s';
 import pkg from '../../package.json' with { type: 'json' };
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { CLUSTER_RULES, LEASE_RULES, OPERATOR_COMMAND, OPERATOR_ENV, OperatorInstall, operatorCommand } from '../../charts/operator-install.ts';
+import { CLUSTER_RULES, LEASE_RULES, OPERATOR_ENV, OperatorInstall } from '../../charts/operator-install.ts';
 import { CREDENTIALS_KIND, MONITORING_KINDS, OWNED_KINDS, POD_KIND } from '../../operator/owned-kinds.ts';
 
 type Obj = { apiVersion: string; kind: string; metadata: { name: string; namespace?: string; labels?: Record<string, string> }; [k: string]: unknown };
@@ -127,17 +127,6 @@ describe('operator install manifests', () => {
       expect(env[name], name).toBe(value);
       expect(image, `the image's ENV sets ${name}`).toMatch(new RegExp(`\\b${name}=(${value.replace(/[-]/g, '\\-')}|"${value}")(\\s|$)`, 'm'));
     }
-    expect(d.spec.template.spec.containers[0].command).toEqual(OPERATOR_COMMAND);
-    expect(image, "the image's CMD").toContain(`\nCMD ${JSON.stringify(OPERATOR_COMMAND).replace(/,/g, ', ')}\n`);
-  });
-
-  it('lite mode changes only the V8 flag the operator starts with', () => {
-    const deployment = (o: Obj[]): Obj & { spec: any } => find(o, 'Deployment') as Obj & { spec: any }; // any: reading nested manifest JSON
-    const lite = new OperatorInstall(new App(), 'install', { liteMode: true }).toJson() as Obj[];
-    expect(deployment(lite).spec.template.spec.containers[0].command).toEqual(['node', '--lite-mode', 'operator.mjs']);
-    expect(operatorCommand()).toEqual(['node', 'operator.mjs']);
-    // Everything else as the default install renders it.
-    expect(JSON.parse(JSON.stringify(lite).replace('"--lite-mode",', ''))).toEqual(synth());
   });
 
   it('refuses a nonsense replica count, naming the prop', () => {

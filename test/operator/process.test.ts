@@ -2,19 +2,17 @@
 // and restarted it converges; two replicas elect one leader and the other
 // takes over when it dies; SIGTERM finishes, hands the lease back and exits 0;
 // run with its own ServiceAccount (the install chart's RBAC) it meets no
-// Forbidden; the image's bundle, started as the lite-mode install starts it,
-// does the same work.
-import { execFileSync } from 'node:child_process';
+// Forbidden.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { App } from 'cdk8s';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { OPERATOR_NAME, OperatorInstall, operatorCommand } from '../../charts/operator-install.ts';
+import { OPERATOR_NAME, OperatorInstall } from '../../charts/operator-install.ts';
 import { type ControlPlane, startControlPlane } from '../fixtures/controlplane.ts';
 import type { KObject } from '../../operator/context.ts';
 import { Api, condition, createBigNode, createNamespace, createVolumes, installCrd, svYaml, waitReady } from './cluster.ts';
-import { type OperatorProcess, REPO, startOperator, waitFor, writeKubeconfig } from './helpers.ts';
+import { type OperatorProcess, startOperator, waitFor, writeKubeconfig } from './helpers.ts';
 
 let cp: ControlPlane;
 let dir: string;
@@ -144,26 +142,5 @@ describe('RBAC', () => {
     expect(metrics).not.toMatch(/api_errors_total\{class="forbidden"\}/);
     expect(op.logs()).not.toMatch(/forbidden/i);
     await op.stop();
-  });
-});
-
-describe('lite mode', () => {
-  it('the bundle, started as the install starts it with liteMode, reconciles a SecureVote to Ready and exits 0 on SIGTERM', async () => {
-    // The bundle, not the sources: lite mode has no WebAssembly, which Node's TypeScript stripping needs.
-    const bundle = join(dir, 'bundle');
-    execFileSync(process.execPath, [join(REPO, 'images/operator/bundle.ts'), bundle], { cwd: REPO, stdio: 'pipe' });
-    const [node, ...flags] = operatorCommand({ liteMode: true });
-    expect(node).toBe('node');
-    const entry = flags.pop();
-    expect(flags).toEqual(['--lite-mode']);
-    const op = await startOperator({ kubeconfigPath: cp.kubeconfigPath, dir, name: 'lite', entry: join(bundle, entry ?? ''), nodeArgs: flags, env: { LEADER_ELECT: 'false' } });
-    running.push(op);
-    const ns = 'lite';
-    await createNamespace(cp, ns);
-    await cp.kubectl(['apply', '-n', ns, '-f', '-'], { input: svYaml('lite', {}) });
-    await waitReady(api, ns, 'lite');
-    expect(condition(await api.sv(ns, 'lite'), 'Degraded')?.status).toBe('False');
-    const stopped = await op.stop();
-    expect(stopped.code, op.logs()).toBe(0);
   });
 });
