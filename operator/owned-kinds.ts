@@ -33,14 +33,15 @@ export const OWNED_KINDS = [
  * (and their ReplicaSets) for ~25 children of its own; cached, they cost
  * memory and a reconcile per pod event (BENCHMARKS.md: 8 MiB less heap at
  * 300 resources, a fifth less CPU at 100 without them), yet only a
- * component that is not ready needs them (status says why: unschedulable, an image that can't be
- * pulled, a crash loop, a refused restore). So a reconcile that finds a
- * workload short of ready, or the migration not done, lists the instance's
- * pods by its labels in its namespace (one request); a settled instance
- * reads none. The workloads' own status changes wake the reconcile, and a
- * stack not yet ready is requeued every few seconds, so no pod event is
- * needed. Also read: a backup Job's pod (its result), a deleted namesake's
- * pods still terminating (before new credentials).
+ * component that is not ready needs them (status says why: unschedulable,
+ * an image that can't be pulled, a crash loop, a refused restore). So a
+ * reconcile that finds a workload short of ready, or the migration not
+ * done, lists the instance's pods by its labels in its namespace (one
+ * request); a settled instance reads none. The workloads' own status
+ * changes wake the reconcile, and a stack not yet ready is requeued every
+ * few seconds, so no pod event is needed. Also read: a backup Job's pod
+ * (its result), a deleted namesake's pods still terminating (before new
+ * credentials).
  */
 export const POD_KIND = { apiVersion: 'v1', kind: 'Pod', plural: 'pods', group: '' } as const;
 
