@@ -58,6 +58,10 @@ describe('create', () => {
     await cp.kubectl(['apply', '-n', NS, '-f', '-'], { input: sampleYaml() });
     const sv = await waitReady(api, NS, 'securevote');
     const uid = sv.metadata.uid;
+    // Ready says every component's pods are; the migration Job is created once
+    // the database's rollout is complete, which can be a reconcile later, and
+    // Progressing ends once that Job is complete too (kwok completes Job pods).
+    await waitFor('Progressing=False', async () => condition(await api.sv(NS, 'securevote'), 'Progressing')?.status === 'False');
     const kids = await children('securevote');
     const kinds = new Set(kids.map((k) => k.kind));
     for (const k of ['ConfigMap', 'Service', 'Deployment', 'StatefulSet', 'Job', 'NetworkPolicy', 'Secret']) expect(kinds, k).toContain(k);
@@ -79,8 +83,6 @@ describe('create', () => {
     expect(sv.status).toMatchObject({ phase: 'Ready', observedGeneration: 1, url: `http://securevote-proxy.${NS}.svc:8080` });
     expect((sv.status as { components: object }).components).toMatchObject({ backend: { ready: 1, desired: 1 }, database: { ready: 1, desired: 1 } });
     expect(condition(sv, 'Degraded')?.status).toBe('False');
-    // Progressing ends once the migration Job is complete too (kwok completes Job pods).
-    await waitFor('Progressing=False', async () => condition(await api.sv(NS, 'securevote'), 'Progressing')?.status === 'False');
     // An Event for the transition to Ready.
     const events = await api.list('v1', 'Event', NS);
     expect(events.map((e) => e.reason)).toContain('AllComponentsReady');
