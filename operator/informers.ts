@@ -160,6 +160,10 @@ export class Informers implements ObjectCache {
         // of it and nothing here reads them (emptied, not deleted, as the
         // stores do: a delete turns the object into a hash table).
         if (obj.metadata) (obj.metadata as { managedFields?: unknown }).managedFields = undefined;
+        // A watch event's apiVersion and kind are strings of their own in every
+        // object (~100 bytes a child): the kind's own, one copy for all.
+        if (obj.apiVersion !== undefined) obj.apiVersion = spec.kind.apiVersion;
+        if (obj.kind !== undefined) obj.kind = spec.kind.kind;
         if (spec.store && obj.metadata) spec.store.shrink(obj as KObject, spec.kind.kind);
         if (obj.metadata) indexByOwner(s, obj as KObject, deleted);
         try {
