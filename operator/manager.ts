@@ -23,8 +23,8 @@ import { packChild, unpack } from './packed.ts';
 
 /** Claims: trimmed to what is read of them (trim.ts). */
 const READ_ONLY_STORE: ObjectStore = { shrink: trimReadOnly, expand: (o) => o };
-/** The children we write: whole, compressed (packed.ts). */
-const OWNED_STORE: ObjectStore = { shrink: packChild, expand: unpack };
+/** The SecureVotes and the children we write: whole, compressed (packed.ts). */
+const PACKED_STORE: ObjectStore = { shrink: packChild, expand: unpack };
 import type { Term } from './leader.ts';
 import { type Timers, WorkQueue, realTimers } from './queue.ts';
 
@@ -118,7 +118,7 @@ export class Manager implements Term {
       else if (!this.stopping) early.add(key);
     };
     const specs: InformerSpec[] = [
-      { kind: SV_KIND, onObject: (o: KObject) => enqueue(keyOf(o.metadata.namespace, o.metadata.name)) },
+      { kind: SV_KIND, store: PACKED_STORE, onObject: (o: KObject) => enqueue(keyOf(o.metadata.namespace, o.metadata.name)) },
       // A backup wakes the instance it is of, and any instance restoring from it.
       { kind: BACKUP_KIND, onObject: (o: KObject) => keysOfBackup(o, this.cache?.list(SV_KIND, o.metadata.namespace) ?? []).forEach(enqueue) },
       ...WATCHED_KINDS.slice(2).map((kind) => {
@@ -126,7 +126,7 @@ export class Manager implements Term {
         return {
           kind,
           labelSelector: readOnly ? READ_ONLY_SELECTOR : INSTANCE_LABEL,
-          store: readOnly ? READ_ONLY_STORE : OWNED_STORE,
+          store: readOnly ? READ_ONLY_STORE : PACKED_STORE,
           onObject: (o: KObject) => enqueue(Controller.ownerKey(o)),
         };
       }),

@@ -1,6 +1,7 @@
-// How the informers' cache keeps the children the operator writes: whole
-// (drift detection, diff.ts covers(), compares every field we apply with the
-// live object), but compressed. A stack's 25 children are ~80 KB of JSON and
+// How the informers' cache keeps the children the operator writes (and the
+// SecureVotes themselves, ~3 KB each as objects): whole (drift detection,
+// diff.ts covers(), compares every field we apply with the live object), but
+// compressed. A stack's 25 children are ~80 KB of JSON and
 // several times that as objects on the heap; a thousand stacks whole don't
 // fit the operator's own memory limit. Children of different stacks differ
 // in little but names, uids and a few numbers, so each is deflated against a
@@ -31,7 +32,7 @@ const DICTIONARY_MAX = 32 * 1024;
 
 let dictionaries: Map<string, Buffer> | undefined;
 
-/** Per kind: the JSON of every child of that kind rendered for a template SecureVote. */
+/** Per kind: the JSON of every child of that kind rendered for a template SecureVote (and of the SecureVote). */
 function dictionaryOf(kind: string): Buffer | undefined {
   if (!dictionaries) {
     dictionaries = new Map();
@@ -43,6 +44,8 @@ function dictionaryOf(kind: string): Buffer | undefined {
     };
     const byKind = new Map<string, string[]>();
     for (const c of renderChildren(template, defaultSpec())) byKind.set(c.kind, [...(byKind.get(c.kind) ?? []), JSON.stringify(c)]);
+    // The resource itself, its spec as the API server fills it in (the schema's defaults).
+    byKind.set(SECUREVOTE_API.kind, [JSON.stringify({ ...template, spec: defaultSpec() })]);
     for (const [k, parts] of byKind) {
       const all = Buffer.from(parts.join(''));
       dictionaries.set(k, all.length > DICTIONARY_MAX ? all.subarray(all.length - DICTIONARY_MAX) : all);
