@@ -107,8 +107,8 @@ export class Metrics {
       registers,
     });
     // Its series are written at each scrape from one small record per
-    // SecureVote: kept as prom-client series, 15 per resource held ~4 KB
-    // each resource (~4 MB at 1,000) between scrapes.
+    // SecureVote: kept as prom-client series between scrapes, a resource's
+    // 15 held ~4 KB (~4 MB at 1,000).
     const conditions = this.conditions;
     this.condition = new Gauge({
       name: 'securevote_status_condition',
