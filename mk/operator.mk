@@ -32,6 +32,10 @@ bench-operator: deps controlplane ## Operator benchmark on kwok nodes: 1 / 100 /
 	@mkdir -p $(WORK)
 	nice -n 10 node bench/operator.ts $(BENCH_OPERATOR_ARGS)
 
+.PHONY: bench-cache
+bench-cache: deps ## What the operator's cache holds per SecureVote (its Manager and informers fed 100 and 1,000 stacks by a scripted watch; seconds, no cluster)
+	node --expose-gc bench/cache-memory.ts $(BENCH_CACHE_ARGS)
+
 .PHONY: bench-ceiling
 bench-ceiling: deps controlplane ## The same control plane without the operator: its children for 1,000 resources applied by a bare client (a floor for the operator's time)
 	@mkdir -p $(WORK)
