@@ -107,6 +107,8 @@ describe('packed children', () => {
     const ref = a[0]?.metadata.ownerReferences?.[0] as { name: string };
     expect(() => { ref.name = 'other'; }).toThrow(TypeError);
     expect(unpack(a[0] as KObject, whole[0]?.kind ?? '')).toEqual(whole[0]);
+    // Each kind's dictionary was fixed by the first stack's objects: the second's come back whole too.
+    expect(b.map((o, i) => unpack(o, other[i]?.kind ?? ''))).toEqual(other);
     expect(sharedRecords()).toBeGreaterThanOrEqual(2);
   });
 
