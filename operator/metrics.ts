@@ -1,6 +1,6 @@
 // The operator's Prometheus metrics, on a registry of its own (no global
 // default registry, so two operators in one test process don't collide).
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, type MetricObjectWithValues, type MetricValue, Registry, collectDefaultMetrics } from 'prom-client';
 import type { QueueObserver } from './queue.ts';
 
 /** The controller's name in controller-runtime's metric labels. */
@@ -18,6 +18,56 @@ const CONDITION_STATUSES = ['True', 'False', 'Unknown'] as const;
 
 const WORKQUEUE_BUCKETS = [1e-8, 1e-7, 1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1, 10];
 
+type Condition = { readonly type: string; readonly status: string };
+type ConditionLabels = 'namespace' | 'securevote' | 'type' | 'status';
+
+/**
+ * securevote_status_condition, whose series are written at each scrape from
+ * one small record per SecureVote: kept as prom-client series between
+ * scrapes, a resource's 15 held ~4 KB (~4 MB at 1,000).
+ */
+class ConditionGauge extends Gauge<ConditionLabels> {
+  /** Each SecureVote's conditions now, by namespace and name. */
+  private readonly now = new Map<string, Map<string, readonly Condition[]>>();
+
+  constructor(registers: Registry[]) {
+    super({
+      name: 'securevote_status_condition',
+      help: "A SecureVote's conditions: 1 for the status each type has now, 0 for the others",
+      labelNames: ['namespace', 'securevote', 'type', 'status'],
+      registers,
+    });
+  }
+
+  /** A SecureVote's conditions now (undefined: it is gone, and so are its series). */
+  setConditions(namespace: string, securevote: string, conditions: readonly Condition[] | undefined): void {
+    let byName = this.now.get(namespace);
+    if (conditions === undefined) {
+      byName?.delete(securevote);
+      if (byName?.size === 0) this.now.delete(namespace);
+      return;
+    }
+    if (!byName) this.now.set(namespace, (byName = new Map()));
+    const held = byName.get(securevote);
+    // Every reconcile calls this: the same conditions keep the record they have.
+    if (held && held.length === conditions.length && held.every((c, i) => c.type === conditions[i]?.type && c.status === conditions[i]?.status)) return;
+    // Only the two fields the series read: the conditions' messages and times stay with the resource.
+    byName.set(securevote, conditions.map((c) => ({ type: c.type, status: c.status })));
+  }
+
+  override async get(): Promise<MetricObjectWithValues<MetricValue<ConditionLabels>>> {
+    const out = await super.get();
+    for (const [namespace, byName] of this.now) {
+      for (const [securevote, conditions] of byName) {
+        for (const c of conditions) {
+          for (const status of CONDITION_STATUSES) out.values.push({ labels: { namespace, securevote, type: c.type, status }, value: c.status === status ? 1 : 0 });
+        }
+      }
+    }
+    return out;
+  }
+}
+
 export class Metrics {
   readonly registry: Registry;
   readonly reconciles: Counter<'result'>;
@@ -31,7 +81,7 @@ export class Metrics {
   readonly backupLastSuccess: Gauge<'namespace' | 'securevote'>;
   readonly backupLastFailure: Gauge<'namespace' | 'securevote'>;
   /** One series per condition type and status of each SecureVote: 1 for its current status, 0 for the others (kube-state-metrics' way). */
-  readonly condition: Gauge<'namespace' | 'securevote' | 'type' | 'status'>;
+  readonly condition: ConditionGauge;
   // controller-runtime's names, so its dashboards and alerts work on this operator as they are.
   readonly crReconciles: Counter<'controller' | 'result'>;
   readonly crReconcileErrors: Counter<'controller'>;
@@ -40,8 +90,6 @@ export class Metrics {
   readonly crMaxConcurrent: Gauge<'controller'>;
   readonly queueObserver: QueueObserver;
   private queue: QueueView | undefined;
-  /** Each SecureVote's conditions now, by namespace and name: the condition gauge's series, written at each scrape. */
-  private readonly conditions = new Map<string, Map<string, ReadonlyArray<{ readonly type: string; readonly status: string }>>>();
 
   constructor(opts: { processMetrics?: boolean } = {}) {
     this.registry = new Registry();
@@ -106,29 +154,7 @@ export class Metrics {
       labelNames: ['namespace', 'securevote'],
       registers,
     });
-    // Its series are written at each scrape from one small record per
-    // SecureVote: kept as prom-client series between scrapes, a resource's
-    // 15 held ~4 KB (~4 MB at 1,000).
-    const conditions = this.conditions;
-    this.condition = new Gauge({
-      name: 'securevote_status_condition',
-      help: "A SecureVote's conditions: 1 for the status each type has now, 0 for the others",
-      labelNames: ['namespace', 'securevote', 'type', 'status'],
-      registers,
-    });
-    const gauge = this.condition;
-    const get = gauge.get.bind(gauge);
-    gauge.get = async () => {
-      const out = await get();
-      for (const [namespace, byName] of conditions) {
-        for (const [securevote, now] of byName) {
-          for (const c of now) {
-            for (const status of CONDITION_STATUSES) out.values.push({ labels: { namespace, securevote, type: c.type, status }, value: c.status === status ? 1 : 0 });
-          }
-        }
-      }
-      return out;
-    };
+    this.condition = new ConditionGauge(registers);
     const controller = { controller: CONTROLLER };
     this.crReconciles = new Counter({
       name: 'controller_runtime_reconcile_total',
@@ -185,18 +211,7 @@ export class Metrics {
   }
 
   /** A SecureVote's conditions now (undefined: it is gone, and so are its series). */
-  setConditions(namespace: string, securevote: string, conditions: readonly { type: string; status: string }[] | undefined): void {
-    let byName = this.conditions.get(namespace);
-    if (conditions === undefined) {
-      byName?.delete(securevote);
-      if (byName?.size === 0) this.conditions.delete(namespace);
-      return;
-    }
-    if (!byName) this.conditions.set(namespace, (byName = new Map()));
-    const held = byName.get(securevote);
-    // Every reconcile calls this: the same conditions keep the record they have.
-    if (held && held.length === conditions.length && held.every((c, i) => c.type === conditions[i]?.type && c.status === conditions[i]?.status)) return;
-    // Only the two fields the series read: the conditions' messages and times stay with the resource.
-    byName.set(securevote, conditions.map((c) => ({ type: c.type, status: c.status })));
+  setConditions(namespace: string, securevote: string, conditions: readonly Condition[] | undefined): void {
+    this.condition.setConditions(namespace, securevote, conditions);
   }
 }
