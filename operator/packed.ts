@@ -55,8 +55,9 @@ function renderedOf(kind: string): string {
  * Per kind, the dictionary its objects are packed against, fixed when the
  * first one is packed: the template's rendering, then that first object as
  * the API server returned it. What our rendering lacks (the server's
- * defaults, uids, timestamps, status) then has a match too: children pack
- * to about half the bytes against the rendering alone.
+ * defaults, uids, timestamps, status) then has a match too: a stack's
+ * children with uids, timestamps and status but no server defaults pack to
+ * 4.2 KB against 6.1 KB with the rendering alone.
  */
 const dictionaries = new Map<string, Buffer>();
 
