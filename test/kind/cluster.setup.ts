@@ -16,7 +16,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { TestProject } from 'vitest/node';
-import { KIND_IMAGES, kindReadiness, startKind, type KindStack } from '../fixtures/containers-kind.ts';
+import { KIND_IMAGES, kindReadiness, startKind, type KindStack, type OperatorRelease } from '../fixtures/containers-kind.ts';
 import { REPO } from '../fixtures/docker-engine.ts';
 import { installMonitoring, monitoringImages, type MonitoringImages } from './monitoring-stack.ts';
 import { BROKEN_MIGRATION_SUFFIX, NEXT_SUFFIX, SCENARIO_SECUREVOTE } from './scenarios/stack-spec.ts';
@@ -36,12 +36,12 @@ export const NODES = 3;
 const PREVIOUS_RELEASE_IMAGES = ['postgres', 'redis', 'backend', 'frontend', 'proxy', 'operator'];
 
 /**
- * The images the scenarios roll to, loaded into the node once: each app
- * image under a second name (same content: what a user's new tag looks like
- * to the cluster) and a backend whose schema migration fails; with them the
- * monitoring stack's images, whose names it returns.
+ * The images the scenarios roll to, loaded into the nodes with the stack's:
+ * each app image under a second name (same content: what a user's new tag
+ * looks like to the cluster) and a backend whose schema migration fails;
+ * with them the monitoring stack's images.
  */
-async function scenarioImages(kind: string, cluster: string): Promise<MonitoringImages> {
+async function scenarioImages(): Promise<{ images: string[]; monitoring: MonitoringImages }> {
   const images: string[] = [];
   for (const img of KIND_IMAGES.filter((i) => /\/(backend|frontend|proxy):/.test(i))) {
     await run('docker', ['tag', img, `${img}${NEXT_SUFFIX}`]);
@@ -60,8 +60,7 @@ async function scenarioImages(kind: string, cluster: string): Promise<Monitoring
   // The monitoring stack's images (built here when missing), for installMonitoring.
   const monitoring = await monitoringImages();
   images.push(monitoring.prometheus, monitoring.operator, monitoring.reloader);
-  await run(kind, ['load', 'docker-image', '--name', cluster, ...images], { timeout: 900_000 });
-  return monitoring;
+  return { images, monitoring };
 }
 
 declare module 'vitest' {
@@ -74,7 +73,7 @@ declare module 'vitest' {
 }
 
 /** The previous release's images (built from its commit when missing) and install manifests. */
-async function previousRelease(): Promise<{ manifests: string; images: string[] }> {
+async function previousRelease(): Promise<OperatorRelease> {
   const script = join(REPO, 'scripts/previous-release.sh');
   const version = (await run(script, ['version'])).stdout.trim();
   await run(script, ['images'], { timeout: 1_200_000, maxBuffer: 16 * 1024 * 1024 });
@@ -90,14 +89,19 @@ export default async function setup(project: TestProject): Promise<() => Promise
   if (!pre.ok) {
     project.provide('scenarioCluster', { ok: false, line: `kind scenario tests skipped: ${pre.reason}; to run them: ${pre.command}` });
   } else {
-    // The upgrade scenario starts on the previous release.
-    const previous = UPGRADE ? await previousRelease() : undefined;
-    manifests = previous?.manifests;
-    stack = await startKind(pre, undefined, {
-      suffix: 'scenarios', secureVote: SCENARIO_SECUREVOTE, entry: 'node-port', nodes: NODES, ...(previous ? { operator: previous } : {}),
-    });
+    // The upgrade scenario starts on the previous release. It and the scenarios' images are made ready while the nodes start.
+    const previous = UPGRADE ? previousRelease() : undefined;
+    const extra = scenarioImages();
     try {
-      const monitoring = await scenarioImages(pre.kind, stack.name);
+      stack = await startKind(pre, undefined, {
+        suffix: 'scenarios', secureVote: SCENARIO_SECUREVOTE, entry: 'node-port', nodes: NODES,
+        ...(previous ? { operator: previous } : {}), images: extra.then((e) => e.images),
+      });
+    } finally {
+      manifests = (await previous?.catch(() => undefined))?.manifests;
+    }
+    try {
+      const { monitoring } = await extra;
       const kubeconfig = stack.kubeconfig;
       await installMonitoring(async (args, opts = {}) => {
         const p = run(pre.kubectl, ['--kubeconfig', kubeconfig, ...args], { timeout: opts.timeoutMs ?? 120_000, maxBuffer: 16 * 1024 * 1024 });
