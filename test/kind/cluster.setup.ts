@@ -92,14 +92,11 @@ export default async function setup(project: TestProject): Promise<() => Promise
     // The upgrade scenario starts on the previous release. It and the scenarios' images are made ready while the nodes start.
     const previous = UPGRADE ? previousRelease() : undefined;
     const extra = scenarioImages();
-    try {
-      stack = await startKind(pre, undefined, {
-        suffix: 'scenarios', secureVote: SCENARIO_SECUREVOTE, entry: 'node-port', nodes: NODES,
-        ...(previous ? { operator: previous } : {}), images: extra.then((e) => e.images),
-      });
-    } finally {
-      manifests = (await previous?.catch(() => undefined))?.manifests;
-    }
+    stack = await startKind(pre, undefined, {
+      suffix: 'scenarios', secureVote: SCENARIO_SECUREVOTE, entry: 'node-port', nodes: NODES,
+      ...(previous ? { operator: previous } : {}), images: extra.then((e) => e.images),
+    });
+    manifests = (await previous)?.manifests;
     try {
       const { monitoring } = await extra;
       const kubeconfig = stack.kubeconfig;
