@@ -81,7 +81,7 @@ export class Metrics {
   readonly backupLastSuccess: Gauge<'namespace' | 'securevote'>;
   readonly backupLastFailure: Gauge<'namespace' | 'securevote'>;
   /** One series per condition type and status of each SecureVote: 1 for its current status, 0 for the others (kube-state-metrics' way). */
-  readonly condition: ConditionGauge;
+  private readonly condition: ConditionGauge;
   // controller-runtime's names, so its dashboards and alerts work on this operator as they are.
   readonly crReconciles: Counter<'controller' | 'result'>;
   readonly crReconcileErrors: Counter<'controller'>;
