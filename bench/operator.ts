@@ -13,8 +13,8 @@
 // outgrows it shows here as garbage-collection time or a crash, not only as
 // a bigger number. BENCH_OPERATOR_NODE_OPTIONS adds Node options (e.g.
 // --heapsnapshot-signal=SIGUSR2 to look inside), BENCH_OPERATOR_NODE_ARGS
-// V8 flags NODE_OPTIONS refuses (--optimize-for-size), and MALLOC_* variables in
-// its environment reach the operator. Bounded: each phase has a
+// V8 flags NODE_OPTIONS refuses (--optimize-for-size), and MALLOC_* variables and
+// DESIRED_CACHE_SIZE in its environment reach the operator. Bounded: each phase has a
 // deadline.
 //
 // The periodic resync is the install's (5 min) unless --resync-s says
@@ -71,6 +71,8 @@ try {
       NODE_OPTIONS: [OPERATOR_ENV.NODE_OPTIONS.replace(/--max-old-space-size=\d+/, `--max-old-space-size=${heapMb}`), process.env.BENCH_OPERATOR_NODE_OPTIONS ?? ''].join(' ').trim(),
       // glibc's tunables from the caller's environment (MALLOC_ARENA_MAX=4 …): what a malloc setting is worth.
       ...Object.fromEntries(Object.entries(process.env).filter((e): e is [string, string] => e[0].startsWith('MALLOC_') && e[1] !== undefined)),
+      // The rendering cache's size, from the caller's environment: what a rendering kept is worth.
+      ...(process.env.DESIRED_CACHE_SIZE ? { DESIRED_CACHE_SIZE: process.env.DESIRED_CACHE_SIZE } : {}),
     },
   });
   console.log(JSON.stringify({ operatorPid: op.pid, logFile: op.logFile }));
@@ -123,6 +125,8 @@ try {
     for (const m of (await op.metrics()).matchAll(/^securevote_operator_reconciles_total\{[^}]*\} (\d+)/gm)) n += Number(m[1]);
     return n;
   };
+  /** Renderings synthesized (the rendering cache's misses). */
+  const renders = async (): Promise<number> => Number(/^securevote_operator_renders_total (\d+)/m.exec(await op.metrics())?.[1] ?? 0);
   const svPath = async (ns: string): Promise<string> => raw.pathOf({ apiVersion: SV_API, kind: 'SecureVote', namespace: ns }, 'create');
 
   for (const size of sizes) {
@@ -133,6 +137,7 @@ try {
     const cpuFrom = cpuSeconds();
     const machineFrom = machineCpuSeconds();
     const recFrom = await reconciles();
+    const rendersFrom = await renders();
     const logFrom = op.logs().length;
     const path = await svPath(ns);
     const t0 = Date.now();
@@ -175,6 +180,7 @@ try {
       readyAtDeadline: ready,
       reconciles: recs,
       reconcilesPerSecond: Math.round((recs / seconds) * 10) / 10,
+      renders: (await renders()) - rendersFrom,
       requestsPerResource: Math.round((sum(reqs) / size) * 10) / 10,
       writesPerResource: Math.round((sum(reqs, true) / size) * 10) / 10,
       requestsByVerb: reqs,

@@ -147,10 +147,13 @@ export function templateHash(template: unknown): string {
 export class DesiredCache {
   private readonly byKey = new Map<string, { uid: string; generation: number; packed: Buffer }>();
   private readonly max: number;
+  private readonly onRender: () => void;
   renders = 0;
 
-  constructor(max = 128) {
+  /** `onRender` counts each synthesis (a miss). */
+  constructor(max = 128, onRender: () => void = () => {}) {
     this.max = max;
+    this.onRender = onRender;
   }
 
   /**
@@ -171,6 +174,7 @@ export class DesiredCache {
     }
     const objects = renderChildren(sv, spec, restore);
     this.renders++;
+    this.onRender();
     // A copy of exactly its size: zlib's own result buffer is larger.
     const out = deflateRawSync(JSON.stringify(objects));
     const packed = Buffer.allocUnsafeSlow(out.length);

@@ -50,7 +50,7 @@ async function main(): Promise<void> {
     metrics,
     log,
     config: config.operator,
-    desired: new DesiredCache(config.desiredCacheSize),
+    desired: new DesiredCache(config.desiredCacheSize, () => metrics.renders.inc()),
     writes: new WriteMemo(),
     now: () => new Date(),
   };

@@ -74,6 +74,7 @@ export class Metrics {
   readonly reconcileSeconds: Histogram<'result'>;
   readonly apiErrors: Counter<'class'>;
   readonly apiRequests: Counter<'verb'>;
+  readonly renders: Counter;
   readonly queueDepth: Gauge;
   readonly leader: Gauge;
   readonly informerSynced: Gauge<'kind'>;
@@ -117,6 +118,11 @@ export class Metrics {
       name: 'securevote_operator_api_requests_total',
       help: 'Requests the reconcile sent to the API server, by verb (informer list/watch excluded)',
       labelNames: ['verb'],
+      registers,
+    });
+    this.renders = new Counter({
+      name: 'securevote_operator_renders_total',
+      help: "SecureVote children rendered (the construct synthesized): the rendering cache's misses",
       registers,
     });
     this.queueDepth = new Gauge({
