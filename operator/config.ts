@@ -14,7 +14,7 @@
 //   HEALTH_ADDR         host:port of the HTTP endpoints (default 0.0.0.0:8081)
 //   CONCURRENCY         resources reconciled at once (default 8)
 //   RESYNC_SECONDS      periodic requeue of a Ready resource (default 300)
-//   DESIRED_CACHE_SIZE  renderings kept in memory (default 256; ~90 KB each)
+//   DESIRED_CACHE_SIZE  renderings kept in memory (default 2000; ~4 KB each)
 //   LOG_LEVEL           pino level (default info)
 import { hostname } from 'node:os';
 import { type OperatorConfig, defaultConfig } from './context.ts';
@@ -90,7 +90,7 @@ export function loadConfig(env: Env, defaultIdentity: string = `${hostname()}-${
     requestTimeoutMs,
     healthHost: addr.slice(0, i),
     healthPort,
-    desiredCacheSize: intEnv(env, 'DESIRED_CACHE_SIZE', 256),
+    desiredCacheSize: intEnv(env, 'DESIRED_CACHE_SIZE', 2000),
     logLevel: env.LOG_LEVEL ?? 'info',
   };
 }

@@ -2,7 +2,7 @@
 // here is a module singleton; every collaborator is an interface.
 import type { Logger } from 'pino';
 import type { WriteMemo } from './apply.ts';
-import type { DesiredCache } from './desired.ts';
+import type { DesiredCache } from './desired-cache.ts';
 import type { Metrics } from './metrics.ts';
 
 /** A Kubernetes object as JSON, the way the API server sends it. */

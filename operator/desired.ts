@@ -13,7 +13,6 @@ import { SECUREVOTE_API, type SecureVoteSpec } from '../charts/spec.ts';
 import type { KObject, OwnerReference } from './context.ts';
 import { canonicalJson, withHash } from './diff.ts';
 import { createHash } from 'node:crypto';
-import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import { ErrorClass, ReconcileError } from './errors.ts';
 import { isOwnedKind } from './owned-kinds.ts';
 
@@ -132,72 +131,4 @@ function withTemplateHash(obj: KObject): KObject {
 /** The hash of a pod template (as rendered). */
 export function templateHash(template: unknown): string {
   return createHash('sha256').update(canonicalJson(template)).digest('hex').slice(0, 16);
-}
-
-/**
- * Rendering costs a synth (~30 ms): remember the last one per resource,
- * valid while its uid and generation stay (the spec only changes with the
- * generation; nothing else we add depends on anything but name and uid).
- * Kept deflated: a rendering is ~67 KB of JSON text (a heap snapshot at 300
- * resources found the 256 cached texts a quarter of the whole heap, 16 MiB)
- * and ~12 KB deflated, in a buffer of its own outside the heap. Reading one
- * back (inflate and parse, ~1 ms) is still thirty times cheaper than a synth.
- * Bounded, least recently used first out.
- */
-export class DesiredCache {
-  private readonly byKey = new Map<string, { uid: string; generation: number; packed: Buffer }>();
-  private readonly max: number;
-  private readonly onRender: () => void;
-  renders = 0;
-
-  /** `onRender` counts each synthesis (a miss). */
-  constructor(max = 128, onRender: () => void = () => {}) {
-    this.max = max;
-    this.onRender = onRender;
-  }
-
-  /**
-   * The resource's children as rendered: a fresh copy each call (callers may
-   * change it). `restore` (spec.restore resolved) is fixed for a generation:
-   * a backup's status no longer changes once it is verified.
-   */
-  get(sv: KObject, spec: SecureVoteSpec, restore?: RestoreSource): KObject[] {
-    const key = `${sv.metadata.namespace ?? ''}/${sv.metadata.name}`;
-    const uid = sv.metadata.uid ?? '';
-    const generation = sv.metadata.generation ?? 0;
-    const hit = this.byKey.get(key);
-    if (hit && hit.uid === uid && hit.generation === generation) {
-      // Map order is insertion order: re-insert to mark it recently used.
-      this.byKey.delete(key);
-      this.byKey.set(key, hit);
-      return JSON.parse(inflateRawSync(hit.packed).toString('utf8')) as KObject[];
-    }
-    const objects = renderChildren(sv, spec, restore);
-    this.renders++;
-    this.onRender();
-    // A copy of exactly its size: zlib's own result buffer is larger.
-    const out = deflateRawSync(JSON.stringify(objects));
-    const packed = Buffer.allocUnsafeSlow(out.length);
-    out.copy(packed);
-    this.byKey.delete(key);
-    this.byKey.set(key, { uid, generation, packed });
-    while (this.byKey.size > this.max) this.byKey.delete(this.byKey.keys().next().value as string);
-    return objects;
-  }
-
-  /** The resource is gone: drop its rendering. */
-  forget(key: string): void {
-    this.byKey.delete(key);
-  }
-
-  size(): number {
-    return this.byKey.size;
-  }
-
-  /** The memory its renderings keep. */
-  bytes(): number {
-    let n = 0;
-    for (const e of this.byKey.values()) n += e.packed.buffer.byteLength;
-    return n;
-  }
 }

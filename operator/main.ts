@@ -8,7 +8,7 @@ import { pino } from 'pino';
 import { WriteMemo } from './apply.ts';
 import { loadConfig } from './config.ts';
 import type { Context } from './context.ts';
-import { DesiredCache } from './desired.ts';
+import { DesiredCache } from './desired-cache.ts';
 import { KubeEventRecorder } from './events.ts';
 import { type WriteGuard, noFence } from './fence.ts';
 import { Informers } from './informers.ts';

@@ -71,6 +71,49 @@ function dictionaryOf(kind: string, first?: string): Buffer | undefined {
   return d;
 }
 
+/** JSON deflated against a dictionary, as a one-byte string (see above: not a Buffer). */
+function deflate(json: string, dictionary: Buffer | undefined): string {
+  return deflateRawSync(json, dictionary ? { dictionary } : {}).toString('latin1');
+}
+
+function inflate(packed: string, dictionary: Buffer | undefined): string {
+  return inflateRawSync(Buffer.from(packed, 'latin1'), dictionary ? { dictionary } : {}).toString('utf8');
+}
+
+/**
+ * Per kind, the dictionary rendered children are packed against: the
+ * template's rendering alone (a rendering has none of the server's fields,
+ * and packing one must not fix the live objects' dictionary, which ends
+ * with what the server sent).
+ */
+const renderedDictionaries = new Map<string, Buffer>();
+
+function renderedDictionaryOf(kind: string): Buffer {
+  let d = renderedDictionaries.get(kind);
+  if (!d) {
+    const all = Buffer.from(renderedOf(kind));
+    d = all.length > DICTIONARY_MAX ? Buffer.from(all.subarray(all.length - DICTIONARY_MAX)) : all;
+    renderedDictionaries.set(kind, d);
+  }
+  return d;
+}
+
+/**
+ * A rendered child of `kind`, packed: its JSON deflated against the
+ * template's rendering of that kind. A stack's rendering differs from the
+ * template's in little but names, uids and hashes: ~4 KB a stack packed
+ * child by child, against ~12 KB for its 68 KB of JSON deflated whole
+ * (zlib's 32 KB window keeps a whole rendering from matching a dictionary).
+ */
+export function packRendered(obj: KObject): string {
+  return deflate(JSON.stringify(obj), renderedDictionaryOf(obj.kind));
+}
+
+/** A rendered child packed by packRendered (a new copy each time). */
+export function unpackRendered(packed: string, kind: string): KObject {
+  return JSON.parse(inflate(packed, renderedDictionaryOf(kind))) as KObject;
+}
+
 type Metadata = KObject['metadata'];
 
 /** What every child of one owner shares, in the cache. */
@@ -119,7 +162,7 @@ export function packChild(obj: KObject, kind: string): void {
   if (o[PACKED] !== undefined) return;
   const json = JSON.stringify(obj);
   const dictionary = dictionaryOf(kind, json);
-  const packed = deflateRawSync(json, dictionary ? { dictionary } : {}).toString('latin1');
+  const packed = deflate(json, dictionary);
   const m = obj.metadata;
   const common = sharedOf(m.namespace, m.labels?.[INSTANCE_LABEL], m.ownerReferences);
   const metadata: Metadata = { name: m.name };
@@ -142,8 +185,7 @@ export function packChild(obj: KObject, kind: string): void {
 export function unpack(obj: KObject, kind: string): KObject {
   const packed = (obj as Packed)[PACKED];
   if (packed === undefined) return obj;
-  const dictionary = dictionaryOf(kind);
-  return JSON.parse(inflateRawSync(Buffer.from(packed, 'latin1'), dictionary ? { dictionary } : {}).toString('utf8')) as KObject;
+  return JSON.parse(inflate(packed, dictionaryOf(kind))) as KObject;
 }
 
 /** The compressed bytes a packed child keeps (0 for one never packed). */

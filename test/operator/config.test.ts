@@ -18,7 +18,7 @@ describe('loadConfig', () => {
     expect([c.healthHost, c.healthPort]).toEqual(['0.0.0.0', 8081]);
     expect(c.operator.concurrency).toBe(8);
     expect(c.operator.resyncMs).toBe(300_000);
-    expect(c.desiredCacheSize).toBe(256);
+    expect(c.desiredCacheSize).toBe(2000);
   });
 
   it('reads the environment', () => {

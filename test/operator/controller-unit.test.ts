@@ -18,7 +18,7 @@ import {
 import { migrationHash } from '../../charts/migration.ts';
 import { DEFAULT_IMAGES } from '../../charts/spec.ts';
 import { Action, Controller, errorPolicy, reconcile } from '../../operator/controller.ts';
-import { DesiredCache } from '../../operator/desired.ts';
+import { DesiredCache } from '../../operator/desired-cache.ts';
 import { ErrorClass, ReconcileError } from '../../operator/errors.ts';
 import { Metrics } from '../../operator/metrics.ts';
 import { WorkQueue } from '../../operator/queue.ts';

@@ -5,7 +5,6 @@ import { parseSpec, type SecureVoteSpec } from '../../charts/spec.ts';
 import type { KObject } from '../../operator/context.ts';
 import {
   componentSpecHash,
-  DesiredCache,
   INSTANCE_LABEL,
   MANAGED_BY,
   OWNED_KINDS,
@@ -94,45 +93,6 @@ describe('renderChildren', () => {
     } catch (err) {
       expect((err as ReconcileError).errorClass).toBe(ErrorClass.Internal);
     }
-  });
-});
-
-describe('DesiredCache', () => {
-  it('renders once per generation and uid', () => {
-    const cache = new DesiredCache();
-    const a = cache.get(sv({}, 1), parsed({}));
-    const again = cache.get(sv({}, 1), parsed({}));
-    expect(again).toEqual(a);
-    expect(again).not.toBe(a); // a copy: a caller changing it changes nothing kept
-    expect(cache.renders).toBe(1);
-    cache.get(sv({}, 2), parsed({}));
-    expect(cache.renders).toBe(2);
-    const other = { ...sv({}, 2), metadata: { ...sv({}, 2).metadata, uid: 'uid-2' } };
-    cache.get(other, parsed({}));
-    expect(cache.renders).toBe(3);
-    cache.forget('ns1/demo');
-    expect(cache.size()).toBe(0);
-  });
-  it('keeps a rendering in a fifth of its JSON, and gives back exactly what was rendered', () => {
-    const cache = new DesiredCache();
-    const rendered = cache.get(sv({}, 1), parsed({}));
-    const json = Buffer.byteLength(JSON.stringify(rendered));
-    expect(cache.bytes()).toBeGreaterThan(0);
-    expect(cache.bytes()).toBeLessThan(json / 5);
-    expect(cache.get(sv({}, 1), parsed({}))).toEqual(rendered);
-    expect(cache.renders).toBe(1);
-  });
-  it('keeps at most its bound, dropping the least recently used', () => {
-    const cache = new DesiredCache(2);
-    cache.get(sv({}, 1, 'a'), parsed({}));
-    cache.get(sv({}, 1, 'b'), parsed({}));
-    cache.get(sv({}, 1, 'a'), parsed({})); // a is now the most recent
-    cache.get(sv({}, 1, 'c'), parsed({})); // b goes
-    expect(cache.size()).toBe(2);
-    cache.get(sv({}, 1, 'a'), parsed({}));
-    expect(cache.renders).toBe(3);
-    cache.get(sv({}, 1, 'b'), parsed({}));
-    expect(cache.renders).toBe(4);
   });
 });
 

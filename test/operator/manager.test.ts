@@ -5,7 +5,7 @@ import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { WriteMemo } from '../../operator/apply.ts';
 import { type Context, type KObject, type ObjectRef, defaultConfig } from '../../operator/context.ts';
-import { DesiredCache } from '../../operator/desired.ts';
+import { DesiredCache } from '../../operator/desired-cache.ts';
 import type { InformerSpec } from '../../operator/informers.ts';
 import { Manager, type Reconciler, SV_KIND, type TermCache } from '../../operator/manager.ts';
 import { Metrics } from '../../operator/metrics.ts';

@@ -10,7 +10,7 @@ import { DEFAULT_IMAGES, MAX_REPLICAS, type SecureVoteStatus } from '../../chart
 import { WriteMemo } from '../../operator/apply.ts';
 import { type Context, type KObject, type KubeApi, type ObjectCache, type ObjectRef, defaultConfig } from '../../operator/context.ts';
 import { reconcile } from '../../operator/controller.ts';
-import { DesiredCache } from '../../operator/desired.ts';
+import { DesiredCache } from '../../operator/desired-cache.ts';
 import { Metrics } from '../../operator/metrics.ts';
 import { migrationBackoffMs } from '../../operator/rollout.ts';
 import { Reason } from '../../operator/status.ts';
