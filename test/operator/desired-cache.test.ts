@@ -1,22 +1,7 @@
 // The rendering cache: a reconcile of an unchanged resource renders nothing.
 import { describe, expect, it } from 'vitest';
-import { parseSpec, type SecureVoteSpec } from '../../charts/spec.ts';
-import type { KObject } from '../../operator/context.ts';
 import { DesiredCache } from '../../operator/desired-cache.ts';
-
-/** A SecureVote as the API server hands it over. */
-const sv = (spec: unknown = {}, generation = 1, name = 'demo'): KObject => ({
-  apiVersion: 'securevote.dev/v1alpha1',
-  kind: 'SecureVote',
-  metadata: { name, namespace: 'ns1', uid: 'uid-1', generation },
-  spec,
-});
-
-const parsed = (spec: unknown): SecureVoteSpec => {
-  const r = parseSpec(spec);
-  if (!r.ok) throw new Error(r.errors.join('; '));
-  return r.spec;
-};
+import { parsed, sv } from './securevote.ts';
 
 describe('DesiredCache', () => {
   it('renders once per generation and uid', () => {

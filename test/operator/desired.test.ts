@@ -1,7 +1,6 @@
 import { App, Chart } from 'cdk8s';
 import { describe, expect, it } from 'vitest';
 import { SecureVoteStack } from '../../charts/securevote-stack.ts';
-import { parseSpec, type SecureVoteSpec } from '../../charts/spec.ts';
 import type { KObject } from '../../operator/context.ts';
 import {
   componentSpecHash,
@@ -13,20 +12,7 @@ import {
 import { HASH_ANNOTATION } from '../../operator/diff.ts';
 import { ErrorClass, type ReconcileError } from '../../operator/errors.ts';
 import { credentialsSecret } from '../../operator/secret.ts';
-
-/** A SecureVote as the API server hands it over. */
-const sv = (spec: unknown = {}, generation = 1, name = 'demo'): KObject => ({
-  apiVersion: 'securevote.dev/v1alpha1',
-  kind: 'SecureVote',
-  metadata: { name, namespace: 'ns1', uid: 'uid-1', generation },
-  spec,
-});
-
-const parsed = (spec: unknown): SecureVoteSpec => {
-  const r = parseSpec(spec);
-  if (!r.ok) throw new Error(r.errors.join('; '));
-  return r.spec;
-};
+import { parsed, sv } from './securevote.ts';
 
 const byId = (objs: KObject[]): Map<string, KObject> => new Map(objs.map((o) => [`${o.kind}/${o.metadata.name}`, o]));
 
