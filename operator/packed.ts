@@ -17,6 +17,9 @@
 // JavaScript objects and malloc'd bookkeeping). What a stack's 25 children
 // have in common (namespace, instance label, owner references) is one shared,
 // frozen record, not 25 copies: about half of what a packed child cost.
+//
+// The rendering cache (desired-cache.ts) keeps rendered children packed the
+// same way, against the template's rendering alone (packRendered).
 import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import type { KObject } from './context.ts';
 import { INSTANCE_LABEL, renderChildren } from './desired.ts';
