@@ -34,6 +34,9 @@ type Packed = KObject & { [PACKED]?: string; [SHARED]?: Shared };
 /** zlib keeps the last 32 KB of a dictionary. */
 const DICTIONARY_MAX = 32 * 1024;
 
+/** The part of a dictionary zlib uses (a copy: not a view keeping the whole). */
+const lastWindow = (all: Buffer): Buffer => (all.length > DICTIONARY_MAX ? Buffer.from(all.subarray(all.length - DICTIONARY_MAX)) : all);
+
 /** Per kind: the JSON of every child of that kind rendered for a template SecureVote (and of the SecureVote). */
 let rendered: Map<string, string> | undefined;
 
@@ -67,8 +70,7 @@ const dictionaries = new Map<string, Buffer>();
 function dictionaryOf(kind: string, first?: string): Buffer | undefined {
   let d = dictionaries.get(kind);
   if (!d && first !== undefined) {
-    const all = Buffer.from(renderedOf(kind) + first);
-    d = all.length > DICTIONARY_MAX ? Buffer.from(all.subarray(all.length - DICTIONARY_MAX)) : all;
+    d = lastWindow(Buffer.from(renderedOf(kind) + first));
     dictionaries.set(kind, d);
   }
   return d;
@@ -94,8 +96,7 @@ const renderedDictionaries = new Map<string, Buffer>();
 function renderedDictionaryOf(kind: string): Buffer {
   let d = renderedDictionaries.get(kind);
   if (!d) {
-    const all = Buffer.from(renderedOf(kind));
-    d = all.length > DICTIONARY_MAX ? Buffer.from(all.subarray(all.length - DICTIONARY_MAX)) : all;
+    d = lastWindow(Buffer.from(renderedOf(kind)));
     renderedDictionaries.set(kind, d);
   }
   return d;
