@@ -68,6 +68,10 @@ const CASES: Case[] = [
     series: { [votes('201')]: '0+100x60', [votes('500')]: '0x20 0+5x40', [votes('503')]: '0+0.5x60' },
     expect: [
       { at: '4m', alert: 'SecureVoteVoteErrors', firing: [] },
+      // 5xx above 1% from 5m45s (the 500s begin at 5m30s, with the 503s beside them): pending, not firing,
+      // until its 2 minutes of `for` have passed; so not at 7m30s, firing at 8m.
+      { at: '7m30s', alert: 'SecureVoteVoteErrors', firing: [] },
+      { at: '8m', alert: 'SecureVoteVoteErrors', firing: [at({ namespace: NS, securevote: SV }, 'critical')] },
       { at: '12m', alert: 'SecureVoteVoteErrors', firing: [at({ namespace: NS, securevote: SV }, 'critical')] },
     ],
   },

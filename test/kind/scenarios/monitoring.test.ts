@@ -7,8 +7,10 @@
 // cache pod gone (a warning, votes keep succeeding), the database pod gone
 // (critical), each kept away by cordoned nodes for as long as it takes, then
 // resolved once back; votes failing for real (a CHECK refusing their rows):
-// the critical vote-errors alert pending, then firing. Runs last
-// (vitest.config.ts): monitoring stays on.
+// the critical vote-errors alert active on them, its labels and message
+// those an on-call reads. That it fires after its `for` is Prometheus's rule
+// evaluation, tested with promtool on the same rules (alert-rules.test.ts),
+// not waited for here. Runs last (vitest.config.ts): monitoring stays on.
 import { beforeAll, expect, it } from 'vitest';
 import { MAIN_CONTAINER } from '../../../charts/alerts.ts';
 import { COMPONENTS, DATABASE, METRICS } from '../../../charts/rules.ts';
@@ -111,32 +113,29 @@ describeScenario('monitoring on a real Prometheus, under load', (stack) => {
     expect(r.load.failures).toEqual({});
   }, 600_000);
 
-  it('votes failing (a CHECK that refuses every new row): SecureVoteVoteErrors goes pending, then fires as critical on the real 500s; no acknowledged vote lost', async () => {
+  it('votes failing (a CHECK that refuses every new row): SecureVoteVoteErrors turns active as critical on the real 500s, naming their share; no acknowledged vote lost', async () => {
     const s = stack();
     const k = s.kubectl.bind(s);
     const isIt = (a: Alert): boolean => a.labels['alertname'] === 'SecureVoteVoteErrors';
     // Before the fault the votes are healthy: the alert is not even pending.
     expect((await alerts(k)).filter(isIt)).toEqual([]);
-    let pending: { ms: number; alert: Alert } | undefined;
-    let firing: { ms: number; alert: Alert } | undefined;
+    let active: { ms: number; alert: Alert } | undefined;
     const r = await underLoad(s, async () => {
       const at = Date.now();
       // What a botched schema change by hand does: PostgreSQL answers, and refuses every vote's row.
       await psql(s, 'ALTER TABLE votes ADD CONSTRAINT refuse_every_vote CHECK (false) NOT VALID');
       try {
-        const p = await waitAlerts(k, 'SecureVoteVoteErrors pending', (as) => as.some(isIt), 120_000);
-        pending = { ms: p.at - at, alert: p.alerts.find(isIt)! };
-        const f = await waitAlerts(k, 'SecureVoteVoteErrors firing', (as) => as.some((a) => isIt(a) && a.state === 'firing'), 240_000);
-        firing = { ms: f.at - at, alert: f.alerts.find((a) => isIt(a) && a.state === 'firing')! };
+        const p = await waitAlerts(k, 'SecureVoteVoteErrors active', (as) => as.some(isIt), 120_000);
+        active = { ms: p.at - at, alert: p.alerts.find(isIt)! };
       } finally {
         await psql(s, 'ALTER TABLE votes DROP CONSTRAINT refuse_every_vote');
       }
     }, { maxVotes: 1_000_000 });
-    console.log(`${figures('votes failing', r.load)}; SecureVoteVoteErrors pending ${pending?.ms} ms after the change, firing ${firing?.ms} ms after it: ${firing?.alert.annotations['description']}`);
-    expect(firing?.alert.labels).toMatchObject({ severity: 'critical', namespace: s.namespace, securevote: INSTANCE });
-    // The same alert throughout: pending since the 500s began, without a break.
-    expect(firing?.alert.activeAt).toBe(pending?.alert.activeAt);
-    expect(firing?.alert.annotations['description']).toMatch(/^\d+(\.\d+)?% of votes answered 5xx/);
+    console.log(`${figures('votes failing', r.load)}; SecureVoteVoteErrors ${active?.alert.state} ${active?.ms} ms after the change: ${active?.alert.annotations['description']}`);
+    // Active since the 500s began: pending for its `for`, then firing (promtool's test of the same rule).
+    expect(active?.alert.state).toBe('pending');
+    expect(active?.alert.labels).toMatchObject({ severity: 'critical', namespace: s.namespace, securevote: INSTANCE });
+    expect(active?.alert.annotations['description']).toMatch(/^\d+(\.\d+)?% of votes answered 5xx/);
     // The fault's votes, and only they, fail: a 500 each (the database answers, refusing the row).
     expect(Object.keys(r.load.failures), 'failures other than 500').toEqual(['500']);
     expect(r.stored).toEqual({ missing: 0, wrongOption: 0, acknowledgedTwice: 0 });
