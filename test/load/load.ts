@@ -38,6 +38,8 @@ export interface LoadOptions {
   maxRetryWaitMs?: number;
   /** Each voter waits this long after each vote (default 0): a light, steady load. */
   pauseMs?: number;
+  /** Called after each acknowledged vote with how many have been acknowledged so far. */
+  onAck?: (acknowledged: number) => void;
 }
 
 export interface Ack {
@@ -194,6 +196,7 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
               else {
                 outcome = '201';
                 acknowledged.push({ voterId, optionId });
+                opts.onAck?.(acknowledged.length);
                 latencies.push(performance.now() - t0);
                 if (attempt > 0) retriedVotes++;
               }

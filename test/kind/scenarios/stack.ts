@@ -166,21 +166,28 @@ export async function underLoad<T>(
   opts: { maxVotes?: number; maxDurationMs?: number; tailMs?: number; leadMs?: number; parallel?: number; pauseMs?: number } = {},
 ): Promise<UnderLoad<T>> {
   const stop = new AbortController();
+  const parallel = opts.parallel ?? SEED_PARALLEL;
+  // The scenario starts once the load flows (as many votes acknowledged as voters in parallel), or after leadMs.
+  let flowing = (): void => undefined;
+  const flows = new Promise<void>((r) => (flowing = r));
   const load = runLoad({
     url: s.url,
     votes: opts.maxVotes ?? 200_000,
-    parallel: opts.parallel ?? SEED_PARALLEL,
+    parallel,
     ...(opts.pauseMs ? { pauseMs: opts.pauseMs } : {}),
     maxDurationMs: opts.maxDurationMs ?? 600_000,
     progress: false,
     signal: stop.signal,
+    onAck: (n) => n >= parallel && flowing(),
   });
   // The load must outlast the scenario: one that ran out of votes first proves nothing about the rest.
   let ranOut = false;
   void load.then(() => (ranOut = !stop.signal.aborted), () => undefined);
   let value: T;
   try {
-    await new Promise((r) => setTimeout(r, opts.leadMs ?? 2_000));
+    let lead: NodeJS.Timeout | undefined;
+    await Promise.race([flows, new Promise((r) => (lead = setTimeout(r, opts.leadMs ?? 2_000)))]);
+    clearTimeout(lead);
     value = await scenario();
     await new Promise((r) => setTimeout(r, opts.tailMs ?? 3_000));
   } finally {
