@@ -82,8 +82,8 @@ async function onKind(kubectl: string): Promise<void> {
     say(`kind cluster ${DEMO.cluster} exists: reusing it`);
   }
   writeFileSync(kubeconfig, run(kind, ['get', 'kubeconfig', '--name', DEMO.cluster]));
-  // kind skips an image the node already has (same ID).
-  await step('Loading the images into the node', () => sh(kind, ['load', 'docker-image', '--name', DEMO.cluster, ...kindImages()]));
+  // An image the node already has (same ID) is skipped.
+  await step('Loading the images into the node', () => sh(join(REPO, 'scripts/kind-load.sh'), [DEMO.cluster, ...kindImages()], { ...process.env, KIND: kind }));
   await installAndApply(k);
   const url = `http://127.0.0.1:${DEMO.port}/`;
   const page = await fetch(url, { signal: AbortSignal.timeout(10_000) });

@@ -34,7 +34,7 @@ KIND_IMAGES = $(shell node -p "Object.entries(require('./charts/images.json').im
 kind-up: images synth ## Create a kind cluster (the seed's kubelet log rotation), load the images, install the operator; then make demo runs on it
 	$(DOCKER_ENGINE) up --privileged
 	KIND=$(KIND) scripts/kind-cluster.sh up $(KIND_CLUSTER)
-	$(KIND) load docker-image --name $(KIND_CLUSTER) $(KIND_IMAGES)
+	KIND=$(KIND) scripts/kind-load.sh $(KIND_CLUSTER) $(KIND_IMAGES)
 	@mkdir -p $(WORK)
 	$(KIND) get kubeconfig --name $(KIND_CLUSTER) > $(WORK)/kind-$(KIND_CLUSTER).kubeconfig
 	KUBECONFIG=$(WORK)/kind-$(KIND_CLUSTER).kubeconfig $(MAKE) --no-print-directory deploy
