@@ -13,7 +13,7 @@ import { STORED_ONCE, storedOnce, votesInClusterDatabase, type StoredCheck } fro
 const run = promisify(execFile);
 
 export interface Stack {
-  /** The kind cluster's name (`kind load docker-image --name`). */
+  /** The kind cluster's name (what `kind get nodes --name` takes). */
   readonly cluster: string;
   readonly namespace: string;
   /** The proxy's entry on 127.0.0.1 (a NodePort kind maps). */
