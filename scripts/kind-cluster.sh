@@ -21,6 +21,7 @@
 # Needs a Docker engine that runs privileged containers (make kind-up starts
 # one: scripts/docker-engine.sh up --privileged).
 set -euo pipefail
+shopt -s inherit_errexit # a failing step inside $(...) stops the script too
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 work="${WORK:-$root/.work}/kind"
@@ -48,9 +49,10 @@ node_image() {
 }
 
 config() { # <name> -> path of the kind config to use
-  local out=$work/cluster-$1.yaml
+  local out=$work/cluster-$1.yaml src=${KIND_CONFIG:-$root/dist/kind/cluster.yaml}
+  [[ -f $src ]] || { echo "kind-cluster: no kind config at $src (make synth writes it; or set KIND_CONFIG)" >&2; exit 1; }
   mkdir -p "$work"
-  cp "${KIND_CONFIG:-$root/dist/kind/cluster.yaml}" "$out.tmp"
+  cp "$src" "$out.tmp"
   # NODES=n: workers up to n nodes, each kubelet configured as the first node's.
   # cgroup v1: Kubernetes 1.35 refuses it by default; say so explicitly here.
   local v1=no; [[ -f /sys/fs/cgroup/cgroup.controllers ]] || v1=yes
