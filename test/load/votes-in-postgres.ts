@@ -62,22 +62,51 @@ export async function checkVotesInPostgres(acks: readonly Ack[], conn: PgConnect
   }
 }
 
+/** psql in the database pod of an instance, over its local socket: the rows of `sql`, unaligned, space-separated. */
+async function psqlInCluster(
+  kubectl: (args: string[]) => Promise<string> | string,
+  namespace: string,
+  instance: string,
+  sql: string,
+): Promise<string> {
+  // The instance's own database: a namespace may hold several SecureVotes.
+  const selector = `app.kubernetes.io/instance=${instance},app.kubernetes.io/component=database`;
+  const pod = await kubectl(['-n', namespace, 'get', 'pods', '-l', selector, '-o', 'jsonpath={.items[0].metadata.name}']);
+  if (!pod) throw new Error(`no database pod in ${namespace}`);
+  return kubectl(['-n', namespace, 'exec', pod, '--', 'psql', '-X', '-q', '-A', '-t', '-F', ' ', '-h', '/var/run/postgresql',
+    '-U', DATABASE.user, '-d', DATABASE.name, '-c', sql]);
+}
+
+/**
+ * The database's own clock, now: every row a load started after this writes
+ * has a `created_at` at or after it (the column defaults to the inserting
+ * transaction's start), so a check of that load can read only those rows.
+ */
+export async function clusterDatabaseNow(
+  kubectl: (args: string[]) => Promise<string> | string,
+  namespace: string,
+  instance = 'securevote',
+): Promise<string> {
+  const now = (await psqlInCluster(kubectl, namespace, instance, "SELECT to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')")).trim();
+  if (!/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/.test(now)) throw new Error(`the database's clock: unexpected ${JSON.stringify(now)}`);
+  return now;
+}
+
 /**
  * Every vote of record on a cluster, voter id → option: psql inside the
  * database pod of `namespace` over its local socket, through `kubectl`
  * (a function running the project's kubectl with the cluster's kubeconfig).
+ * With `since` (clusterDatabaseNow's), only the rows written from then on.
  */
 export async function votesInClusterDatabase(
   kubectl: (args: string[]) => Promise<string> | string,
   namespace: string,
   instance = 'securevote',
+  since?: string,
 ): Promise<Map<string, string>> {
-  // The instance's own database: a namespace may hold several SecureVotes.
-  const selector = `app.kubernetes.io/instance=${instance},app.kubernetes.io/component=database`;
-  const pod = await kubectl(['-n', namespace, 'get', 'pods', '-l', selector, '-o', 'jsonpath={.items[0].metadata.name}']);
-  if (!pod) throw new Error(`no database pod in ${namespace}`);
-  const out = await kubectl(['-n', namespace, 'exec', pod, '--', 'psql', '-X', '-q', '-A', '-t', '-F', ' ', '-h', '/var/run/postgresql',
-    '-U', DATABASE.user, '-d', DATABASE.name, '-c', 'SELECT voter_id, option_id FROM votes']);
+  if (since !== undefined && !/^[\dT:.Z-]+$/.test(since)) throw new Error(`since: not a timestamp: ${JSON.stringify(since)}`);
+  const where = since === undefined ? '' : ` WHERE created_at >= '${since}'::timestamptz`;
+  const out = await psqlInCluster(kubectl, namespace, instance, `SELECT voter_id, option_id FROM votes${where}`);
   return new Map(out.split('\n').filter(Boolean).map((l) => l.split(' ') as [string, string]));
 }
 

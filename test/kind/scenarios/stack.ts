@@ -8,7 +8,7 @@ import { promisify } from 'node:util';
 import { describe, inject, it } from 'vitest';
 import type { Component } from '../../../charts/rules.ts';
 import { runLoad, type Ack, type LoadResult } from '../../load/load.ts';
-import { STORED_ONCE, storedOnce, votesInClusterDatabase, type StoredCheck } from '../../load/votes-in-postgres.ts';
+import { clusterDatabaseNow, STORED_ONCE, storedOnce, votesInClusterDatabase, type StoredCheck } from '../../load/votes-in-postgres.ts';
 
 const run = promisify(execFile);
 
@@ -132,18 +132,22 @@ export async function podsOf(s: Stack, component: Component): Promise<PodIdentit
     }));
 }
 
-/** Every vote of record, voter id → option, read with psql inside the database pod (local socket). */
-export async function votesOfRecord(s: Stack): Promise<Map<string, string>> {
-  return votesInClusterDatabase((args) => s.kubectl(args, { timeoutMs: 60_000 }), s.namespace);
+/** Every vote of record, voter id → option, read with psql inside the database pod (local socket); with `since`, those written from then on. */
+export async function votesOfRecord(s: Stack, since?: string): Promise<Map<string, string>> {
+  return votesInClusterDatabase((args) => s.kubectl(args, { timeoutMs: 60_000 }), s.namespace, undefined, since);
 }
 
 export type { StoredCheck };
 /** What checkStored returns when every acknowledged vote is stored exactly once. */
 export const checkStoredOk: StoredCheck = STORED_ONCE;
 
-/** Every acknowledged vote is in PostgreSQL exactly once (storedOnce against the database's rows). */
-export async function checkStored(s: Stack, acks: readonly Ack[]): Promise<StoredCheck> {
-  return storedOnce(acks, await votesOfRecord(s));
+/**
+ * Every acknowledged vote is in PostgreSQL exactly once (storedOnce against
+ * the database's rows; with `since`, clusterDatabaseNow's before the votes
+ * began, only the rows written from then on: none of theirs is older).
+ */
+export async function checkStored(s: Stack, acks: readonly Ack[], since?: string): Promise<StoredCheck> {
+  return storedOnce(acks, await votesOfRecord(s, since));
 }
 
 export interface UnderLoad<T> {
@@ -165,6 +169,8 @@ export async function underLoad<T>(
   scenario: () => Promise<T>,
   opts: { maxVotes?: number; maxDurationMs?: number; tailMs?: number; leadMs?: number; parallel?: number; pauseMs?: number } = {},
 ): Promise<UnderLoad<T>> {
+  // The check after reads only the rows written from here on, not the whole table (every scenario's votes).
+  const since = await clusterDatabaseNow((args) => s.kubectl(args, { timeoutMs: 60_000 }), s.namespace).catch(() => undefined);
   const stop = new AbortController();
   const parallel = opts.parallel ?? SEED_PARALLEL;
   // The scenario starts once the load flows (as many votes acknowledged as voters in parallel), or after leadMs.
@@ -195,7 +201,7 @@ export async function underLoad<T>(
   }
   const result = await load;
   if (ranOut) throw new Error(`the load ended (${result.attempted} votes in ${result.durationMs} ms) before the scenario did: raise maxVotes or maxDurationMs`);
-  return { value, load: result, stored: await checkStored(s, result.acknowledged) };
+  return { value, load: result, stored: await checkStored(s, result.acknowledged, since) };
 }
 
 // Connects to host:port from inside a pod: 'open', or why not (a dropped SYN times out).
