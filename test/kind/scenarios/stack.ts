@@ -169,7 +169,7 @@ export async function underLoad<T>(
   scenario: () => Promise<T>,
   opts: { maxVotes?: number; maxDurationMs?: number; tailMs?: number; leadMs?: number; parallel?: number; pauseMs?: number } = {},
 ): Promise<UnderLoad<T>> {
-  // The check after reads only the rows written from here on, not the whole table (every scenario's votes).
+  // The check after reads only the rows written from here on, not every scenario's (the whole table if the clock can't be read).
   const since = await clusterDatabaseNow((args) => s.kubectl(args, { timeoutMs: 60_000 }), s.namespace).catch(() => undefined);
   const stop = new AbortController();
   const parallel = opts.parallel ?? SEED_PARALLEL;
