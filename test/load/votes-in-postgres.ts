@@ -3,6 +3,7 @@
 // backend exposes no list of voters, so the kill tool asks the database.
 import { readFileSync } from 'node:fs';
 import pg from 'pg';
+import { MAIN_CONTAINER } from '../../charts/alerts.ts';
 import { DATABASE } from '../../charts/rules.ts';
 import type { Ack } from './load.ts';
 
@@ -62,8 +63,8 @@ export async function checkVotesInPostgres(acks: readonly Ack[], conn: PgConnect
   }
 }
 
-/** psql in the database pod of an instance, over its local socket: the rows of `sql`, unaligned, space-separated. */
-async function psqlInCluster(
+/** psql as the app's role in the database pod of an instance, over its local socket: the rows of `sql`, unaligned, space-separated. */
+export async function psqlInCluster(
   kubectl: (args: string[]) => Promise<string> | string,
   namespace: string,
   instance: string,
@@ -73,8 +74,8 @@ async function psqlInCluster(
   const selector = `app.kubernetes.io/instance=${instance},app.kubernetes.io/component=database`;
   const pod = await kubectl(['-n', namespace, 'get', 'pods', '-l', selector, '-o', 'jsonpath={.items[0].metadata.name}']);
   if (!pod) throw new Error(`no database pod in ${namespace}`);
-  return kubectl(['-n', namespace, 'exec', pod, '--', 'psql', '-X', '-q', '-A', '-t', '-F', ' ', '-h', '/var/run/postgresql',
-    '-U', DATABASE.user, '-d', DATABASE.name, '-c', sql]);
+  return kubectl(['-n', namespace, 'exec', pod, '-c', MAIN_CONTAINER.database, '--', 'psql', '-X', '-q', '-v', 'ON_ERROR_STOP=1',
+    '-A', '-t', '-F', ' ', '-h', '/var/run/postgresql', '-U', DATABASE.user, '-d', DATABASE.name, '-c', sql]);
 }
 
 /**

@@ -12,8 +12,8 @@
 // evaluation, tested with promtool on the same rules (alert-rules.test.ts),
 // not waited for here. Runs last (vitest.config.ts): monitoring stays on.
 import { beforeAll, expect, it } from 'vitest';
-import { MAIN_CONTAINER } from '../../../charts/alerts.ts';
-import { COMPONENTS, DATABASE, METRICS } from '../../../charts/rules.ts';
+import { COMPONENTS, METRICS } from '../../../charts/rules.ts';
+import { psqlInCluster } from '../../load/votes-in-postgres.ts';
 import { alerts, query, targets, waitAlerts, waitPrometheus, type Alert } from '../monitoring-stack.ts';
 import { connectFrom, describeScenario, figures, patchSpec, podsOf, underLoad, waitCondition, waitReady, type Stack } from './stack.ts';
 
@@ -29,10 +29,7 @@ async function nodes(s: Stack): Promise<string[]> {
 
 /** A statement as the app's role, over the database pod's socket. */
 async function psql(s: Stack, sql: string): Promise<void> {
-  const [pod] = await podsOf(s, 'database');
-  if (!pod) throw new Error('no database pod');
-  await s.kubectl(['-n', s.namespace, 'exec', pod.name, '-c', MAIN_CONTAINER.database, '--', 'psql', '-X', '-q', '-v', 'ON_ERROR_STOP=1',
-    '-h', '/var/run/postgresql', '-U', DATABASE.user, '-d', DATABASE.name, '-c', sql]);
+  await psqlInCluster((args) => s.kubectl(args), s.namespace, INSTANCE, sql);
 }
 
 /** Deletes a component's pod with every node cordoned (no pod comes back), until `fired` says so; then uncordons. Returns ms from delete to fired. */
