@@ -63,9 +63,12 @@ export async function checkVotesInPostgres(acks: readonly Ack[], conn: PgConnect
   }
 }
 
+/** Runs the project's kubectl with a cluster's kubeconfig: its standard output. */
+export type KubectlRun = (args: string[]) => Promise<string> | string;
+
 /** psql as the app's role in the database pod of an instance, over its local socket: the rows of `sql`, unaligned, space-separated. */
 export async function psqlInCluster(
-  kubectl: (args: string[]) => Promise<string> | string,
+  kubectl: KubectlRun,
   namespace: string,
   instance: string,
   sql: string,
@@ -84,7 +87,7 @@ export async function psqlInCluster(
  * transaction's start), so a check of that load can read only those rows.
  */
 export async function clusterDatabaseNow(
-  kubectl: (args: string[]) => Promise<string> | string,
+  kubectl: KubectlRun,
   namespace: string,
   instance = 'securevote',
 ): Promise<string> {
@@ -100,7 +103,7 @@ export async function clusterDatabaseNow(
  * With `since` (clusterDatabaseNow's), only the rows written from then on.
  */
 export async function votesInClusterDatabase(
-  kubectl: (args: string[]) => Promise<string> | string,
+  kubectl: KubectlRun,
   namespace: string,
   instance = 'securevote',
   since?: string,
